@@ -1,0 +1,50 @@
+"""What every command shares: one red error line and exit 1, never a traceback for user errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` in red on stderr and exit with status 1."""
+    err_console.print(
+        f"error: {message}", style="bold red", markup=False, highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code=1)
+
+
+def safe_url(url: str) -> str:
+    """A database URL with its password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn connection and driver errors into one clear line naming the database."""
+    try:
+        yield
+    except (OSError, OperationalError, InterfaceError) as exc:
+        fail(f"cannot reach the database {safe_url(url)}: {first_line(exc)}")
+    except DBAPIError as exc:
+        fail(f"database error: {first_line(exc.orig or exc)}")
+    except Exception as exc:
+        # asyncpg's own errors (unknown database, auth) can reach us unwrapped from the raw
+        # driver paths (COPY); their classes live in the driver, so match by module.
+        if type(exc).__module__.startswith("asyncpg"):
+            fail(f"database error at {safe_url(url)}: {first_line(exc)}")
+        raise

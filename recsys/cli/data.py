@@ -1,0 +1,145 @@
+"""``recsys data``: fetch, generate and inspect datasets."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys.cli._common import err_console, fail
+from recsys.data import load_dataset
+from recsys.data.fetch import FetchError, fetch_dataset, is_present, staged_folder
+from recsys.data.frames import DatasetError, DatasetNotFoundError
+from recsys.data.loader import detect_layout
+from recsys.data.stats import describe
+from recsys.data.synth import generate
+from recsys.data.writer import write_dataset
+from recsys.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+console = Console()
+
+# Failures a user can act on: one red line and exit code 1, never a traceback.
+_EXPECTED = (
+    DatasetError,
+    DatasetNotFoundError,
+    FetchError,
+    urllib.error.URLError,
+    TimeoutError,
+    ConnectionError,
+)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Dataset root (default: RECSYS_DATA_DIR, ./data)."),
+]
+
+
+def _data_dir(override: Path | None) -> Path:
+    return override if override is not None else get_settings().data_dir
+
+
+@app.command()
+def fetch(
+    name: Annotated[str, typer.Argument(help="ml-100k, ml-1m, ml-latest-small, ml-20m, ...")],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="Local zip, folder or recbole-1.2.1 wheel instead of downloading."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Fetch again even if present.")] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Skip GroupLens: ML-100K from the RecBole wheel."),
+    ] = False,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Accept an archive whose SHA-256 differs.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Download (or copy) a dataset into DATA_DIR/NAME, verifying its pinned checksum."""
+    try:
+        result = fetch_dataset(
+            name,
+            data_dir=_data_dir(data_dir),
+            source=source,
+            force=force,
+            offline=offline,
+            verify=not no_verify,
+            console=err_console,
+        )
+    except _EXPECTED as exc:
+        fail(str(exc))
+    console.print(result.message, markup=False, highlight=False)
+
+
+@app.command()
+def synth(
+    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 1_000,
+    items: Annotated[int, typer.Option(min=1, help="Number of movies.")] = 500,
+    interactions: Annotated[int, typer.Option(min=1, help="Distinct ratings.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 0,
+    groups: Annotated[int, typer.Option(min=1, help="Latent taste groups.")] = 8,
+    name: Annotated[str, typer.Option(help="Folder name under DATA_DIR.")] = "synth",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing folder.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Generate a synthetic dataset (MovieLens CSV layout) into DATA_DIR/NAME."""
+    target = _data_dir(data_dir) / name
+    if is_present(target) and not force:
+        fail(f"{target} already holds a dataset (use --force to replace it)")
+    try:
+        dataset = generate(
+            users=users,
+            items=items,
+            interactions=interactions,
+            seed=seed,
+            groups=groups,
+            name=name,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    with staged_folder(target) as staging:
+        write_dataset(dataset, staging)
+    console.print(f"{dataset!r} written to {target}", markup=False, highlight=False)
+
+
+@app.command()
+def info(
+    name: Annotated[
+        str | None, typer.Argument(help="Dataset folder under DATA_DIR (default: RECSYS_DATASET).")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Counts, density, rating distribution and date range of a dataset on disk."""
+    label = name or get_settings().dataset
+    folder = _data_dir(data_dir) / label
+    try:
+        dataset = load_dataset(folder, name=label)
+    except _EXPECTED as exc:
+        fail(str(exc))
+    stats = describe(dataset)
+    table = Table(title=f"{label}  ({folder}, {detect_layout(folder) or 'nested'} layout)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("users", f"{stats.users:,}")
+    table.add_row("movies", f"{stats.movies:,}")
+    table.add_row("ratings", f"{stats.ratings:,}")
+    table.add_row("density", f"{stats.density:.4%}")
+    table.add_row("sparsity", f"{stats.sparsity:.4%}")
+    table.add_row("mean rating", f"{stats.mean_rating:.3f}")
+    table.add_row("ratings per user (mean)", f"{stats.mean_per_user:,.1f}")
+    table.add_row("ratings per movie (mean)", f"{stats.mean_per_movie:,.1f}")
+    if stats.first_rated is not None and stats.last_rated is not None:
+        table.add_row("first rating", stats.first_rated.strftime("%Y-%m-%d %H:%M UTC"))
+        table.add_row("last rating", stats.last_rated.strftime("%Y-%m-%d %H:%M UTC"))
+    for value, count in stats.rating_counts.items():
+        share = count / stats.ratings if stats.ratings else 0.0
+        table.add_row(f"rating {value:g}", f"{count:,} ({share:.1%})")
+    console.print(table)

@@ -1,0 +1,253 @@
+"""Interactions -> a weighted users x items CSR matrix with sorted id vocabularies."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from implicit.nearest_neighbours import bm25_weight
+
+from recsys.data.frames import Interactions
+from recsys.modeling.params import check_choice, check_float
+
+WeightingKind = Literal["binary", "rating", "threshold", "confidence", "bm25"]
+WEIGHTING_KINDS: tuple[str, ...] = get_args(WeightingKind)
+
+IdArray = npt.NDArray[np.int64]
+IndexArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float32]
+
+
+def lookup(vocabulary: IdArray, ids: npt.ArrayLike) -> IndexArray:
+    """Positions of ``ids`` in the sorted ``vocabulary``; -1 where an id is unknown."""
+    query = np.asarray(ids, dtype=np.int64)
+    if vocabulary.shape[0] == 0:
+        return np.full(query.shape, -1, dtype=np.intp)
+    pos = np.searchsorted(vocabulary, query)
+    pos = np.minimum(pos, vocabulary.shape[0] - 1)
+    return np.where(vocabulary[pos] == query, pos, -1).astype(np.intp, copy=False)
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """How raw ratings become matrix weights (also applied to request-time histories)."""
+
+    kind: WeightingKind = "confidence"
+    # confidence: 1 + alpha * rating (Hu, Koren & Volinsky 2008).
+    alpha: float = 1.0
+    # threshold: rating >= threshold -> 1, anything lower is dropped.
+    threshold: float = 4.0
+    # bm25: implicit's bm25_weight defaults (tuned for play counts).
+    bm25_k1: float = 100.0
+    bm25_b: float = 0.8
+
+    def __post_init__(self) -> None:
+        check_choice("weighting", "kind", self.kind, WEIGHTING_KINDS)
+        check_float("weighting", "alpha", self.alpha, low=0.0, low_open=True)
+        check_float("weighting", "threshold", self.threshold, low=-math.inf)
+        check_float("weighting", "bm25_k1", self.bm25_k1, low=0.0, low_open=True)
+        check_float("weighting", "bm25_b", self.bm25_b, low=0.0, high=1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "alpha": self.alpha,
+            "threshold": self.threshold,
+            "bm25_k1": self.bm25_k1,
+            "bm25_b": self.bm25_b,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Weighting:
+        """Inverse of ``to_dict``."""
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class FittedWeighting:
+    """A ``Weighting`` plus the training statistics bm25 needs to weigh new histories."""
+
+    spec: Weighting
+    # Per-item BM25 length norm from the training matrix; empty for the other kinds.
+    item_length_norm: FloatArray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+
+    def apply(self, raw: sp.csr_matrix) -> sp.csr_matrix:
+        """Weigh a users x items CSR of raw ratings (in this matrix's item space)."""
+        out = sp.csr_matrix(raw, dtype=np.float32, copy=True)
+        kind = self.spec.kind
+        if kind == "binary":
+            out.data[:] = 1.0
+        elif kind == "threshold":
+            out.data = (out.data >= self.spec.threshold).astype(np.float32)
+            out.eliminate_zeros()
+        elif kind == "confidence":
+            out.data = (1.0 + self.spec.alpha * out.data).astype(np.float32)
+        elif kind == "bm25":
+            out = self._bm25(out)
+        return out
+
+    def _bm25(self, raw: sp.csr_matrix) -> sp.csr_matrix:
+        # implicit's bm25_weight on the items x users matrix, written per user row so that a
+        # history unseen at training gets the weights its row would have had.
+        k1 = self.spec.bm25_k1
+        n_items = raw.shape[1]
+        per_user = np.diff(raw.indptr)
+        idf = np.log(float(n_items)) - np.log1p(per_user.astype(np.float64))
+        rows = np.repeat(np.arange(raw.shape[0]), per_user)
+        data = raw.data.astype(np.float64)
+        norm = self.item_length_norm[raw.indices].astype(np.float64)
+        weighted = data * (k1 + 1.0) / (k1 * norm + data) * idf[rows]
+        return sp.csr_matrix(
+            (weighted.astype(np.float32), raw.indices.copy(), raw.indptr.copy()), shape=raw.shape
+        )
+
+
+@dataclass(frozen=True)
+class InteractionMatrix:
+    """Users x items weights (float32 CSR) with the sorted id vocabularies of its rows/columns."""
+
+    user_items: sp.csr_matrix
+    user_ids: IdArray
+    item_ids: IdArray
+    weighting: FittedWeighting
+    # sha256 of the interactions the matrix was built from (see ``fingerprint``).
+    fingerprint: str
+    n_interactions: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(users, items)."""
+        return (int(self.user_items.shape[0]), int(self.user_items.shape[1]))
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored (user, item) weights."""
+        return int(self.user_items.nnz)
+
+    def user_index(self, user_ids: npt.ArrayLike) -> IndexArray:
+        """Row of each user id; -1 for users not in the matrix."""
+        return lookup(self.user_ids, user_ids)
+
+    def item_index(self, movie_ids: npt.ArrayLike) -> IndexArray:
+        """Column of each movie id; -1 for movies not in the matrix."""
+        return lookup(self.item_ids, movie_ids)
+
+    def data_info(self) -> dict[str, Any]:
+        """What a manifest records about the training data."""
+        n_users, n_items = self.shape
+        return {
+            "fingerprint": self.fingerprint,
+            "n_interactions": self.n_interactions,
+            "n_users": n_users,
+            "n_items": n_items,
+            "nnz": self.nnz,
+            "weighting": self.weighting.spec.to_dict(),
+        }
+
+
+def fingerprint(interactions: Interactions) -> str:
+    """Order-independent sha256 of the interactions (sorted by user, movie) as ``sha256:<hex>``."""
+    users = np.asarray(interactions.user_ids, dtype="<i8")
+    movies = np.asarray(interactions.movie_ids, dtype="<i8")
+    order = np.lexsort((movies, users))
+    digest = hashlib.sha256()
+    for column, dtype in (
+        (users, "<i8"),
+        (movies, "<i8"),
+        (interactions.ratings, "<f4"),
+        (interactions.timestamps, "<i8"),
+    ):
+        digest.update(np.ascontiguousarray(np.asarray(column, dtype=dtype)[order]).tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def build_matrix(
+    interactions: Interactions,
+    *,
+    weighting: WeightingKind = "confidence",
+    alpha: float = 1.0,
+    threshold: float = 4.0,
+    bm25_k1: float = 100.0,
+    bm25_b: float = 0.8,
+) -> InteractionMatrix:
+    """Build the weighted users x items matrix; duplicates or non-finite ratings raise."""
+    spec = Weighting(
+        kind=weighting, alpha=alpha, threshold=threshold, bm25_k1=bm25_k1, bm25_b=bm25_b
+    )
+    users, movies, ratings = _validated_columns(interactions)
+    if spec.kind == "threshold":
+        keep = ratings >= spec.threshold
+        users, movies, ratings = users[keep], movies[keep], ratings[keep]
+        if users.shape[0] == 0:
+            raise ValueError(f"no rating is >= threshold {spec.threshold:g}; nothing to train on")
+
+    user_ids, rows = np.unique(users, return_inverse=True)
+    item_ids, cols = np.unique(movies, return_inverse=True)
+    shape = (user_ids.shape[0], item_ids.shape[0])
+    raw = sp.csr_matrix((ratings, (rows, cols)), shape=shape, dtype=np.float32)
+    raw.sum_duplicates()
+    if raw.nnz != users.shape[0]:
+        raise _duplicate_error(users, movies)
+
+    if spec.kind == "bm25":
+        # Same orientation as implicit's examples and BM25Recommender: items are the documents.
+        user_items = sp.csr_matrix(bm25_weight(raw.T, K1=spec.bm25_k1, B=spec.bm25_b).T)
+        user_items = user_items.astype(np.float32)
+        user_items.sort_indices()
+        item_sums = np.asarray(raw.sum(axis=0), dtype=np.float64).ravel()
+        norm = (1.0 - spec.bm25_b) + spec.bm25_b * item_sums / item_sums.mean()
+        fitted = FittedWeighting(spec, norm.astype(np.float32))
+    else:
+        fitted = FittedWeighting(spec)
+        user_items = fitted.apply(raw)
+    return InteractionMatrix(
+        user_items=user_items,
+        user_ids=user_ids.astype(np.int64, copy=False),
+        item_ids=item_ids.astype(np.int64, copy=False),
+        weighting=fitted,
+        fingerprint=fingerprint(interactions),
+        n_interactions=len(interactions),
+    )
+
+
+def _validated_columns(
+    interactions: Interactions,
+) -> tuple[IdArray, IdArray, FloatArray]:
+    users = np.asarray(interactions.user_ids, dtype=np.int64)
+    movies = np.asarray(interactions.movie_ids, dtype=np.int64)
+    ratings = np.asarray(interactions.ratings, dtype=np.float32)
+    lengths = {
+        "user_ids": users.shape,
+        "movie_ids": movies.shape,
+        "ratings": ratings.shape,
+        "timestamps": np.shape(interactions.timestamps),
+    }
+    if len(set(lengths.values())) != 1 or users.ndim != 1:
+        raise ValueError(f"interaction columns must be 1-D and equally long, got {lengths}")
+    if users.shape[0] == 0:
+        raise ValueError("no interactions: the ratings table is empty")
+    bad = np.flatnonzero(~np.isfinite(ratings))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{bad.size} non-finite rating(s), first at row {i} "
+            f"(user {users[i]}, movie {movies[i]}): {ratings[i]}"
+        )
+    return users, movies, ratings
+
+
+def _duplicate_error(users: IdArray, movies: IdArray) -> ValueError:
+    order = np.lexsort((movies, users))
+    u, m = users[order], movies[order]
+    dup = np.flatnonzero((u[1:] == u[:-1]) & (m[1:] == m[:-1]))
+    first = int(dup[0]) if dup.size else 0
+    return ValueError(
+        f"{dup.size} duplicate (user, movie) pair(s), e.g. user {u[first]} movie {m[first]}; "
+        "each pair must be rated once"
+    )

@@ -1,0 +1,40 @@
+"""Errors raised by the modeling layer (no imports, so every module can raise them)."""
+
+from __future__ import annotations
+
+
+class ModelError(Exception):
+    """Base class of modeling errors."""
+
+
+class NotFittedError(ModelError):
+    """A model was asked to score before ``fit`` or ``load``."""
+
+
+class ModelStateError(ModelError, ValueError):
+    """Saved model state is missing an array or has the wrong shape or dtype."""
+
+
+class ArtifactError(Exception):
+    """Base class of artifact store errors: the message names the store, model type and file."""
+
+
+class ArtifactNotFoundError(ArtifactError):
+    """No trained version of a model type (or the requested version) is in the store."""
+
+
+class ArtifactCorruptError(ArtifactError):
+    """A stored file is missing, truncated, fails its sha256 check or cannot be parsed."""
+
+
+class ArtifactIncompatibleError(ArtifactError):
+    """A stored artifact was written in a format or for a model this code does not read."""
+
+
+class ObjectNotFoundError(ArtifactError):
+    """A store has no object under the requested key."""
+
+    def __init__(self, key: str, *, store: str) -> None:
+        self.key = key
+        self.store = store
+        super().__init__(f"{store}: no object {key!r}")

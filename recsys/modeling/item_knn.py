@@ -1,0 +1,142 @@
+"""Item-item nearest neighbours (implicit's Cosine / BM25 / ItemItem recommenders)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from implicit.nearest_neighbours import (
+    BM25Recommender,
+    CosineRecommender,
+    ItemItemRecommender,
+    bm25_weight,
+    normalize,
+)
+
+from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.params import ModelParams, check_choice, check_float, check_int
+
+Similarity = Literal["cosine", "bm25", "itemitem"]
+SIMILARITIES: tuple[str, ...] = get_args(Similarity)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemKNNParams(ModelParams):
+    """Item-kNN hyper-parameters."""
+
+    model_type: ClassVar[str] = "item_knn"
+
+    similarity: Similarity = "cosine"
+    # Neighbours kept per item.
+    k: int = 50
+    # BM25Recommender's K1 and B; used only when similarity == "bm25".
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    def __post_init__(self) -> None:
+        check_choice("item_knn", "similarity", self.similarity, SIMILARITIES)
+        check_int("item_knn", "k", self.k, low=1, high=100_000)
+        check_float("item_knn", "bm25_k1", self.bm25_k1, low=0.0, low_open=True)
+        check_float("item_knn", "bm25_b", self.bm25_b, low=0.0, high=1.0)
+
+
+class ItemKNNRecommender(Recommender[ItemKNNParams]):
+    """Scores are history @ item-item similarity (each item keeps its k nearest neighbours)."""
+
+    model_type: ClassVar[str] = "item_knn"
+    params_type: ClassVar[type[ModelParams]] = ItemKNNParams
+
+    def __init__(self, params: ItemKNNParams | None = None) -> None:
+        super().__init__(params)
+        self._similarity: sp.csr_matrix | None = None
+
+    @property
+    def similarity(self) -> sp.csr_matrix:
+        """(items, items) float32 CSR; row i holds item i's neighbours (itself included)."""
+        if self._similarity is None:
+            raise NotFittedError("item_knn model is not fitted: call fit() or load()")
+        return self._similarity
+
+    def to_implicit(self) -> ItemItemRecommender:
+        """An implicit recommender of the matching class over this similarity matrix."""
+        model = self._implicit_model()
+        # __setstate__ is implicit's own way to attach a similarity matrix and build its
+        # scorer (which takes float64 similarities).
+        model.__setstate__({**model.__dict__, "similarity": self.similarity.astype(np.float64)})
+        return model
+
+    def _fit(self, matrix: InteractionMatrix) -> None:
+        p = self.params
+        counts = matrix.user_items.astype(np.float64)  # implicit's all_pairs_knn wants float64
+        # The weighting Cosine/BM25Recommender.fit apply, handed over as CSR: they pass COO on,
+        # which costs a conversion and a ParameterWarning.
+        if p.similarity == "cosine":
+            weighted = normalize(counts.T).T
+        elif p.similarity == "bm25":
+            weighted = bm25_weight(counts.T, p.bm25_k1, p.bm25_b).T
+        else:
+            weighted = counts
+        model = ItemItemRecommender(K=p.k)
+        model.fit(sp.csr_matrix(weighted), show_progress=False)
+        similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
+        similarity.sort_indices()
+        self._similarity = similarity
+
+    def _implicit_model(self) -> ItemItemRecommender:
+        p = self.params
+        if p.similarity == "bm25":
+            return BM25Recommender(K=p.k, K1=p.bm25_k1, B=p.bm25_b)
+        if p.similarity == "cosine":
+            return CosineRecommender(K=p.k)
+        return ItemItemRecommender(K=p.k)
+
+    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
+        product = sp.csr_matrix(weighted @ self.similarity).tocoo()
+        # Items no history item links to stay -inf (implicit's scorer never returns them).
+        scores = np.full(product.shape, -np.inf, dtype=np.float32)
+        scores[product.row, product.col] = product.data
+        return scores
+
+    def _similar(self, item_index: int) -> FloatArray:
+        row = self.similarity[item_index]
+        scores = np.full(self.n_items, -np.inf, dtype=np.float32)
+        scores[row.indices] = row.data
+        return scores
+
+    def _state_arrays(self) -> StateArrays:
+        s = self.similarity
+        return {
+            "similarity": {
+                "data": s.data,
+                "indices": s.indices,
+                "indptr": s.indptr,
+                "shape": np.asarray(s.shape, dtype=np.int64),
+            }
+        }
+
+    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
+        arrays = _arrays(state, "similarity", ("data", "indices", "indptr", "shape"))
+        shape = tuple(int(v) for v in np.asarray(arrays["shape"]).ravel())
+        if shape != (self.n_items, self.n_items):
+            raise ModelStateError(
+                f"similarity.npz: shape {shape} does not match {self.n_items} items"
+            )
+        try:
+            matrix = sp.csr_matrix(
+                (
+                    np.asarray(arrays["data"], dtype=np.float32),
+                    np.asarray(arrays["indices"]),
+                    np.asarray(arrays["indptr"]),
+                ),
+                shape=shape,
+            )
+            matrix.check_format(full_check=True)
+        except ValueError as exc:
+            raise ModelStateError(f"similarity.npz: not a valid CSR matrix: {exc}") from exc
+        self._similarity = matrix

@@ -1,0 +1,64 @@
+"""Most-popular baseline, and the fallback for users a model has not seen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.params import ModelParams
+
+
+@dataclass(frozen=True, kw_only=True)
+class PopularityParams(ModelParams):
+    """Popularity has no hyper-parameters."""
+
+    model_type: ClassVar[str] = "popularity"
+
+
+class PopularityRecommender(Recommender[PopularityParams]):
+    """Ranks movies by how many users interacted with them (after weighting/threshold)."""
+
+    model_type: ClassVar[str] = "popularity"
+    params_type: ClassVar[type[ModelParams]] = PopularityParams
+    personalised: ClassVar[bool] = False
+
+    def __init__(self, params: PopularityParams | None = None) -> None:
+        super().__init__(params)
+        self._counts: FloatArray | None = None
+
+    @property
+    def counts(self) -> FloatArray:
+        """Interactions per movie, in ``item_ids`` order."""
+        if self._counts is None:
+            raise NotFittedError("popularity model is not fitted: call fit() or load()")
+        return self._counts
+
+    def _fit(self, matrix: InteractionMatrix) -> None:
+        counts = np.bincount(matrix.user_items.indices, minlength=matrix.shape[1])
+        self._counts = counts.astype(np.float32)
+
+    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
+        return np.broadcast_to(self.counts, (user_index.shape[0], self.n_items)).copy()
+
+    def _similar(self, item_index: int) -> FloatArray:
+        # Not a similarity: the non-personalised answer is "what is popular".
+        return self.counts.copy()
+
+    def _state_arrays(self) -> StateArrays:
+        return {"popularity": {"counts": self.counts}}
+
+    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
+        counts = np.asarray(_arrays(state, "popularity", ("counts",))["counts"], dtype=np.float32)
+        if counts.shape != (self.n_items,):
+            raise ModelStateError(
+                f"popularity.npz: counts has shape {counts.shape}, expected ({self.n_items},)"
+            )
+        self._counts = counts

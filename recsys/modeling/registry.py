@@ -1,0 +1,30 @@
+"""Every model type by name: what ``recsys train --model-type`` and the artifact loader accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsys.modeling.als import ALSRecommender
+from recsys.modeling.base import Recommender
+from recsys.modeling.item_knn import ItemKNNRecommender
+from recsys.modeling.popularity import PopularityRecommender
+
+MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
+    cls.model_type: cls for cls in (ALSRecommender, ItemKNNRecommender, PopularityRecommender)
+}
+
+
+def model_class(model_type: str) -> type[Recommender[Any]]:
+    """The class registered for ``model_type``; ``ValueError`` lists the known ones."""
+    try:
+        return MODEL_TYPES[model_type]
+    except KeyError:
+        raise ValueError(
+            f"unknown model type {model_type!r}; choose one of {', '.join(sorted(MODEL_TYPES))}"
+        ) from None
+
+
+def create_model(model_type: str, params: dict[str, Any] | None = None) -> Recommender[Any]:
+    """An unfitted model of ``model_type`` with validated ``params`` (defaults when omitted)."""
+    cls = model_class(model_type)
+    return cls(cls.params_type.from_dict(params or {}))

@@ -1,0 +1,187 @@
+"""One contract every recommender in MODEL_TYPES must meet, on data with obvious answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from recsys.data.frames import Interactions
+from recsys.modeling import MODEL_TYPES, PAD_ID, History, build_matrix, create_model
+from recsys.modeling.base import Recommender
+from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.errors import NotFittedError
+from recsys.modeling.toy import two_taste_groups
+
+# Small and fast; factors=2 matches the two taste groups (extra factors only fit noise here).
+SMALL_PARAMS: dict[str, dict[str, Any]] = {
+    "als": {"factors": 2, "iterations": 8, "regularization": 0.1, "random_state": 7},
+    "item_knn": {"similarity": "cosine", "k": 20},
+    "popularity": {},
+}
+# One invalid value per parameter; the error must name the parameter.
+BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
+    "als": [
+        ("factors", 0),
+        ("factors", 2.5),
+        ("regularization", -0.1),
+        ("alpha", 0.0),
+        ("iterations", 0),
+        ("random_state", -1),
+    ],
+    "item_knn": [("similarity", "euclid"), ("k", 0), ("bm25_k1", -1.0), ("bm25_b", 1.5)],
+    "popularity": [("factors", 8)],
+}
+GROUP_A_USER = 1  # rated 100..107 except 101 and 102
+GROUP_B_USER = 13  # rated 200..207 except 205 and 206
+UNKNOWN_USER = 999
+
+
+def test_every_model_type_is_covered() -> None:
+    assert set(SMALL_PARAMS) == set(MODEL_TYPES) == set(BAD_PARAMS)
+
+
+@pytest.fixture(scope="module")
+def interactions() -> Interactions:
+    return two_taste_groups()
+
+
+@pytest.fixture(scope="module")
+def matrix(interactions: Interactions) -> InteractionMatrix:
+    return build_matrix(interactions, weighting="confidence", alpha=1.0)
+
+
+def history_of(interactions: Interactions, user_id: int) -> History:
+    rows = interactions.user_ids == user_id
+    return History(interactions.movie_ids[rows], interactions.ratings[rows])
+
+
+def fit(model_type: str, matrix: InteractionMatrix) -> Recommender[Any]:
+    return create_model(model_type, SMALL_PARAMS[model_type]).fit(matrix)
+
+
+@pytest.fixture(scope="class")
+def model(model_type: str, matrix: InteractionMatrix) -> Recommender[Any]:
+    return fit(model_type, matrix)
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_TYPES), scope="class")
+class TestRecommenderContract:
+    def test_registry_name_matches_class(self, model_type: str) -> None:
+        assert MODEL_TYPES[model_type].model_type == model_type
+
+    def test_group_a_user_gets_the_remaining_group_a_movies_first(
+        self, model: Recommender[Any], interactions: Interactions
+    ) -> None:
+        history = history_of(interactions, GROUP_A_USER)
+        ids, scores = model.recommend(GROUP_A_USER, history=history, k=4)
+        assert set(ids[:2].tolist()) == {101, 102}
+        assert ids.dtype == np.int64 and scores.dtype == np.float32
+        assert np.all(np.diff(scores) <= 0)
+
+    def test_group_b_user_gets_group_b_movies_first(
+        self, model: Recommender[Any], interactions: Interactions
+    ) -> None:
+        if not model.personalised:
+            pytest.skip(f"{model.model_type} ranks the same for everyone")
+        history = history_of(interactions, GROUP_B_USER)
+        ids, _ = model.recommend(GROUP_B_USER, history=history, k=2)
+        assert set(ids.tolist()) == {205, 206}
+
+    def test_excludes_history_including_ratings_added_after_training(
+        self, model: Recommender[Any], interactions: Interactions
+    ) -> None:
+        trained = history_of(interactions, GROUP_A_USER)
+        # 101 was rated after training; 424242 is a movie the model has never seen.
+        history = History(
+            np.append(trained.movie_ids, [101, 424242]),
+            np.append(trained.ratings, [5.0, 4.0]),
+        )
+        ids, _ = model.recommend(GROUP_A_USER, history=history, k=16)
+        assert not set(ids.tolist()) & set(history.movie_ids.tolist())
+        assert ids[0] == 102
+        # At most the 16 movies minus the 7 rated ones that the model knows (item-kNN returns
+        # only movies a neighbour links to, like implicit's scorer).
+        assert 1 <= len(ids) <= 16 - 7
+
+    def test_deterministic_with_a_seed(
+        self, model_type: str, model: Recommender[Any], matrix: InteractionMatrix
+    ) -> None:
+        again = fit(model_type, matrix)
+        users = np.arange(1, 19)
+        histories = [History.empty()] * len(users)
+        first = model.recommend_batch(users, histories=histories, k=16)
+        second = again.recommend_batch(users, histories=histories, k=16)
+        np.testing.assert_array_equal(first[0], second[0])
+        np.testing.assert_array_equal(first[1], second[1])
+
+    def test_save_then_load_gives_identical_scores(
+        self, model: Recommender[Any], interactions: Interactions, tmp_path: Path
+    ) -> None:
+        model.save(tmp_path)
+        loaded = type(model).load(tmp_path)
+        users = np.append(np.arange(1, 19), UNKNOWN_USER)
+        before = model.recommend_batch(users, histories=interactions, k=10)
+        after = loaded.recommend_batch(users, histories=interactions, k=10)
+        np.testing.assert_array_equal(before[0], after[0])
+        np.testing.assert_array_equal(before[1], after[1])
+        assert loaded.params == model.params
+        assert loaded.data_info == model.data_info
+        np.testing.assert_array_equal(model.similar_items(100)[1], loaded.similar_items(100)[1])
+
+    def test_batch_equals_one_by_one(
+        self, model: Recommender[Any], interactions: Interactions
+    ) -> None:
+        # An unknown user with history, and one with none, ride along.
+        users = np.array([*range(18, 0, -1), UNKNOWN_USER, UNKNOWN_USER + 1])
+        histories = [history_of(interactions, int(u)) for u in users[:-2]]
+        histories += [History.of([100, 101], [5, 5]), History.empty()]
+        ids, scores = model.recommend_batch(users, histories=histories, k=5)
+        assert ids.shape == scores.shape == (len(users), 5)
+        for row, (user, history) in enumerate(zip(users, histories, strict=True)):
+            one_ids, one_scores = model.recommend(int(user), history=history, k=5)
+            keep = ids[row] != PAD_ID
+            np.testing.assert_array_equal(ids[row][keep], one_ids)
+            np.testing.assert_array_equal(scores[row][keep], one_scores)
+        from_export = model.recommend_batch(users[:-2], histories=interactions, k=5)
+        np.testing.assert_array_equal(from_export[0], ids[:-2])
+
+    def test_similar_items_of_a_group_a_movie_are_group_a(self, model: Recommender[Any]) -> None:
+        ids, scores = model.similar_items(103, k=3)
+        assert len(ids) == 3 and 103 not in ids
+        assert all(100 <= i < 200 for i in ids)
+        assert np.all(np.diff(scores) <= 0)
+        assert len(model.similar_items(424242)[0]) == 0
+
+    def test_knows_only_training_users(self, model: Recommender[Any]) -> None:
+        assert model.knows_user(GROUP_A_USER)
+        assert not model.knows_user(UNKNOWN_USER)
+
+    def test_k_beyond_the_catalogue_pads_the_batch(self, model: Recommender[Any]) -> None:
+        ids, scores = model.recommend_batch(
+            [GROUP_A_USER], histories=[History.of([100, 103])], k=20
+        )
+        assert ids.shape == (1, 20)
+        valid = int(np.sum(ids[0] != PAD_ID))
+        assert 1 <= valid <= 14  # 16 movies, 2 rated
+        assert np.all(ids[0, valid:] == PAD_ID) and np.all(np.isneginf(scores[0, valid:]))
+        assert np.all(np.isfinite(scores[0, :valid]))
+        if model.model_type != "item_knn":
+            assert valid == 14
+
+    @pytest.mark.parametrize("k", [0, -3, 2.0, True])
+    def test_bad_k_raises(self, model: Recommender[Any], k: Any) -> None:
+        with pytest.raises(ValueError, match=r"k must be an integer in \[1, 100000\]"):
+            model.recommend(GROUP_A_USER, k=k)
+
+    def test_bad_params_raise_naming_the_parameter(self, model_type: str) -> None:
+        params_type = MODEL_TYPES[model_type].params_type
+        for name, value in BAD_PARAMS[model_type]:
+            with pytest.raises(ValueError, match=rf"\b{name}\b"):
+                params_type.from_dict({name: value})
+
+    def test_unfitted_model_refuses_to_score(self, model_type: str) -> None:
+        with pytest.raises(NotFittedError, match=model_type):
+            create_model(model_type).recommend(1, k=3)

@@ -46,7 +46,9 @@ class Settings(BaseSettings):
                 "RECSYS_DATABASE_URL must name the async driver: postgresql+asyncpg://..."
             )
         if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
-            raise ValueError("RECSYS_DATABASE_URL must name the async driver: sqlite+aiosqlite://...")
+            raise ValueError(
+                "RECSYS_DATABASE_URL must name the async driver: sqlite+aiosqlite://..."
+            )
         return value
 
     @property

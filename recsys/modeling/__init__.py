@@ -1,7 +1,7 @@
 """Models and their artifacts; nothing here imports the database or FastAPI."""
 
 from recsys.modeling.base import PAD_ID, History, Recommender
-from recsys.modeling.dataset import InteractionMatrix, Weighting, build_matrix, fingerprint
+from recsys.modeling.dataset import InteractionMatrix, Weighting, build_matrix
 from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "Weighting",
     "build_matrix",
     "create_model",
-    "fingerprint",
     "model_class",
 ]

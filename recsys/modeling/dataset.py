@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -12,6 +11,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight
 
+from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Interactions
 from recsys.modeling.params import check_choice, check_float
 
@@ -151,22 +151,6 @@ class InteractionMatrix:
         }
 
 
-def fingerprint(interactions: Interactions) -> str:
-    """Order-independent sha256 of the interactions (sorted by user, movie) as ``sha256:<hex>``."""
-    users = np.asarray(interactions.user_ids, dtype="<i8")
-    movies = np.asarray(interactions.movie_ids, dtype="<i8")
-    order = np.lexsort((movies, users))
-    digest = hashlib.sha256()
-    for column, dtype in (
-        (users, "<i8"),
-        (movies, "<i8"),
-        (interactions.ratings, "<f4"),
-        (interactions.timestamps, "<i8"),
-    ):
-        digest.update(np.ascontiguousarray(np.asarray(column, dtype=dtype)[order]).tobytes())
-    return "sha256:" + digest.hexdigest()
-
-
 def build_matrix(
     interactions: Interactions,
     *,
@@ -211,7 +195,7 @@ def build_matrix(
         user_ids=user_ids.astype(np.int64, copy=False),
         item_ids=item_ids.astype(np.int64, copy=False),
         weighting=fitted,
-        fingerprint=fingerprint(interactions),
+        fingerprint=interactions_fingerprint(interactions),
         n_interactions=len(interactions),
     )
 

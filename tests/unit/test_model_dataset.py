@@ -9,8 +9,9 @@ import pytest
 import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight
 
+from recsys.data.fingerprint import interactions_fingerprint as fingerprint
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix, fingerprint
+from recsys.modeling import History, build_matrix
 from recsys.modeling.dataset import WEIGHTING_KINDS, lookup
 from recsys.modeling.toy import random_interactions
 

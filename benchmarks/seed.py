@@ -1,0 +1,317 @@
+"""Seed benchmark: the 0002 seed migration against a raw COPY of the same rows.
+
+Generates an ML-1M-shaped synthetic dataset (6,040 users, 3,706 movies, 1M ratings by default)
+with ``recsys.data.synth``, writes it in the MovieLens CSV layout, then, in fresh PostgreSQL
+databases already at revision 0001:
+
+- times ``alembic upgrade 0001:0002`` (read + parse + validate the files, COPY, commit), with
+  the seed's own per-step timings;
+- times a raw COPY of the same rows, already in memory, into the same schema: users and movies
+  with ``copy_records_to_table``, ratings either as a prepared binary COPY buffer (the fastest
+  a client can go) or with ``copy_records_to_table`` from prepared Python tuples;
+- times ``RatingRepository.export()`` of all the ratings back into numpy arrays.
+
+Target: migration <= 1.5x the raw COPY. Run:
+
+    uv run python benchmarks/seed.py            # 1M ratings, 3 repeats, medians reported
+    uv run python benchmarks/seed.py --ratings 100000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from alembic import command
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.util import await_
+
+from recsys.cli.db import alembic_config
+from recsys.data import load_dataset
+from recsys.data.synth import generate
+from recsys.data.validate import validate
+from recsys.data.writer import write_dataset
+from recsys.db.bulk import without_constraints
+from recsys.db.repositories import RatingRepository
+from recsys.db.seed import PreparedSeed, prepare, ratings_copy_chunks
+from recsys.db.session import create_engine, create_session_factory
+
+DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+USER_COLUMNS = ("id", "gender", "age", "occupation", "zip_code")
+MOVIE_COLUMNS = ("id", "title", "year", "genres")
+RATING_COLUMNS = ("user_id", "movie_id", "rating", "rated_at")
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Databases:
+    """Creates throwaway databases and drops them all at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"recsys_bench_{uuid.uuid4().hex[:10]}"
+        asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(_dsn(self.admin_url))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+
+class StepTimes(logging.Handler):
+    """Collects the seed's per-step timings from its log records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.steps: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        step = getattr(record, "step", None)
+        if step is not None:
+            self.steps[step] = float(record.__dict__["seconds"])
+
+
+@contextmanager
+def capture_steps() -> Iterator[StepTimes]:
+    handler = StepTimes()
+    log = logging.getLogger("recsys.db.seed")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+
+
+def time_migration(url: str, *, dataset: str, data_dir: Path) -> tuple[float, dict[str, float]]:
+    """Seconds for ``alembic upgrade 0002`` from 0001, and the seed's own step timings."""
+    command.upgrade(alembic_config(database_url=url), "0001")
+    config = alembic_config(database_url=url, dataset=dataset, data_dir=data_dir)
+    with capture_steps() as steps:
+        start = time.perf_counter()
+        command.upgrade(config, "0002")
+        seconds = time.perf_counter() - start
+    return seconds, steps.steps
+
+
+async def _raw_copy(
+    url: str, prepared: PreparedSeed, ratings: Callable[[Any], Awaitable[Any]]
+) -> float:
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        start = time.perf_counter()
+        async with conn.transaction():
+            await conn.copy_records_to_table("users", records=prepared.users, columns=USER_COLUMNS)
+            await conn.copy_records_to_table(
+                "movies", records=prepared.movies, columns=MOVIE_COLUMNS
+            )
+            await ratings(conn)
+        return time.perf_counter() - start
+    finally:
+        await conn.close()
+
+
+async def _source(chunks: list[memoryview]) -> AsyncIterator[memoryview]:
+    for chunk in chunks:
+        yield chunk
+
+
+def time_raw_binary(url: str, prepared: PreparedSeed) -> float:
+    """Seconds for a raw COPY with the ratings as a prepared binary buffer (built untimed)."""
+    command.upgrade(alembic_config(database_url=url), "0001")
+    chunks = ratings_copy_chunks(
+        prepared.user_ids, prepared.movie_ids, prepared.ratings, prepared.rated_at_us
+    )
+
+    async def copy(conn: Any) -> Any:
+        return await conn.copy_to_table(
+            "ratings", source=_source(chunks), columns=RATING_COLUMNS, format="binary"
+        )
+
+    return asyncio.run(_raw_copy(url, prepared, copy))
+
+
+def time_raw_binary_bulk(url: str, prepared: PreparedSeed) -> float:
+    """Seconds for the binary COPY into a bare ratings table plus rebuilding its keys/indexes."""
+    command.upgrade(alembic_config(database_url=url), "0001")
+    chunks = ratings_copy_chunks(
+        prepared.user_ids, prepared.movie_ids, prepared.ratings, prepared.rated_at_us
+    )
+
+    def load(connection: Connection) -> None:
+        driver: Any = connection.connection.driver_connection
+        await_(driver.copy_records_to_table("users", records=prepared.users, columns=USER_COLUMNS))
+        await_(
+            driver.copy_records_to_table("movies", records=prepared.movies, columns=MOVIE_COLUMNS)
+        )
+        with without_constraints(connection, "ratings"):
+            await_(
+                driver.copy_to_table(
+                    "ratings", source=_source(chunks), columns=RATING_COLUMNS, format="binary"
+                )
+            )
+
+    async def run() -> float:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")  # connect outside the timing
+                await conn.commit()
+                start = time.perf_counter()
+                async with conn.begin():
+                    await conn.run_sync(load)
+                return time.perf_counter() - start
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def time_raw_records(url: str, prepared: PreparedSeed) -> float:
+    """Seconds for a raw ``copy_records_to_table`` of prepared tuples (built untimed)."""
+    command.upgrade(alembic_config(database_url=url), "0001")
+    stamps = [
+        datetime.fromtimestamp(us / 1_000_000, tz=UTC) for us in prepared.rated_at_us.tolist()
+    ]
+    records = list(
+        zip(
+            prepared.user_ids.tolist(),
+            prepared.movie_ids.tolist(),
+            prepared.ratings.tolist(),
+            stamps,
+            strict=True,
+        )
+    )
+
+    async def copy(conn: Any) -> Any:
+        return await conn.copy_records_to_table("ratings", records=records, columns=RATING_COLUMNS)
+
+    return asyncio.run(_raw_copy(url, prepared, copy))
+
+
+def time_export(url: str) -> tuple[float, int]:
+    """Seconds for ``RatingRepository.export()`` of every rating, and the row count."""
+
+    async def run() -> tuple[float, int]:
+        engine = create_engine(url)
+        try:
+            async with create_session_factory(engine)() as session:
+                await session.connection()  # connect outside the timing
+                start = time.perf_counter()
+                exported = await RatingRepository(session).export()
+                return time.perf_counter() - start, len(exported)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ratings", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=6_040)
+    parser.add_argument("--movies", type=int, default=3_706)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--admin-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
+    )
+    args = parser.parse_args()
+
+    databases = Databases(args.admin_url)
+    with tempfile.TemporaryDirectory(prefix="recsys-bench-") as tmp:
+        data_dir = Path(tmp)
+        start = time.perf_counter()
+        synthetic = generate(
+            users=args.users, items=args.movies, interactions=args.ratings, seed=args.seed
+        )
+        write_dataset(synthetic, data_dir / "synth")
+        size = sum(f.stat().st_size for f in (data_dir / "synth").iterdir()) / 2**20
+        print(
+            f"dataset: {len(synthetic.users):,} users, {len(synthetic.movies):,} movies, "
+            f"{len(synthetic.ratings):,} ratings, {size:.1f} MiB of CSV "
+            f"(generated + written in {time.perf_counter() - start:.1f} s)"
+        )
+
+        # Where the loader's time goes: parse vs its validation pass.
+        start = time.perf_counter()
+        dataset = load_dataset(data_dir / "synth", name="synth")
+        load_s = time.perf_counter() - start
+        start = time.perf_counter()
+        validate(dataset)
+        validate_s = time.perf_counter() - start
+        prepared = prepare(dataset)
+
+        migration: list[float] = []
+        steps: list[dict[str, float]] = []
+        raw_binary: list[float] = []
+        raw_bulk: list[float] = []
+        raw_records: list[float] = []
+        exports: list[float] = []
+        try:
+            for run in range(args.repeat):
+                url = databases.create()
+                seconds, step_times = time_migration(url, dataset="synth", data_dir=data_dir)
+                migration.append(seconds)
+                steps.append(step_times)
+                export_s, rows = time_export(url)
+                assert rows == len(dataset.ratings), (rows, len(dataset.ratings))
+                exports.append(export_s)
+                raw_binary.append(time_raw_binary(databases.create(), prepared))
+                raw_bulk.append(time_raw_binary_bulk(databases.create(), prepared))
+                raw_records.append(time_raw_records(databases.create(), prepared))
+                print(
+                    f"run {run + 1}: migration {seconds:.2f} s; raw COPY: binary "
+                    f"{raw_binary[-1]:.2f} s, binary + rebuild {raw_bulk[-1]:.2f} s, "
+                    f"copy_records {raw_records[-1]:.2f} s; export {export_s:.2f} s"
+                )
+        finally:
+            databases.drop_all()
+
+    med = statistics.median
+    print()
+    print(f"median of {args.repeat} runs, {len(dataset.ratings):,} ratings:")
+    print(f"  {'seed migration (0001 -> 0002)':<46} {med(migration):6.2f} s")
+    for step in ("load", "prepare", "users", "movies", "ratings", "analyze"):
+        print(f"    {step:<42} {med(s.get(step, float('nan')) for s in steps):6.2f} s")
+    print(
+        f"      (load outside the migration: {load_s:.2f} s, of which validate {validate_s:.2f} s)"
+    )
+    baselines = {
+        "raw COPY, binary buffer, constrained table": raw_binary,
+        "raw COPY, copy_records_to_table, constrained": raw_records,
+        "raw COPY, binary buffer, bare table + rebuild": raw_bulk,
+    }
+    for label, times in baselines.items():
+        ratio = med(migration) / med(times)
+        print(f"  {label:<46} {med(times):6.2f} s   migration = {ratio:.2f}x")
+    print(f"  {'export (RatingRepository.export)':<46} {med(exports):6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Database layer: typed ORM models, async engine/session factories, repositories, the seed."""

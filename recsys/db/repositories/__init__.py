@@ -1,0 +1,16 @@
+"""Every SQL query of the service lives here; each repository wraps one ``AsyncSession``."""
+
+from recsys.db.repositories.movies import MovieRecord, MovieRepository
+from recsys.db.repositories.ratings import RatingRecord, RatingRepository
+from recsys.db.repositories.seeds import DatasetSeedRecord, DatasetSeedRepository
+from recsys.db.repositories.users import UserRepository
+
+__all__ = [
+    "DatasetSeedRecord",
+    "DatasetSeedRepository",
+    "MovieRecord",
+    "MovieRepository",
+    "RatingRecord",
+    "RatingRepository",
+    "UserRepository",
+]

@@ -52,6 +52,12 @@ test: lint ## Lint, then the whole test suite (needs PostgreSQL; TEST_DATABASE_U
 test-fast: install ## The test suite without lint
 	$(RUN) pytest
 
+train-cli: install ## Train a model into the artifact store (model_type=als|item_knn|popularity [bucket_name=B])
+	$(RUN) recsys train --model-type $(model_type) $(if $(bucket_name),--bucket-name $(bucket_name))
+
+predict-cli: install ## Print a user's top-k with titles (user_id=1 model_type=als k=10 [bucket_name=B])
+	$(RUN) recsys predict $(user_id) --model-type $(model_type) -k $(k) $(if $(bucket_name),--bucket-name $(bucket_name))
+
 bench-seed: install ## Benchmark: seed migration vs raw COPY, 1M synthetic ratings into PostgreSQL
 	$(RUN) python benchmarks/seed.py
 

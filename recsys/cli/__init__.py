@@ -1,0 +1,20 @@
+"""The ``recsys`` command line: one Typer app with a sub-command group per area."""
+
+from __future__ import annotations
+
+import typer
+
+from recsys.cli import data as data_cli
+from recsys.cli import db as db_cli
+from recsys.cli import models as models_cli
+
+app = typer.Typer(
+    name="recsys",
+    help="Recommendation service for a movie catalogue: data, database, models, API.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(data_cli.app, name="data", help="Fetch, generate and inspect datasets.")
+app.add_typer(db_cli.app, name="db", help="Create, seed and roll back the database (Alembic).")
+app.command("train")(models_cli.train_command)
+app.command("predict")(models_cli.predict_command)

@@ -1,0 +1,255 @@
+"""``recsys train`` and ``recsys predict``: fit a model into the artifact store, query it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any, cast
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from recsys.cli._common import database_errors, fail
+from recsys.db.session import create_engine, create_session_factory
+from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model, open_store
+from recsys.modeling.artifacts.stores import ArtifactStore
+from recsys.modeling.dataset import WEIGHTING_KINDS, WeightingKind
+from recsys.modeling.registry import MODEL_TYPES, model_class
+from recsys.recommender import (
+    FALLBACK_MODEL,
+    LoadedModel,
+    Recommendations,
+    RecommenderError,
+    RecommenderService,
+)
+from recsys.settings import Settings
+from recsys.training import NoInteractionsError, TrainReport, train
+
+_out = Console()
+_MODEL_HELP = f"Model type: {', '.join(sorted(MODEL_TYPES))}."
+# Read, build the matrix, fit, write: the stages the progress bar advances through.
+_STAGES = 4
+
+
+def train_command(
+    model_type: Annotated[str, typer.Option("--model-type", "-m", help=_MODEL_HELP)] = "als",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Model parameter KEY=VALUE, repeatable (e.g. -p factors=128 -p iterations=20).",
+        ),
+    ] = None,
+    weighting: Annotated[
+        str | None,
+        typer.Option(help=f"Rating weighting: {', '.join(WEIGHTING_KINDS)} (default per model)."),
+    ] = None,
+    bucket_name: Annotated[
+        str | None, typer.Option(help="Write to gs://BUCKET instead of RECSYS_ARTIFACT_URI.")
+    ] = None,
+    artifact_uri: Annotated[
+        str | None, typer.Option(help="Artifact store URI (default: RECSYS_ARTIFACT_URI).")
+    ] = None,
+    keep: Annotated[
+        int, typer.Option(min=1, help="Versions of this model type to keep (newest first).")
+    ] = 5,
+) -> None:
+    """Read every rating from the database, fit a model and store a new artifact version."""
+    params = _parse_params(model_type, param or [])
+    weighting_kind = _weighting_kind(weighting)
+    settings = _settings()
+    store = _store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    with database_errors(settings.database_url):
+        try:
+            report = asyncio.run(_train(settings, model_type, store, params, weighting_kind, keep))
+        except (NoInteractionsError, ArtifactError) as exc:
+            fail(str(exc))
+    _print_train_report(report)
+
+
+def predict_command(
+    user_id: Annotated[int, typer.Argument(help="The user to recommend for.")],
+    model_type: Annotated[str, typer.Option("--model-type", "-m", help=_MODEL_HELP)] = "als",
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many movies.")] = 10,
+    bucket_name: Annotated[
+        str | None, typer.Option(help="Read from gs://BUCKET instead of RECSYS_ARTIFACT_URI.")
+    ] = None,
+    artifact_uri: Annotated[
+        str | None, typer.Option(help="Artifact store URI (default: RECSYS_ARTIFACT_URI).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Artifact version (default: the LATEST one).")
+    ] = None,
+) -> None:
+    """Print a user's top-k unrated movies from a trained model, with titles and genres."""
+    _known_model_type(model_type)
+    settings = _settings()
+    store = _store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    service = RecommenderService(_load_models(store, model_type, version))
+    with database_errors(settings.database_url):
+        try:
+            result = asyncio.run(_recommend(settings, service, user_id, model_type, k))
+        except RecommenderError as exc:
+            fail(str(exc))
+    _print_recommendations(result)
+
+
+async def _train(
+    settings: Settings,
+    model_type: str,
+    store: ArtifactStore,
+    params: dict[str, Any],
+    weighting: WeightingKind | None,
+    keep: int,
+) -> TrainReport:
+    engine = create_engine(settings.database_url)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"training {model_type}", total=_STAGES)
+            started = [0]
+
+            def stage(message: str) -> None:
+                # Each call starts a stage: the bar shows how many are finished.
+                progress.update(task, description=message, completed=started[0])
+                started[0] += 1
+
+            return await train(
+                create_session_factory(engine),
+                model_type=model_type,
+                store=store,
+                params=params,
+                weighting=weighting,
+                keep=keep,
+                stage=stage,
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _recommend(
+    settings: Settings, service: RecommenderService, user_id: int, model_type: str, k: int
+) -> Recommendations:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await service.recommend(session, user_id, model_type=model_type, k=k)
+    finally:
+        await engine.dispose()
+
+
+def _load_models(
+    store: ArtifactStore, model_type: str, version: str | None
+) -> dict[str, LoadedModel]:
+    models: dict[str, LoadedModel] = {}
+    try:
+        model, manifest = load_model(store, model_type, version)
+    except ArtifactError as exc:
+        fail(str(exc))
+    models[model_type] = LoadedModel(model, manifest.version)
+    if model_type != FALLBACK_MODEL:
+        # Optional: only needed for users the model cannot score; the service says so if missing.
+        try:
+            fallback, fallback_manifest = load_model(store, FALLBACK_MODEL)
+            models[FALLBACK_MODEL] = LoadedModel(fallback, fallback_manifest.version)
+        except ArtifactNotFoundError:
+            pass
+        except ArtifactError as exc:
+            fail(f"the popularity fallback cannot be loaded: {exc}")
+    return models
+
+
+def _parse_params(model_type: str, pairs: list[str]) -> dict[str, Any]:
+    cls = _known_model_type(model_type)
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            fail(f"--param takes KEY=VALUE, got {pair!r}")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw  # a bare word such as similarity=bm25
+    try:
+        cls.params_type.from_dict(params)
+    except (TypeError, ValueError) as exc:
+        fail(str(exc))
+    return params
+
+
+def _weighting_kind(weighting: str | None) -> WeightingKind | None:
+    if weighting is not None and weighting not in WEIGHTING_KINDS:
+        fail(f"--weighting must be one of {', '.join(WEIGHTING_KINDS)}, got {weighting!r}")
+    return cast(WeightingKind | None, weighting)
+
+
+def _known_model_type(model_type: str) -> type[Any]:
+    try:
+        return model_class(model_type)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        fail(f"invalid settings: {exc.errors()[0]['msg']}")
+
+
+def _store(
+    *, bucket_name: str | None, artifact_uri: str | None, settings: Settings
+) -> ArtifactStore:
+    if bucket_name and artifact_uri:
+        fail("give --bucket-name or --artifact-uri, not both")
+    uri = f"gs://{bucket_name}" if bucket_name else artifact_uri or settings.artifact_uri
+    try:
+        return open_store(uri)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _print_train_report(report: TrainReport) -> None:
+    info = report.artifact
+    table = Table(title=f"trained {info.model_type}", show_header=False, title_justify="left")
+    table.add_row("version", info.version)
+    table.add_row("artifact", info.uri)
+    table.add_row("rows read", f"{report.rows_read:,}")
+    table.add_row("users x movies", f"{report.n_users:,} x {report.n_items:,}")
+    table.add_row("read", f"{report.read_seconds:.2f} s")
+    table.add_row("fit", f"{report.fit_seconds:.2f} s")
+    table.add_row("write", f"{report.write_seconds:.2f} s")
+    if report.pruned:
+        table.add_row("pruned", ", ".join(report.pruned))
+    _out.print(table)
+
+
+def _print_recommendations(result: Recommendations) -> None:
+    note = (
+        " (popularity fallback: the model has no history for this user)" if result.fallback else ""
+    )
+    table = Table(
+        title=f"user {result.user_id}: top {len(result.movies)} from {result.model} "
+        f"{result.model_version}{note}",
+        title_justify="left",
+    )
+    table.add_column("rank", justify="right")
+    table.add_column("id", justify="right")
+    table.add_column("title")
+    table.add_column("year", justify="right")
+    table.add_column("genres")
+    table.add_column("score", justify="right")
+    for rank, movie in enumerate(result.movies, start=1):
+        table.add_row(
+            str(rank),
+            str(movie.id),
+            movie.title,
+            "" if movie.year is None else str(movie.year),
+            ", ".join(movie.genres),
+            f"{movie.score:.4f}",
+        )
+    _out.print(table)

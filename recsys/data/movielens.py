@@ -98,7 +98,7 @@ def load_ml100k(folder: Path, *, name: str) -> Dataset:
     items = read_table(
         items_path,
         TableFormat(sep="|", n_fields=24, encoding="latin-1"),
-        [Column(0, "id", "int"), Column(1, "title", "str"), *flag_columns],
+        [Column(0, "id", "int"), Column(1, "title", "text"), *flag_columns],
     )
     flags = items[[c.name for c in flag_columns]].to_numpy() == 1
     genres = [
@@ -152,7 +152,7 @@ def load_ml1m(folder: Path, *, name: str) -> Dataset:
     items = read_table(
         movies_path,
         TableFormat(sep="::", n_fields=3, encoding="latin-1"),
-        [Column(0, "id", "int"), Column(1, "title", "str"), Column(2, "genres", "str")],
+        [Column(0, "id", "int"), Column(1, "title", "text"), Column(2, "genres", "text")],
     )
     title, year = split_title_year(items["title"].fillna(""))
     movies = movies_frame(items["id"], title, year, genre_lists(items["genres"], sep="|"))
@@ -216,7 +216,7 @@ def load_csv_family(folder: Path, *, name: str) -> Dataset:
     items = read_table(
         movies_path,
         TableFormat(sep=",", n_fields=3, header_lines=1, quoted=True),
-        [Column(0, "id", "int"), Column(1, "title", "str"), Column(2, "genres", "str")],
+        [Column(0, "id", "int"), Column(1, "title", "text"), Column(2, "genres", "text")],
     )
     title, year = split_title_year(items["title"].fillna(""))
     movies = movies_frame(items["id"], title, year, genre_lists(items["genres"], sep="|"))

@@ -82,7 +82,7 @@ def load_recbole(folder: Path, *, name: str) -> Dataset:
 
     item_wanted: dict[str, tuple[str, Kind]] = {
         "item_id": ("id", "int"),
-        "movie_title": ("title", "str"),
+        "movie_title": ("title", "text"),
         "release_year": ("year", "str"),
         "class": ("genres", "str"),
     }

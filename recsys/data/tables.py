@@ -20,7 +20,8 @@ import pandas as pd
 from recsys.data.frames import DatasetError
 
 # "float" is float32 (ratings); "float64" is for values float32 would round, like epoch seconds.
-Kind = Literal["int", "float", "float64", "str"]
+# "text" is a string that must not be empty (titles, genres): a line cut short leaves it empty.
+Kind = Literal["int", "float", "float64", "str", "text"]
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -161,9 +162,11 @@ def _empty(columns: Sequence[Column]) -> pd.DataFrame:
 
 
 def _has_missing(frame: pd.DataFrame, columns: Sequence[Column]) -> bool:
-    # Integer columns cannot hold NaN (pandas would have raised); floats can: an empty rating field.
+    # Integer columns cannot hold NaN (pandas would have raised); floats can (an empty rating
+    # field), and so can required text when a line has too few fields.
     return any(
-        c.kind in ("float", "float64") and bool(frame[c.index].isna().any()) for c in columns
+        c.kind in ("float", "float64", "text") and bool(frame[c.index].isna().any())
+        for c in columns
     )
 
 
@@ -227,6 +230,8 @@ def _field_problem(value: str, kind: Kind) -> str | None:
     if kind == "str":
         return None
     text = value.strip()
+    if kind == "text":
+        return None if text else "empty text"
     if not text:
         return "empty number"
     try:

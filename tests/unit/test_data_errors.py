@@ -84,6 +84,22 @@ def test_too_few_columns_later(ml1m_dir: Path, write_lines: WriteLines) -> None:
     assert_at(error_of(ml1m_dir), path, 3, "found 3")
 
 
+@pytest.mark.parametrize(("short", "found"), [("20", 1), ("20,Jumanji (1995)", 2)])
+def test_movie_line_cut_short_csv(
+    csv_dir: Path, write_lines: WriteLines, short: str, found: int
+) -> None:
+    # pandas pads a short line with empty fields; the title and genres must not come out empty.
+    movies = (csv_dir / "movies.csv").read_text().splitlines()
+    path = write_lines(csv_dir / "movies.csv", [*movies[:2], short, *movies[3:]])
+    assert_at(error_of(csv_dir), path, 3, f"expected 3 fields separated by ',', found {found}")
+
+
+def test_movie_line_cut_short_dat(ml1m_dir: Path, write_lines: WriteLines) -> None:
+    movies = (ml1m_dir / "movies.dat").read_text(encoding="latin-1").splitlines()
+    path = write_lines(ml1m_dir / "movies.dat", [movies[0], "20::Jumanji (1995)", *movies[2:]])
+    assert_at(error_of(ml1m_dir), path, 2, "found 2")
+
+
 def test_blank_line_in_the_middle(ml100k_dir: Path, write_lines: WriteLines) -> None:
     path = write_lines(ml100k_dir / "u.data", ["1\t10\t5\t881250949", "", "1\t20\t3\t881250950"])
     assert_at(error_of(ml100k_dir), path, 2, "empty line")
@@ -128,7 +144,12 @@ def test_duplicate_user_movie_pair(csv_dir: Path, write_lines: WriteLines) -> No
 def test_duplicate_movie_id(csv_dir: Path, write_lines: WriteLines) -> None:
     path = write_lines(
         csv_dir / "movies.csv",
-        ["movieId,title,genres", "10,Toy Story (1995),Comedy", "20,Heat (1995),Action", "10,X,"],
+        [
+            "movieId,title,genres",
+            "10,Toy Story (1995),Comedy",
+            "20,Heat (1995),Action",
+            "10,X,Drama",
+        ],
     )
     assert_at(error_of(csv_dir), path, 4, "duplicate movie id 10 (first at line 2)")
 

@@ -44,8 +44,9 @@ from recsys.data.synth import generate
 from recsys.data.validate import validate
 from recsys.data.writer import write_dataset
 from recsys.db.bulk import without_constraints
+from recsys.db.pgcopy import encode_ratings
 from recsys.db.repositories import RatingRepository
-from recsys.db.seed import PreparedSeed, prepare, ratings_copy_chunks
+from recsys.db.seed import PreparedSeed, prepare
 from recsys.db.session import create_engine, create_session_factory
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -144,7 +145,7 @@ async def _source(chunks: list[memoryview]) -> AsyncIterator[memoryview]:
 def time_raw_binary(url: str, prepared: PreparedSeed) -> float:
     """Seconds for a raw COPY with the ratings as a prepared binary buffer (built untimed)."""
     command.upgrade(alembic_config(database_url=url), "0001")
-    chunks = ratings_copy_chunks(
+    chunks = encode_ratings(
         prepared.user_ids, prepared.movie_ids, prepared.ratings, prepared.rated_at_us
     )
 
@@ -159,7 +160,7 @@ def time_raw_binary(url: str, prepared: PreparedSeed) -> float:
 def time_raw_binary_bulk(url: str, prepared: PreparedSeed) -> float:
     """Seconds for the binary COPY into a bare ratings table plus rebuilding its keys/indexes."""
     command.upgrade(alembic_config(database_url=url), "0001")
-    chunks = ratings_copy_chunks(
+    chunks = encode_ratings(
         prepared.user_ids, prepared.movie_ids, prepared.ratings, prepared.rated_at_us
     )
 

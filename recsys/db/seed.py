@@ -37,6 +37,7 @@ from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Dataset, DatasetError, Interactions, SourceRef
 from recsys.db.bulk import without_constraints
 from recsys.db.models import DatasetSeed, Movie, Rating, User
+from recsys.db.pgcopy import encode_ratings
 from recsys.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,12 @@ log = logging.getLogger(__name__)
 NO_DATASET = "none"
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 # PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
-_PG_EPOCH_OFFSET_US = 946_684_800 * 1_000_000
 _SQLITE_BATCH = 50_000
 _USER_COLUMNS = ("id", "gender", "age", "occupation", "zip_code")
 _MOVIE_COLUMNS = ("id", "title", "year", "genres")
 _RATING_COLUMNS = ("user_id", "movie_id", "rating", "rated_at")
 _SEEDED_TABLES = ("ratings", "movies", "users")
 # Binary COPY framing: signature, flags, header-extension length; a -1 field count ends the data.
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = b"\xff\xff"
 
 
 class SeedError(RuntimeError):
@@ -223,49 +221,6 @@ def write_prepared(connection: Connection, prepared: PreparedSeed) -> None:
         _write_executemany(connection, prepared)
 
 
-def ratings_copy_chunks(
-    user_ids: npt.NDArray[np.int32],
-    movie_ids: npt.NDArray[np.int32],
-    ratings: npt.NDArray[np.float32],
-    rated_at_us: npt.NDArray[np.int64],
-    *,
-    chunk_rows: int = 100_000,
-) -> list[memoryview]:
-    """PostgreSQL binary COPY data for (int4, int4, float4, timestamptz) rows, built with numpy."""
-    # Every field is fixed-width and non-null, so a row is a fixed 38-byte big-endian struct.
-    row = np.dtype(
-        [
-            ("fields", ">i2"),
-            ("user_len", ">i4"),
-            ("user", ">i4"),
-            ("movie_len", ">i4"),
-            ("movie", ">i4"),
-            ("rating_len", ">i4"),
-            ("rating", ">f4"),
-            ("ts_len", ">i4"),
-            ("ts", ">i8"),
-        ]
-    )
-    rows = np.empty(user_ids.shape[0], dtype=row)
-    rows["fields"] = 4
-    rows["user_len"] = 4
-    rows["user"] = user_ids
-    rows["movie_len"] = 4
-    rows["movie"] = movie_ids
-    rows["rating_len"] = 4
-    rows["rating"] = ratings
-    rows["ts_len"] = 8
-    rows["ts"] = rated_at_us - _PG_EPOCH_OFFSET_US
-    # Chunks, not one buffer: a CopyData message is capped at 1 GB (25M rows would be 950 MB),
-    # and slicing the array's memory avoids copying it.
-    body = rows.data.cast("B")
-    step = chunk_rows * row.itemsize
-    chunks = [memoryview(_COPY_HEADER)]
-    chunks += [body[i : i + step] for i in range(0, len(body), step)]
-    chunks.append(memoryview(_COPY_TRAILER))
-    return chunks
-
-
 async def _aiter(chunks: Sequence[memoryview]) -> AsyncIterator[memoryview]:
     for chunk in chunks:
         yield chunk
@@ -282,7 +237,7 @@ def _write_postgres(connection: Connection, prepared: PreparedSeed) -> None:
             driver.copy_records_to_table("movies", records=prepared.movies, columns=_MOVIE_COLUMNS)
         )
     n = int(prepared.user_ids.shape[0])
-    chunks = ratings_copy_chunks(
+    chunks = encode_ratings(
         prepared.user_ids, prepared.movie_ids, prepared.ratings, prepared.rated_at_us
     )
     with _timed("ratings", n), without_constraints(connection, "ratings"):

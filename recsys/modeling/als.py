@@ -62,17 +62,9 @@ class ALSRecommender(Recommender[ALSParams]):
         return self._factors(self._item_factors)
 
     def _fit(self, matrix: InteractionMatrix) -> None:
-        p = self.params
         # implicit advises one BLAS thread: its own threads parallelise over users/items.
         with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(
-                factors=p.factors,
-                regularization=p.regularization,
-                alpha=p.alpha,
-                iterations=p.iterations,
-                random_state=p.random_state,
-                dtype=np.float32,
-            )
+            model = self._new_implicit()
             model.fit(matrix.user_items, show_progress=False)
         self._user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self._item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
@@ -81,20 +73,24 @@ class ALSRecommender(Recommender[ALSParams]):
     def to_implicit(self) -> AlternatingLeastSquares:
         """The equivalent implicit CPU model (for fold-in and cross-checks)."""
         if self._implicit is None:
-            p = self.params
             with threadpool_limits(1, "blas"):
-                model = AlternatingLeastSquares(
-                    factors=p.factors,
-                    regularization=p.regularization,
-                    alpha=p.alpha,
-                    iterations=p.iterations,
-                    random_state=p.random_state,
-                    dtype=np.float32,
-                )
+                model = self._new_implicit()
             model.user_factors = self.user_factors
             model.item_factors = self.item_factors
             self._implicit = model
         return self._implicit
+
+    def _new_implicit(self) -> AlternatingLeastSquares:
+        p = self.params
+        # The CPU class itself: implicit's factory would pick the GPU when CUDA is present.
+        return AlternatingLeastSquares(
+            factors=p.factors,
+            regularization=p.regularization,
+            alpha=p.alpha,
+            iterations=p.iterations,
+            random_state=p.random_state,
+            dtype=np.float32,
+        )
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
         vectors = np.zeros((user_index.shape[0], self.params.factors), dtype=np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from recsys.cli import artifacts as artifacts_cli
 from recsys.cli import data as data_cli
 from recsys.cli import db as db_cli
 from recsys.cli import models as models_cli
@@ -15,6 +16,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_cli.app, name="data", help="Fetch, generate and inspect datasets.")
+app.add_typer(
+    artifacts_cli.app, name="models", help="List stored model versions; choose the one to serve."
+)
 app.add_typer(db_cli.app, name="db", help="Create, seed and roll back the database (Alembic).")
 app.command("train")(models_cli.train_command)
 app.command("predict")(models_cli.predict_command)

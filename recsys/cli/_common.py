@@ -7,9 +7,13 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from recsys.modeling.artifacts import ArtifactStore, open_store
+from recsys.settings import Settings
 
 err_console = Console(stderr=True)
 
@@ -48,3 +52,26 @@ def database_errors(url: str) -> Iterator[None]:
         if type(exc).__module__.startswith("asyncpg"):
             fail(f"database error at {safe_url(url)}: {first_line(exc)}")
         raise
+
+
+def load_settings() -> Settings:
+    """The environment's settings, or one clear line saying which value is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        fail(f"invalid setting RECSYS_{where.upper()}: {error['msg']}")
+
+
+def artifact_store(
+    *, bucket_name: str | None, artifact_uri: str | None, settings: Settings
+) -> ArtifactStore:
+    """The store named by --bucket-name / --artifact-uri, else RECSYS_ARTIFACT_URI."""
+    if bucket_name and artifact_uri:
+        fail("give --bucket-name or --artifact-uri, not both")
+    uri = f"gs://{bucket_name}" if bucket_name else artifact_uri or settings.artifact_uri
+    try:
+        return open_store(uri)
+    except ValueError as exc:
+        fail(str(exc))

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from recsys.cli import app
 from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory
-from recsys.modeling.artifacts import LocalArtifactStore, list_versions, load_model
+from recsys.modeling.artifacts import LocalArtifactStore, list_versions, load_model, read_latest
 from recsys.recommender import (
     FallbackUnavailableError,
     LoadedModel,
@@ -205,6 +205,29 @@ def test_cli_predict_unknown_user(cli_env: Path) -> None:
     assert run_cli("train", "-m", "popularity")[0] == 0
     code, out = run_cli("predict", "424242", "-m", "popularity")
     assert code == 1 and "user 424242 does not exist" in out
+
+
+def test_cli_models_list_and_promote_roll_back_safely(cli_env: Path) -> None:
+    for _ in range(2):
+        assert run_cli("train", "-m", "popularity")[0] == 0
+    store = LocalArtifactStore(cli_env)
+    older, newer = list_versions(store, "popularity")
+    code, out = run_cli("models", "list", "-m", "popularity")
+    assert code == 0, out
+    assert re.search(rf"{newer}.*LATEST", out) and not re.search(rf"{older}.*LATEST", out)
+
+    code, out = run_cli("models", "promote", older, "-m", "popularity")
+    assert code == 0 and older in out
+    assert read_latest(store, "popularity") == older
+    code, out = run_cli("predict", "1", "-m", "popularity", "-k", "3")
+    assert code == 0 and older in out
+
+    # A damaged version is refused and LATEST stays where it was.
+    counts = cli_env / "popularity" / newer / "popularity.npz"
+    counts.write_bytes(counts.read_bytes()[:-10])
+    code, out = run_cli("models", "promote", newer, "-m", "popularity")
+    assert code == 1 and "truncated" in out
+    assert read_latest(store, "popularity") == older
 
 
 def test_cli_train_and_predict_through_the_gcs_emulator(

@@ -17,9 +17,10 @@ from implicit.nearest_neighbours import (
     normalize,
 )
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender, StateArrays
+from recsys.modeling.csr_state import csr_arrays, csr_from_state
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
-from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_choice, check_float, check_int
 
 Similarity = Literal["cosine", "bm25", "itemitem"]
@@ -110,33 +111,8 @@ class ItemKNNRecommender(Recommender[ItemKNNParams]):
         return scores
 
     def _state_arrays(self) -> StateArrays:
-        s = self.similarity
-        return {
-            "similarity": {
-                "data": s.data,
-                "indices": s.indices,
-                "indptr": s.indptr,
-                "shape": np.asarray(s.shape, dtype=np.int64),
-            }
-        }
+        return {"similarity": csr_arrays(self.similarity)}
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        arrays = _arrays(state, "similarity", ("data", "indices", "indptr", "shape"))
-        shape = tuple(int(v) for v in np.asarray(arrays["shape"]).ravel())
-        if shape != (self.n_items, self.n_items):
-            raise ModelStateError(
-                f"similarity.npz: shape {shape} does not match {self.n_items} items"
-            )
-        try:
-            matrix = sp.csr_matrix(
-                (
-                    np.asarray(arrays["data"], dtype=np.float32),
-                    np.asarray(arrays["indices"]),
-                    np.asarray(arrays["indptr"]),
-                ),
-                shape=shape,
-            )
-            matrix.check_format(full_check=True)
-        except ValueError as exc:
-            raise ModelStateError(f"similarity.npz: not a valid CSR matrix: {exc}") from exc
-        self._similarity = matrix
+        n = self.n_items
+        self._similarity = csr_from_state(state, "similarity", shape=(n, n))

@@ -6,11 +6,26 @@ from typing import Any
 
 from recsys.modeling.als import ALSRecommender
 from recsys.modeling.base import Recommender
+from recsys.modeling.bpr import BPRRecommender
+from recsys.modeling.cooccurrence import CooccurrenceRecommender
+from recsys.modeling.ease import EASERecommender
 from recsys.modeling.item_knn import ItemKNNRecommender
 from recsys.modeling.popularity import PopularityRecommender
+from recsys.modeling.random_baseline import RandomRecommender
+from recsys.modeling.svd import SVDRecommender
 
 MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
-    cls.model_type: cls for cls in (ALSRecommender, ItemKNNRecommender, PopularityRecommender)
+    cls.model_type: cls
+    for cls in (
+        ALSRecommender,
+        BPRRecommender,
+        CooccurrenceRecommender,
+        EASERecommender,
+        ItemKNNRecommender,
+        PopularityRecommender,
+        RandomRecommender,
+        SVDRecommender,
+    )
 }
 
 

@@ -40,8 +40,13 @@ from recsys.modeling.toy import two_taste_groups
 BUCKET = "recsys-test"
 PARAMS: dict[str, dict[str, Any]] = {
     "als": {"factors": 2, "iterations": 3, "random_state": 1},
+    "bpr": {"factors": 4, "iterations": 20, "random_state": 1},
+    "cooccurrence": {"k": 5},
+    "ease": {"l2": 10.0},
     "item_knn": {"k": 5},
     "popularity": {},
+    "random": {"random_state": 1},
+    "svd": {"factors": 2, "random_state": 1},
 }
 
 # -- stores -----------------------------------------------------------------------------------

@@ -1,0 +1,282 @@
+"""Bayesian Personalized Ranking (implicit's CPU BayesianPersonalizedRanking)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from implicit.cpu.bpr import BayesianPersonalizedRanking
+from threadpoolctl import threadpool_limits
+
+from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.params import ModelParams, check_float, check_int
+
+F64 = npt.NDArray[np.float64]
+
+# Fold-in works on (history x items) pair blocks of at most this many cells (32 MiB float64).
+_BLOCK_CELLS = 1 << 22
+_NEWTON_STEPS = 50
+# Stop when a full Newton step would gain less than this (half of it, in fact) in L.
+_NEWTON_TOL = 1e-8
+
+
+@dataclass(frozen=True, kw_only=True)
+class BPRParams(ModelParams):
+    """BPR hyper-parameters (implicit's names and meanings)."""
+
+    model_type: ClassVar[str] = "bpr"
+
+    factors: int = 64
+    learning_rate: float = 0.01
+    regularization: float = 0.01
+    iterations: int = 100
+    random_state: int = 42
+    # implicit's SGD threads update shared factors without locks: more than one thread is
+    # faster but makes the factors depend on thread timing, i.e. not reproducible.
+    num_threads: int = 1
+
+    def __post_init__(self) -> None:
+        check_int("bpr", "factors", self.factors, low=1, high=4096)
+        check_float("bpr", "learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True)
+        check_float("bpr", "regularization", self.regularization, low=0.0)
+        check_int("bpr", "iterations", self.iterations, low=1, high=10_000)
+        check_int("bpr", "random_state", self.random_state, low=0, high=2**32 - 1)
+        check_int("bpr", "num_threads", self.num_threads, low=1, high=256)
+
+
+class BPRRecommender(Recommender[BPRParams]):
+    """Matrix factorisation trained on pairwise rankings; scores are user . item factors.
+
+    As in implicit, both factor matrices carry one extra column: the item's bias, and a
+    constant 1 for every user, so the plain dot product adds the bias.
+    """
+
+    model_type: ClassVar[str] = "bpr"
+    params_type: ClassVar[type[ModelParams]] = BPRParams
+
+    def __init__(self, params: BPRParams | None = None) -> None:
+        super().__init__(params)
+        self._user_factors: FloatArray | None = None
+        self._item_factors: FloatArray | None = None
+        self._item_counts: FloatArray | None = None
+
+    @property
+    def user_factors(self) -> FloatArray:
+        """(users, factors + 1) float32, last column 1, rows in ``user_ids`` order."""
+        return self._factors(self._user_factors)
+
+    @property
+    def item_factors(self) -> FloatArray:
+        """(items, factors + 1) float32, last column the item bias, rows in ``item_ids`` order."""
+        return self._factors(self._item_factors)
+
+    @property
+    def item_counts(self) -> FloatArray:
+        """Training interactions per item: how often each was drawn as a negative."""
+        return self._factors(self._item_counts)
+
+    def _fit(self, matrix: InteractionMatrix) -> None:
+        # implicit parallelises with its own threads: keep BLAS to one, as for ALS.
+        with threadpool_limits(1, "blas"):
+            model = self.to_implicit()
+            model.fit(matrix.user_items, show_progress=False)
+        self._user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self._item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        counts = np.bincount(matrix.user_items.indices, minlength=matrix.shape[1])
+        self._item_counts = counts.astype(np.float32)
+
+    def to_implicit(self) -> BayesianPersonalizedRanking:
+        """The equivalent implicit CPU model (fitted factors attached once this model is)."""
+        p = self.params
+        # The CPU class itself: implicit's factory would pick the GPU when CUDA is present.
+        model = BayesianPersonalizedRanking(
+            factors=p.factors,
+            learning_rate=p.learning_rate,
+            regularization=p.regularization,
+            iterations=p.iterations,
+            random_state=p.random_state,
+            num_threads=p.num_threads,
+            dtype=np.float32,
+        )
+        if self._item_factors is not None:
+            model.user_factors = self.user_factors
+            model.item_factors = self.item_factors
+        return model
+
+    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
+        vectors = np.zeros((user_index.shape[0], self.params.factors + 1), dtype=np.float32)
+        known = user_index >= 0
+        vectors[known] = self.user_factors[user_index[known]]
+        # implicit's BPR has no recalculate_user: fold a new user in by solving BPR's own
+        # objective for that user alone, item factors held fixed (see bpr_fold_in).
+        fold = np.flatnonzero(~known & (np.diff(weighted.indptr) > 0))
+        if fold.size:
+            # Its (factors x factors) products are too small for BLAS threads: with two
+            # threads on two busy cores they ran 10-80x slower than with one.
+            with threadpool_limits(1, "blas"):
+                for row in fold:
+                    liked = weighted.indices[weighted.indptr[row] : weighted.indptr[row + 1]]
+                    vectors[row] = bpr_fold_in(
+                        self.item_factors,
+                        self.item_counts,
+                        liked,
+                        regularization=self.params.regularization,
+                    )
+        scores: FloatArray = vectors @ self.item_factors.T
+        scorable = known.copy()
+        scorable[fold] = True
+        scores[~scorable] = -np.inf
+        return scores
+
+    def _similar(self, item_index: int) -> FloatArray:
+        # Cosine over the full item factors, bias column included, as implicit's similar_items.
+        factors = self.item_factors
+        norms = np.linalg.norm(factors, axis=1)
+        norms[norms == 0] = 1e-10
+        scores = (factors @ factors[item_index]) / (norms * norms[item_index])
+        return np.asarray(scores, dtype=np.float32)
+
+    def _state_arrays(self) -> StateArrays:
+        return {
+            "factors": {
+                "user_factors": self.user_factors,
+                "item_factors": self.item_factors,
+                "item_counts": self.item_counts,
+            }
+        }
+
+    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
+        arrays = _arrays(state, "factors", ("user_factors", "item_factors", "item_counts"))
+        users = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
+        items = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        counts = np.ascontiguousarray(arrays["item_counts"], dtype=np.float32)
+        width = self.params.factors + 1
+        if (
+            users.shape != (self.n_users, width)
+            or items.shape != (self.n_items, width)
+            or counts.shape != (self.n_items,)
+        ):
+            raise ModelStateError(
+                f"factors.npz: user_factors {users.shape} / item_factors {items.shape} / "
+                f"item_counts {counts.shape} do not match {self.n_users} users, "
+                f"{self.n_items} items and {self.params.factors} factors (+1 bias column)"
+            )
+        self._user_factors, self._item_factors, self._item_counts = users, items, counts
+
+    def _factors(self, value: FloatArray | None) -> FloatArray:
+        if value is None:
+            raise NotFittedError("bpr model is not fitted: call fit() or load()")
+        return value
+
+
+def bpr_fold_in(
+    item_factors: FloatArray,
+    item_counts: FloatArray,
+    liked: npt.ArrayLike,
+    *,
+    regularization: float,
+) -> FloatArray:
+    """A new user's (factors + 1) vector: the maximiser of BPR's objective, items held fixed.
+
+    implicit's SGD draws a liked item uniformly from the user's history and a negative
+    with probability proportional to its interaction count (skipping liked ones), and
+    shrinks the user by ``regularization`` per sample. Its fixed point for one user, with
+    the items fixed, maximises
+
+        L(u) = mean_i sum_j q_j log sigmoid(s_i - s_j) - regularization / 2 |u|^2,
+        s = V u + b,  i liked,  j not liked,  q_j = count_j / sum of non-liked counts,
+
+    which is strictly concave for regularization > 0: Newton's method with a backtracking
+    line search finds the unique maximiser from u = 0, deterministically.
+    """
+    f = item_factors.shape[1] - 1
+    user = np.zeros(f + 1, dtype=np.float32)
+    user[f] = 1.0
+    pos = np.unique(np.asarray(liked, dtype=np.intp))
+    q = np.asarray(item_counts, dtype=np.float64).copy()
+    q[pos] = 0.0
+    if pos.size == 0 or q.sum() <= 0:
+        return user  # nothing to rank against: the bias alone orders the items
+    problem = _FoldIn(
+        np.asarray(item_factors[:, :f], dtype=np.float64),
+        np.asarray(item_factors[:, f], dtype=np.float64),
+        pos,
+        q / q.sum(),
+        # Without a penalty a separable history has no finite maximiser: keep a tiny one.
+        max(regularization, 1e-6),
+    )
+    u = np.zeros(f, dtype=np.float64)
+    value, grad, hess = problem.evaluate(u)
+    for _ in range(_NEWTON_STEPS):
+        step = np.linalg.solve(hess, grad)
+        decrement = float(grad @ step)  # twice the predicted gain of a full step
+        if decrement <= _NEWTON_TOL:
+            break
+        # Backtracking (Armijo). The full step is nearly always taken, so each trial point is
+        # evaluated in full and, once accepted, is the next iterate's evaluation as is.
+        t = 1.0
+        while t >= 1e-6:
+            trial = problem.evaluate(u + t * step)
+            if trial[0] >= value + 1e-4 * t * decrement:
+                break
+            t *= 0.5
+        else:
+            break  # float32 pair sums cannot resolve a gain this small: at the optimum
+        u = u + t * step
+        value, grad, hess = trial
+    user[:f] = u
+    return user
+
+
+class _FoldIn:
+    """The fold-in objective of ``bpr_fold_in``, evaluated in blocks of liked items.
+
+    The (liked x items) pair blocks are float32 and sigmoid is computed through tanh: numpy's
+    SIMD tanh is ~10x faster than scipy's expit, and the pair terms are the whole cost.
+    """
+
+    def __init__(self, factors: F64, bias: F64, liked: IndexArray, q: F64, reg: float) -> None:
+        self.factors, self.bias, self.liked, self.reg = factors, bias, liked, reg
+        self.factors32 = factors.astype(np.float32)
+        # Each pair's weight: uniform over liked items, q over negatives.
+        self.weight = (q / liked.shape[0]).astype(np.float32)
+        self.block = max(1, _BLOCK_CELLS // factors.shape[0])
+
+    def evaluate(self, u: F64) -> tuple[float, F64, F64]:
+        """L(u), its gradient and the negated Hessian (positive definite)."""
+        v = self.factors
+        f = v.shape[1]
+        value = -0.5 * self.reg * float(u @ u)
+        grad_scores = np.zeros(v.shape[0], dtype=np.float64)
+        hess = np.zeros((f, f), dtype=np.float64)
+        scores = (v @ u + self.bias).astype(np.float32)
+        for rows in self._blocks():
+            diff = scores[rows, None] - scores[None, :]
+            # log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), stable for any x.
+            log_sig = np.minimum(diff, 0) - np.log1p(np.exp(-np.abs(diff)))
+            value += float(log_sig.sum(axis=0, dtype=np.float64) @ self.weight)
+            sig = 0.5 + 0.5 * np.tanh(0.5 * diff)  # sigmoid(s_i - s_j)
+            # d/ds_i and d/ds_j of log sigmoid(s_i - s_j) are +-sigmoid(s_j - s_i).
+            pull = (1.0 - sig) * self.weight
+            grad_scores[rows] += pull.sum(axis=1, dtype=np.float64)
+            grad_scores -= pull.sum(axis=0, dtype=np.float64)
+            # sum_ij w_ij s(1 - s) (v_i - v_j)(v_i - v_j)^T, expanded into three products.
+            curv = pull * sig
+            liked_v = v[rows]
+            cross = liked_v.T @ (curv @ self.factors32).astype(np.float64)
+            hess += (liked_v.T * curv.sum(axis=1, dtype=np.float64)) @ liked_v
+            hess += (v.T * curv.sum(axis=0, dtype=np.float64)) @ v
+            hess -= cross + cross.T
+        grad = v.T @ grad_scores - self.reg * u
+        hess[np.diag_indices(f)] += self.reg
+        return value, grad, hess
+
+    def _blocks(self) -> Iterator[IndexArray]:
+        for start in range(0, self.liked.shape[0], self.block):
+            yield self.liked[start : start + self.block]

@@ -1,0 +1,142 @@
+"""Uniform random baseline: a fixed pseudo-random score per (seed, user id, movie id)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.modeling.base import (
+    _CHUNK_CELLS,
+    PAD_ID,
+    Histories,
+    Recommender,
+    StateArrays,
+    _check_k,
+    top_k,
+)
+from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix
+from recsys.modeling.params import ModelParams, check_int
+
+U64 = npt.NDArray[np.uint64]
+
+# Domain separators, so a user's scores and an item's "similar" scores never share a stream.
+_USER_STREAM = np.uint64(0x5EED_0000_0000_0001)
+_ITEM_STREAM = np.uint64(0x5EED_0000_0000_0002)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RandomParams(ModelParams):
+    """The seed is the only parameter."""
+
+    model_type: ClassVar[str] = "random"
+
+    random_state: int = 42
+
+    def __post_init__(self) -> None:
+        check_int("random", "random_state", self.random_state, low=0, high=2**32 - 1)
+
+
+class RandomRecommender(Recommender[RandomParams]):
+    """Scores are uniform in [0, 1), a pure function of (seed, user id, movie id).
+
+    A counter-based hash instead of a stateful RNG: the score of a cell never depends on which
+    other users share the batch, on the order they come in, or on a save/load in between.
+    """
+
+    model_type: ClassVar[str] = "random"
+    params_type: ClassVar[type[ModelParams]] = RandomParams
+    # Not personalised: it ignores taste, must answer any user (trained on or not, with or
+    # without history) rather than fall back to popularity, and the service refuses
+    # "similar movies" for it (random neighbours are no answer).
+    personalised: ClassVar[bool] = False
+
+    def _fit(self, matrix: InteractionMatrix) -> None:
+        # Nothing to learn: the vocabularies the base class keeps are all it needs.
+        pass
+
+    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
+        # Not used by recommend_batch (overridden below), which also scores unknown users.
+        if np.any(user_index < 0):
+            raise ValueError("random scores unknown users by id: call recommend_batch")
+        return uniform_scores(
+            user_keys(self.params.random_state, self.user_ids[user_index]), self.item_ids
+        )
+
+    def recommend_batch(
+        self, user_ids: npt.ArrayLike, *, histories: Histories, k: int = 10
+    ) -> tuple[IdArray, FloatArray]:
+        """(n, k) movie ids and scores, as the base class, but keyed by user id.
+
+        The base class hands ``_score`` matrix rows, and every unknown user is row -1; random
+        scores must differ between unknown users too, so this scores from the ids themselves.
+        """
+        _check_k(k)
+        users = np.asarray(user_ids, dtype=np.int64).ravel()
+        _, seen = self._history_matrices(users, histories)
+        keys = user_keys(self.params.random_state, users)
+        out_ids = np.full((users.shape[0], k), PAD_ID, dtype=np.int64)
+        out_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
+        # A quarter of the base class's chunk: the hash works on uint64 (2x float32), and
+        # keeps a few such temporaries alive at once.
+        chunk = max(1, _CHUNK_CELLS // 4 // max(self.n_items, 1))
+        for start in range(0, users.shape[0], chunk):
+            stop = min(start + chunk, users.shape[0])
+            scores = uniform_scores(keys[start:stop], self.item_ids)
+            block = seen[start:stop].tocoo()
+            scores[block.row, block.col] = -np.inf
+            top, top_scores = top_k(scores, k)
+            valid = np.isfinite(top_scores)
+            width = top.shape[1]
+            out_ids[start:stop, :width] = np.where(valid, self.item_ids[top], PAD_ID)
+            out_scores[start:stop, :width] = top_scores
+        return out_ids, out_scores
+
+    def _similar(self, item_index: int) -> FloatArray:
+        # Random "neighbours" (the service never asks: it refuses similar movies for random).
+        key = _mix(_mix(_seed(self.params.random_state) ^ _ITEM_STREAM) ^ _u64(self.item_ids))
+        row: FloatArray = uniform_scores(key[item_index : item_index + 1], self.item_ids)[0]
+        return row
+
+    def _state_arrays(self) -> StateArrays:
+        return {}
+
+    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
+        pass
+
+
+def uniform_scores(row_keys: U64, item_ids: IdArray) -> FloatArray:
+    """(rows, items) float32 in [0, 1): one independent uniform per (row key, item id)."""
+    item_keys = _mix(_u64(item_ids) ^ np.uint64(0xA5A5_A5A5_A5A5_A5A5))
+    bits = _mix(row_keys[:, None] ^ item_keys[None, :])
+    # The top 24 bits: exactly representable in float32.
+    scores: FloatArray = (bits >> np.uint64(40)).astype(np.float32)
+    scores *= np.float32(2.0**-24)
+    return scores
+
+
+def user_keys(random_state: int, user_ids: IdArray) -> U64:
+    """The per-user stream keys ``uniform_scores`` takes."""
+    return _mix(_mix(_seed(random_state) ^ _USER_STREAM) ^ _u64(user_ids))
+
+
+def _seed(random_state: int) -> U64:
+    return np.asarray([random_state], dtype=np.uint64)
+
+
+def _u64(ids: npt.ArrayLike) -> U64:
+    # Ids are int64; reinterpret (not convert) so negative ids hash too.
+    return np.ascontiguousarray(ids, dtype=np.int64).view(np.uint64)
+
+
+def _mix(x: U64) -> U64:
+    # SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijection with full avalanche.
+    # uint64 array arithmetic wraps modulo 2**64, which is what the hash wants.
+    z = x + np.uint64(0x9E37_79B9_7F4A_7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58_476D_1CE4_E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D0_49BB_1331_11EB)
+    return z ^ (z >> np.uint64(31))

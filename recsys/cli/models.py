@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated, Any, cast
 
+import numpy as np
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -13,7 +15,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from recsys.cli._common import database_errors, fail
+from recsys.data.frames import Interactions
 from recsys.db.session import create_engine, create_session_factory
+from recsys.evaluation.batch import iter_top_k, write_top_k_csv
 from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model, open_store
 from recsys.modeling.artifacts.stores import ArtifactStore
 from recsys.modeling.dataset import WEIGHTING_KINDS, WeightingKind
@@ -26,7 +30,7 @@ from recsys.recommender import (
     RecommenderService,
 )
 from recsys.settings import Settings
-from recsys.training import NoInteractionsError, TrainReport, train
+from recsys.training import NoInteractionsError, TrainReport, read_interactions, train
 
 _out = Console()
 _MODEL_HELP = f"Model type: {', '.join(sorted(MODEL_TYPES))}."
@@ -72,7 +76,9 @@ def train_command(
 
 
 def predict_command(
-    user_id: Annotated[int, typer.Argument(help="The user to recommend for.")],
+    user_id: Annotated[
+        int | None, typer.Argument(help="The user to recommend for (or --all).")
+    ] = None,
     model_type: Annotated[str, typer.Option("--model-type", "-m", help=_MODEL_HELP)] = "als",
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many movies.")] = 10,
     bucket_name: Annotated[
@@ -84,12 +90,25 @@ def predict_command(
     version: Annotated[
         str | None, typer.Option(help="Artifact version (default: the LATEST one).")
     ] = None,
+    all_users: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every user with ratings: top-k into --out (user_id,movie_id,rank,score)."
+        ),
+    ] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file for --all.")] = None,
 ) -> None:
-    """Print a user's top-k unrated movies from a trained model, with titles and genres."""
+    """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
+    target = _predict_target(user_id, all_users=all_users, out=out)
     _known_model_type(model_type)
     settings = _settings()
     store = _store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
-    service = RecommenderService(_load_models(store, model_type, version))
+    models = _load_models(store, model_type, version)
+    if isinstance(target, Path):
+        _predict_all(settings, models, model_type, k, target)
+        return
+    user_id = target
+    service = RecommenderService(models)
     with database_errors(settings.database_url):
         try:
             result = asyncio.run(_recommend(settings, service, user_id, model_type, k))
@@ -140,6 +159,54 @@ async def _recommend(
             return await service.recommend(session, user_id, model_type=model_type, k=k)
     finally:
         await engine.dispose()
+
+
+def _predict_target(user_id: int | None, *, all_users: bool, out: Path | None) -> int | Path:
+    # Exactly one of USER_ID and --all; --out goes with --all. The user id, or the CSV path.
+    if user_id is not None and all_users:
+        fail("give a USER_ID or --all, not both")
+    if user_id is None and not all_users:
+        fail("give a USER_ID, or --all --out FILE for every user")
+    if all_users and out is None:
+        fail("--all needs --out FILE")
+    if out is not None and not all_users:
+        fail("--out goes with --all")
+    return out if out is not None else cast(int, user_id)
+
+
+def _predict_all(
+    settings: Settings, models: dict[str, LoadedModel], model_type: str, k: int, out: Path
+) -> None:
+    # Every rating from the database is every user's history; scoring is chunked and vectorised.
+    engine = create_engine(settings.database_url)
+
+    async def export() -> Interactions:
+        try:
+            return await read_interactions(create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    with database_errors(settings.database_url):
+        interactions = asyncio.run(export())
+    if len(interactions) == 0:
+        fail("the ratings table is empty: seed a dataset first (recsys db upgrade)")
+    model = models[model_type].model
+    fallback = models.get(FALLBACK_MODEL) if model_type != FALLBACK_MODEL else None
+    n_users = int(np.unique(interactions.user_ids).shape[0])
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"{model_type}: top-{k} of {n_users:,} users", total=n_users)
+        chunks = iter_top_k(model, interactions, k=k, fallback=fallback.model if fallback else None)
+        summary = write_top_k_csv(chunks, out, advance=lambda n: progress.advance(task, n))
+    note = f", {summary.fallback_users:,} from the popularity fallback" if fallback else ""
+    if summary.empty_users:
+        note += f", {summary.empty_users:,} without any recommendation"
+    _out.print(
+        f"wrote {summary.rows:,} rows for {summary.users:,} users to {out} "
+        f"in {summary.seconds:.1f} s ({model_type} {models[model_type].version}{note})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _load_models(

@@ -1,20 +1,58 @@
 # syntax=docker/dockerfile:1
-# First cut: the deployment issue (#6) hardens this (HEALTHCHECK, lint, non-root checks in CI).
-FROM python:3.11-slim AS builder
+# One image, three entrypoints: `recsys serve` (api, the default), `recsys db upgrade` (migrate)
+# and `recsys train` (training). Build: docker build --target runtime -t recsys .
+
+# --- builder: resolve the locked dependencies into /app/.venv, compiled to bytecode -------------
+FROM python:3.11-slim-bookworm AS builder
+# Pinned to the uv the lock was written with; pip is only used to bring uv in.
 RUN pip install --no-cache-dir uv==0.13.9
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+# Bytecode compiled at build time: the runtime root filesystem is read-only, so Python could not
+# write __pycache__ there anyway, and start-up is faster. Copy mode: the cache is not in the image.
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_NO_CACHE=1
 WORKDIR /app
+# Dependencies first, in their own layer: a code change does not reinstall numpy and scipy.
 COPY pyproject.toml uv.lock .python-version README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
-COPY recsys ./recsys
 COPY alembic.ini ./
-RUN uv sync --frozen --no-dev
+COPY recsys ./recsys
+RUN uv sync --frozen --no-dev --no-editable
 
-FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 recsys
+# --- notebook venv: the runtime venv plus JupyterLab, for the compose `jupyter` profile only -----
+FROM builder AS notebook-builder
+RUN uv pip install --python /app/.venv/bin/python "jupyterlab==4.6.6"
+
+# --- notebook: JupyterLab on the same code (docker compose --profile notebook up jupyter) -------
+FROM python:3.11-slim-bookworm AS notebook
+RUN useradd --create-home --uid 10001 --user-group recsys
+WORKDIR /app
+COPY --from=notebook-builder --chown=recsys:recsys /app /app
+ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
+USER 10001
+EXPOSE 8888
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=2)"]
+ENTRYPOINT ["jupyter", "lab"]
+CMD ["--ip=0.0.0.0", "--port=8888", "--no-browser", "--notebook-dir=/app/notebooks"]
+
+# --- runtime: slim, non-root, no build tools, no uv ---------------------------------------------
+FROM python:3.11-slim-bookworm AS runtime
+# A fixed high UID/GID: the Kubernetes manifests run as 10001 with runAsNonRoot.
+RUN useradd --create-home --uid 10001 --user-group recsys
 WORKDIR /app
 COPY --from=builder --chown=recsys:recsys /app /app
-ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
-USER recsys
+ENV PATH="/app/.venv/bin:$PATH" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    RECSYS_DATA_DIR=/app/data
+USER 10001
+EXPOSE 8000
+# Liveness only (/healthz): readiness (/readyz) needs the database and the models, which the
+# orchestrator checks. Python's urllib because the slim image has no curl. migrate/train
+# containers disable this check (docker compose) or ignore it (Kubernetes uses its own probes).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 ENTRYPOINT ["recsys"]
-CMD ["--help"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

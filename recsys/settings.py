@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # The zero-setup default is an embedded SQLite file, as MLflow and Airflow do; production and the
 # test suite point RECSYS_DATABASE_URL at PostgreSQL (postgresql+asyncpg://...).
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/recsys.db"
+DEFAULT_MODELS = ("als", "item_knn", "popularity")
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Settings(BaseSettings):
@@ -37,6 +40,44 @@ class Settings(BaseSettings):
         description="Model artifact store: file:///abs/path or gs://bucket/prefix.",
     )
     log_level: LogLevel = "INFO"
+    # NoDecode: the environment gives a comma-separated list (als,item_knn), not JSON.
+    models: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_MODELS,
+        description="Model types the API loads at startup (LATEST of each), comma-separated.",
+    )
+    default_model: str = Field(
+        default="als", description="Model the API answers with when a request names none."
+    )
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Only the shape is checked here: the model registry (and its heavy imports) is the
+        # API's business, and create_app names the unknown type against it.
+        if not value:
+            raise ValueError("RECSYS_MODELS must name at least one model type")
+        bad = [name for name in value if not _MODEL_NAME.match(name)]
+        if bad:
+            raise ValueError(f"RECSYS_MODELS: {', '.join(map(repr, bad))} is not a model type name")
+        if len(set(value)) != len(value):
+            raise ValueError(f"RECSYS_MODELS lists a model type twice: {','.join(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_model_is_served(self) -> Self:
+        if self.default_model not in self.models:
+            raise ValueError(
+                f"RECSYS_DEFAULT_MODEL={self.default_model!r} is not in "
+                f"RECSYS_MODELS={','.join(self.models)}"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

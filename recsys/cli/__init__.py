@@ -7,7 +7,9 @@ import typer
 from recsys.cli import artifacts as artifacts_cli
 from recsys.cli import data as data_cli
 from recsys.cli import db as db_cli
+from recsys.cli import evaluate as evaluate_cli
 from recsys.cli import models as models_cli
+from recsys.cli import serve as serve_cli
 
 app = typer.Typer(
     name="recsys",
@@ -22,3 +24,6 @@ app.add_typer(
 app.add_typer(db_cli.app, name="db", help="Create, seed and roll back the database (Alembic).")
 app.command("train")(models_cli.train_command)
 app.command("predict")(models_cli.predict_command)
+app.command("evaluate")(evaluate_cli.evaluate_command)
+app.command("ensure-models")(serve_cli.ensure_models_command)
+app.command("serve")(serve_cli.serve_command)

@@ -3,13 +3,14 @@
 from recsys.db.repositories.movies import MovieRecord, MovieRepository
 from recsys.db.repositories.ratings import RatingRecord, RatingRepository
 from recsys.db.repositories.seeds import DatasetSeedRecord, DatasetSeedRepository
-from recsys.db.repositories.users import UserRepository
+from recsys.db.repositories.users import RatedMovies, UserRepository
 
 __all__ = [
     "DatasetSeedRecord",
     "DatasetSeedRepository",
     "MovieRecord",
     "MovieRepository",
+    "RatedMovies",
     "RatingRecord",
     "RatingRepository",
     "UserRepository",

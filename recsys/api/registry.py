@@ -1,0 +1,76 @@
+"""The models the API serves: the LATEST version of each configured type, loaded once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from recsys.modeling.artifacts import ArtifactError, ArtifactStore, load_model, open_store
+from recsys.recommender import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelRegistry:
+    """What startup loaded: each configured model type's version, or why it is missing."""
+
+    configured: tuple[str, ...]
+    loaded: Mapping[str, LoadedModel]
+    missing: Mapping[str, str]
+
+    @property
+    def complete(self) -> bool:
+        """True when every configured model type is loaded."""
+        return not self.missing
+
+
+def open_registry(uri: str, model_types: Sequence[str]) -> ModelRegistry:
+    """Open the store at ``uri`` and load every type; a store that cannot open loads nothing."""
+    try:
+        store = open_store(uri)
+    except ValueError:
+        raise  # a malformed URI is a configuration error: fail at startup
+    except Exception as exc:  # e.g. no cloud credentials: live, not ready, and say why
+        logger.exception("artifact store %s cannot be opened", uri)
+        reason = f"artifact store {uri} cannot be opened: {exc}"
+        return ModelRegistry(
+            configured=tuple(model_types),
+            loaded=MappingProxyType({}),
+            missing=MappingProxyType(dict.fromkeys(model_types, reason)),
+        )
+    return load_registry(store, model_types)
+
+
+def load_registry(store: ArtifactStore, model_types: Sequence[str]) -> ModelRegistry:
+    """Load LATEST of every type; a type that fails is recorded as missing, never raised."""
+    loaded: dict[str, LoadedModel] = {}
+    missing: dict[str, str] = {}
+    for model_type in model_types:
+        try:
+            model, manifest = load_model(store, model_type)
+        except ArtifactError as exc:
+            # A store without this model (or with a corrupt one) must not crash-loop the pod:
+            # the app stays live, /readyz says what is missing, the route answers 503.
+            logger.error("model %s not loaded: %s", model_type, exc)
+            missing[model_type] = str(exc)
+            continue
+        except Exception as exc:  # the store itself failing (network, credentials)
+            logger.exception("model %s not loaded: artifact store %s failed", model_type, store.uri)
+            missing[model_type] = f"artifact store {store.uri} failed: {exc}"
+            continue
+        loaded[model_type] = LoadedModel(model, manifest.version)
+        logger.info(
+            "loaded %s %s (%d users x %d movies)",
+            model_type,
+            manifest.version,
+            model.n_users,
+            model.n_items,
+        )
+    return ModelRegistry(
+        configured=tuple(model_types),
+        loaded=MappingProxyType(loaded),
+        missing=MappingProxyType(missing),
+    )

@@ -1,0 +1,1 @@
+"""HTTP routes, one router per area; thin: parse, call the service, return its answer."""

@@ -1,0 +1,35 @@
+"""The VideoRec seed's route, kept so its clients keep working: ids and scores only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from recsys.api.deps import ServiceDep, SessionDep, StateDep
+from recsys.api.errors import error_responses
+from recsys.api.routes._params import UserId
+from recsys.api.schemas import K_MAX, SeedItemOut, SeedRecommendationsOut
+
+router = APIRouter(tags=["compatibility"])
+
+
+@router.get(
+    "/recommend/{user_id}",
+    response_model=SeedRecommendationsOut,
+    responses=error_responses(404, 503),
+    summary="Top-k for a user in the VideoRec seed's shape",
+)
+async def recommend(
+    user_id: UserId,
+    state: StateDep,
+    session: SessionDep,
+    service: ServiceDep,
+    topk: Annotated[int, Query(ge=1, le=K_MAX, description=f"How many items, 1..{K_MAX}.")] = 10,
+) -> SeedRecommendationsOut:
+    """Same answer as `/users/{user_id}/recommendations` with the default model."""
+    result = await service.recommend(session, user_id, model_type=state.default_model, k=topk)
+    return SeedRecommendationsOut(
+        user_id=result.user_id,
+        recommendations=[SeedItemOut(item_id=m.id, score=m.score) for m in result.movies],
+    )

@@ -1,0 +1,43 @@
+"""``/movies/{movie_id}`` and the movies a model finds similar to it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from recsys.api.deps import ServiceDep, SessionDep, StateDep
+from recsys.api.errors import error_responses
+from recsys.api.routes._params import K, ModelName, MovieId
+from recsys.api.schemas import MovieOut, SimilarMoviesOut
+from recsys.db.repositories import MovieRecord
+from recsys.recommender import SimilarMovies
+
+router = APIRouter(prefix="/movies", tags=["movies"])
+
+
+@router.get(
+    "/{movie_id}",
+    response_model=MovieOut,
+    responses=error_responses(404),
+    summary="One movie",
+)
+async def movie(movie_id: MovieId, session: SessionDep, service: ServiceDep) -> MovieRecord:
+    """Title, year and genres of a movie."""
+    return await service.movie(session, movie_id)
+
+
+@router.get(
+    "/{movie_id}/similar",
+    response_model=SimilarMoviesOut,
+    responses=error_responses(404, 503),
+    summary="Movies similar to one movie",
+)
+async def similar(
+    movie_id: MovieId,
+    state: StateDep,
+    session: SessionDep,
+    service: ServiceDep,
+    k: K = 10,
+    model: ModelName = None,
+) -> SimilarMovies:
+    """The k nearest movies by item_knn's neighbourhoods or ALS's item factors (cosine)."""
+    return await service.similar(session, movie_id, model_type=model or state.default_model, k=k)

@@ -1,0 +1,77 @@
+"""An in-process cache in front of the movies repository (titles, years, genres by id).
+
+Movies change only through a seed migration, so a movie row read once can be served from
+memory for the life of the process; the cache is bounded (least recently used out) so a huge
+catalogue cannot grow it without limit. Per request it costs one dict look-up per id, and one
+``WHERE id = ANY(...)`` query for the ids it has not seen yet.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recsys.db.repositories import MovieRecord, MovieRepository
+
+DEFAULT_MAX_MOVIES = 100_000
+# Ids per query when warming: one ANY(array) parameter each, well under any protocol limit.
+_WARM_CHUNK = 10_000
+
+
+class MovieCatalog:
+    """Movies by id, cached; safe to share between the requests of one event loop."""
+
+    def __init__(self, *, max_movies: int = DEFAULT_MAX_MOVIES) -> None:
+        if max_movies < 1:
+            raise ValueError(f"max_movies must be >= 1, got {max_movies}")
+        self._max = max_movies
+        self._movies: OrderedDict[int, MovieRecord] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._movies)
+
+    async def get_many(self, session: AsyncSession, ids: Sequence[int]) -> list[MovieRecord]:
+        """Movies for ``ids`` in the order given; ids the database does not know are left out."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[int, MovieRecord] = {}
+        missing: list[int] = []
+        for movie_id in wanted:
+            movie = self._movies.get(movie_id)
+            if movie is None:
+                missing.append(movie_id)
+            else:
+                self._movies.move_to_end(movie_id)
+                found[movie_id] = movie
+        self.hits += len(found)
+        if missing:
+            self.misses += len(missing)
+            # Two requests missing the same id both query it: harmless, and cheaper than a lock.
+            for movie in await MovieRepository(session).get_many(missing):
+                found[movie.id] = movie
+                self._put(movie)
+        return [found[i] for i in wanted if i in found]
+
+    async def warm(self, session: AsyncSession, ids: Iterable[int]) -> int:
+        """Load ``ids`` (up to the cache's size) ahead of the first requests; returns how many."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))[: self._max]
+        for start in range(0, len(wanted), _WARM_CHUNK):
+            for movie in await MovieRepository(session).get_many(
+                wanted[start : start + _WARM_CHUNK]
+            ):
+                self._put(movie)
+        return len(self._movies)
+
+    async def get(self, session: AsyncSession, movie_id: int) -> MovieRecord | None:
+        """One movie, or None if the database does not know it."""
+        movies = await self.get_many(session, [movie_id])
+        return movies[0] if movies else None
+
+    def _put(self, movie: MovieRecord) -> None:
+        self._movies[movie.id] = movie
+        self._movies.move_to_end(movie.id)
+        while len(self._movies) > self._max:
+            self._movies.popitem(last=False)

@@ -1,0 +1,141 @@
+"""``recsys serve`` (uvicorn) and ``recsys ensure-models`` (train what the API would miss)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+from uvicorn.config import LOGGING_CONFIG
+
+import recsys
+from recsys.api.app import ConfigurationError, create_app
+from recsys.cli._common import artifact_store, database_errors, fail, load_settings
+from recsys.db.session import create_engine, create_session_factory
+from recsys.modeling.artifacts import ArtifactError, ArtifactStore, read_latest, read_manifest
+from recsys.settings import Settings
+from recsys.training import NoInteractionsError, TrainReport, train
+
+_out = Console()
+_PACKAGE_DIR = Path(recsys.__file__).resolve().parent
+# Any user of the demo dataset (ML-100K ids start at 1) for the example URL.
+EXAMPLE_USER = 1
+
+
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; 0.0.0.0 to accept outside connections.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Uvicorn worker processes.")] = 1,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart when the code changes (development).")
+    ] = False,
+) -> None:
+    """Serve the HTTP API with uvicorn (models: RECSYS_MODELS, loaded at startup)."""
+    if reload and workers > 1:
+        fail("--reload runs one process; drop --workers or --reload")
+    settings = load_settings()
+    # Fail here, in one line, on settings the app would refuse (an unknown model type).
+    try:
+        create_app(settings)
+    except ConfigurationError as exc:
+        fail(str(exc))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    _out.print(f"API docs:       {base}/docs", highlight=False)
+    _out.print(
+        f"Example:        {base}/users/{EXAMPLE_USER}/recommendations?k=10&model="
+        f"{settings.default_model}",
+        highlight=False,
+    )
+    _out.print(f"Readiness:      {base}/readyz", highlight=False)
+    uvicorn.run(
+        "recsys.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        reload_dirs=[str(_PACKAGE_DIR)] if reload else None,
+        log_level=settings.log_level.lower(),
+        log_config=_log_config(settings),
+    )
+
+
+def _log_config(settings: Settings) -> dict[str, Any]:
+    # Uvicorn's own logging setup, plus the recsys loggers (which models loaded, what is missing)
+    # on the same handler and format.
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["recsys"] = {
+        "handlers": ["default"],
+        "level": settings.log_level,
+        "propagate": False,
+    }
+    return config
+
+
+def ensure_models_command(
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Fit every model again, even those already stored.")
+    ] = False,
+    bucket_name: Annotated[
+        str | None, typer.Option(help="Use gs://BUCKET instead of RECSYS_ARTIFACT_URI.")
+    ] = None,
+    artifact_uri: Annotated[
+        str | None, typer.Option(help="Artifact store URI (default: RECSYS_ARTIFACT_URI).")
+    ] = None,
+) -> None:
+    """Train every RECSYS_MODELS type that has no loadable LATEST version yet (default params)."""
+    settings = load_settings()
+    store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    todo = []
+    for model_type in settings.models:
+        version = None if retrain else _stored_version(store, model_type)
+        if version is None:
+            todo.append(model_type)
+        else:
+            _out.print(f"{model_type}: keeping {version} (--retrain to fit again)", highlight=False)
+    if not todo:
+        return
+    with database_errors(settings.database_url):
+        try:
+            reports = asyncio.run(_train_all(settings, store, todo))
+        except (NoInteractionsError, ArtifactError) as exc:
+            fail(str(exc))
+    for report in reports:
+        info = report.artifact
+        _out.print(
+            f"{info.model_type}: trained {info.version} on {report.rows_read:,} ratings in "
+            f"{report.total_seconds:.1f} s",
+            highlight=False,
+        )
+
+
+def _stored_version(store: ArtifactStore, model_type: str) -> str | None:
+    # The LATEST version if its manifest reads back; anything less means "train it".
+    try:
+        version = read_latest(store, model_type)
+        read_manifest(store, model_type, version)
+    except ArtifactError:
+        return None
+    return version
+
+
+async def _train_all(
+    settings: Settings, store: ArtifactStore, model_types: list[str]
+) -> list[TrainReport]:
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = create_session_factory(engine)
+        reports = []
+        for model_type in model_types:
+            _out.print(f"{model_type}: training ...", highlight=False)
+            reports.append(await train(sessions, model_type=model_type, store=store))
+        return reports
+    finally:
+        await engine.dispose()

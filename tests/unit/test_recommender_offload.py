@@ -1,0 +1,22 @@
+"""Scoring runs on the event loop for small catalogues and in a worker thread for big ones."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from recsys import recommender
+from recsys.modeling import build_matrix, create_model
+from recsys.modeling.toy import two_taste_groups
+
+
+async def test_scoring_moves_to_a_thread_only_above_the_catalogue_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = create_model("popularity").fit(build_matrix(two_taste_groups(), weighting="binary"))
+    loop_thread = threading.get_ident()
+    assert model.n_items < recommender.OFFLOAD_MIN_ITEMS
+    assert await recommender._run_scoring(model, threading.get_ident) == loop_thread
+    monkeypatch.setattr(recommender, "OFFLOAD_MIN_ITEMS", model.n_items)
+    assert await recommender._run_scoring(model, threading.get_ident) != loop_thread

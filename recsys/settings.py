@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     default_model: str = Field(
         default="als", description="Model the API answers with when a request names none."
     )
+    db_pool_size: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="API database connections per worker: at least the concurrent requests "
+        "one worker serves (fewer makes requests queue for a connection).",
+    )
+    db_pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled connection before use: survives a database restart "
+        "without one failed request, at the cost of a round trip per request.",
+    )
 
     @field_validator("models", mode="before")
     @classmethod

@@ -59,7 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # A 50K-movie ALS top-10 took 16 ms with OpenBLAS's default threads on a busy 2-vCPU
         # machine against 2 ms with one.
         blas = threadpool_limits(limits=1, user_api="blas")
-        engine = create_engine(settings.database_url)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pre_ping=settings.db_pool_pre_ping,
+        )
         try:
             # File or bucket reads and sha256 checks: off the event loop.
             registry = await anyio.to_thread.run_sync(

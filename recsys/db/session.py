@@ -32,8 +32,23 @@ def ensure_sqlite_dir(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Async engine for ``url``: SQLite gets FKs, WAL and real transactions; PostgreSQL a pool."""
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pre_ping: bool = True,
+) -> AsyncEngine:
+    """Async engine for ``url``: SQLite gets FKs, WAL and real transactions; PostgreSQL a pool.
+
+    The API passes ``pool_size`` >= the requests one worker serves at once, no overflow and
+    ``pre_ping`` off. Measured with wrk at 32 connections, a 5 + 10-overflow pool starved
+    waiters (p99 in seconds: asyncio's queue lets a newcomer take a returned connection before
+    a woken waiter, and overflow connections are closed on check-in and reopened), and the
+    pre-ping costs a round trip per checkout. Without it a connection broken by a database
+    restart fails one request, after which SQLAlchemy invalidates the pool.
+    """
     if is_sqlite_url(url):
         engine = _create_async_engine(url, echo=echo)
         _configure_sqlite(engine)
@@ -41,10 +56,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return _create_async_engine(
         url,
         echo=echo,
-        pool_size=5,
-        max_overflow=10,
-        # Survive a database restart or an idle-connection reaper between requests.
-        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=30,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
 

@@ -166,11 +166,25 @@ class Recommender(ABC, Generic[P]):
         self, user_id: int, *, history: History | None = None, k: int = 10
     ) -> tuple[IdArray, FloatArray]:
         """Top-k (movie_ids, scores) for one user, best first, excluding the history's movies."""
-        ids, scores = self.recommend_batch(
-            [user_id], histories=[history if history is not None else History.empty()], k=k
-        )
-        keep = ids[0] != PAD_ID
-        return ids[0][keep], scores[0][keep]
+        # The serving path: the same steps as recommend_batch for one row, built directly. The
+        # batch path's COO conversions and chunk slicing cost ~0.3 ms a request, ~10x the maths.
+        _check_k(k)
+        history = history if history is not None else History.empty()
+        cols = lookup(self.item_ids, history.movie_ids)
+        known = cols >= 0  # unknown movie ids cannot be scored or recommended: ignore them
+        cols, ratings = cols[known], history.ratings[known]
+        if cols.shape[0] > 1:
+            order = np.argsort(cols, kind="stable")
+            cols, ratings = cols[order], ratings[order]
+            first = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+            # Repeated movies add up, as the batch path's sparse constructor does.
+            cols, ratings = cols[first], np.add.reduceat(ratings, first).astype(np.float32)
+        raw = sp.csr_matrix((ratings, cols, np.array([0, cols.shape[0]])), shape=(1, self.n_items))
+        scores = self._score(lookup(self.user_ids, [user_id]), self._weighting.apply(raw))
+        scores[0, cols] = -np.inf
+        top, top_scores = top_k(scores, k)
+        keep = np.isfinite(top_scores[0])
+        return self.item_ids[top[0][keep]], top_scores[0][keep]
 
     def recommend_batch(
         self, user_ids: npt.ArrayLike, *, histories: Histories, k: int = 10

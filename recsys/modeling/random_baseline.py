@@ -14,6 +14,7 @@ from recsys.modeling.base import (
     _CHUNK_CELLS,
     PAD_ID,
     Histories,
+    History,
     Recommender,
     StateArrays,
     _check_k,
@@ -66,6 +67,16 @@ class RandomRecommender(Recommender[RandomParams]):
         return uniform_scores(
             user_keys(self.params.random_state, self.user_ids[user_index]), self.item_ids
         )
+
+    def recommend(
+        self, user_id: int, *, history: History | None = None, k: int = 10
+    ) -> tuple[IdArray, FloatArray]:
+        """Top-k for one user: the batch path (scored by user id, not matrix row)."""
+        ids, scores = self.recommend_batch(
+            [user_id], histories=[history if history is not None else History.empty()], k=k
+        )
+        keep = ids[0] != PAD_ID
+        return ids[0][keep], scores[0][keep]
 
     def recommend_batch(
         self, user_ids: npt.ArrayLike, *, histories: Histories, k: int = 10

@@ -74,7 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 logger.warning(
                     "not ready: %s not loaded (see /readyz)", ", ".join(registry.missing)
                 )
-            session_factory = create_session_factory(engine)
+            # The API only reads: autocommit spares every request its BEGIN and ROLLBACK
+            # round trips (each query still sees one consistent snapshot).
+            session_factory = create_session_factory(
+                engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
             catalog = MovieCatalog()
             await _warm(catalog, session_factory, registry)
             service = RecommenderService(

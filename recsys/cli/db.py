@@ -13,14 +13,12 @@ import typer
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
-from pydantic import ValidationError
 
 import recsys
-from recsys.cli._common import database_errors, fail
+from recsys.cli._common import database_errors, fail, load_settings
 from recsys.data.frames import DatasetError, DatasetNotFoundError
 from recsys.db.seed import SeedError
 from recsys.db.session import ensure_sqlite_dir
-from recsys.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -98,10 +96,7 @@ def _config(url: str, dataset: str | None, data_dir: Path | None) -> Config:
 
 
 def _run(action: Callable[[str], object], *, verbose: bool = True) -> None:
-    try:
-        url = Settings().database_url
-    except ValidationError as exc:
-        fail(f"invalid settings: {exc.errors()[0]['msg']}")
+    url = load_settings().database_url
     ensure_sqlite_dir(url)
     with database_errors(url):
         # Inside database_errors: DatasetNotFoundError is an OSError, not a connection failure.

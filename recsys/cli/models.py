@@ -9,16 +9,15 @@ from typing import Annotated, Any, cast
 
 import numpy as np
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recsys.cli._common import database_errors, fail
+from recsys.cli._common import artifact_store, database_errors, fail, load_settings
 from recsys.data.frames import Interactions
 from recsys.db.session import create_engine, create_session_factory
 from recsys.evaluation.batch import iter_top_k, write_top_k_csv
-from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model, open_store
+from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model
 from recsys.modeling.artifacts.stores import ArtifactStore
 from recsys.modeling.dataset import WEIGHTING_KINDS, WeightingKind
 from recsys.modeling.registry import MODEL_TYPES, model_class
@@ -65,8 +64,8 @@ def train_command(
     """Read every rating from the database, fit a model and store a new artifact version."""
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
-    settings = _settings()
-    store = _store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    settings = load_settings()
+    store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
     with database_errors(settings.database_url):
         try:
             report = asyncio.run(_train(settings, model_type, store, params, weighting_kind, keep))
@@ -101,8 +100,8 @@ def predict_command(
     """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
     target = _predict_target(user_id, all_users=all_users, out=out)
     _known_model_type(model_type)
-    settings = _settings()
-    store = _store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    settings = load_settings()
+    store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
     models = _load_models(store, model_type, version)
     if isinstance(target, Path):
         _predict_all(settings, models, model_type, k, target)
@@ -257,25 +256,6 @@ def _weighting_kind(weighting: str | None) -> WeightingKind | None:
 def _known_model_type(model_type: str) -> type[Any]:
     try:
         return model_class(model_type)
-    except ValueError as exc:
-        fail(str(exc))
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        fail(f"invalid settings: {exc.errors()[0]['msg']}")
-
-
-def _store(
-    *, bucket_name: str | None, artifact_uri: str | None, settings: Settings
-) -> ArtifactStore:
-    if bucket_name and artifact_uri:
-        fail("give --bucket-name or --artifact-uri, not both")
-    uri = f"gs://{bucket_name}" if bucket_name else artifact_uri or settings.artifact_uri
-    try:
-        return open_store(uri)
     except ValueError as exc:
         fail(str(exc))
 

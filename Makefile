@@ -10,6 +10,8 @@ user_id ?= 1
 k ?= 10
 bucket_name ?=
 revision ?=
+protocol ?= leave-last-out
+trials ?= 40
 host ?= 127.0.0.1
 port ?= 8000
 workers ?= 1
@@ -17,7 +19,7 @@ retrain ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
 	train-cli predict-cli train-models api serve bench-seed bench-serve bench-train clean \
-	lint-infra up down
+	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -70,6 +72,21 @@ api: install ## Serve the API with uvicorn (host=127.0.0.1 port=8000 workers=1)
 	$(RUN) recsys serve --host $(host) --port $(port) --workers $(workers)
 
 serve: api ## Alias of api
+
+evaluate: install ## Evaluate every model on a dataset's files (dataset=ml-100k protocol=leave-last-out|random|temporal)
+	$(RUN) recsys evaluate --dataset $(dataset) --protocol $(protocol) --models all -k $(k) --out reports/$(dataset)-$(protocol)
+
+tune: install ## Tune a model on validation folds of the train part (model_type=als trials=40)
+	$(RUN) recsys tune --model-type $(model_type) --trials $(trials) --dataset $(dataset) --folds 3 --score-test --out reports/tuning/$(model_type).json
+
+simulate-ab: install ## Offline A/B test: popularity vs als, click = the held-out next item in the top k
+	$(RUN) recsys simulate ab --dataset $(dataset) --policy-a popularity --policy-b als --out reports/$(dataset)-ab
+
+simulate-loop: install ## Retrain after each of 5 time windows and score the next one
+	$(RUN) recsys simulate feedback-loop --dataset $(dataset) --windows 5 --policies popularity,als,ease --out reports/$(dataset)-feedback-loop
+
+notebooks: install ## Execute both notebooks on ML-100K
+	$(RUN) pytest tests/notebooks -q
 
 bench-serve: install ## Benchmark: wrk against uvicorn, recommendations vs a constant route (needs wrk)
 	$(RUN) python benchmarks/serve.py

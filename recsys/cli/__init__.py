@@ -10,6 +10,8 @@ from recsys.cli import db as db_cli
 from recsys.cli import evaluate as evaluate_cli
 from recsys.cli import models as models_cli
 from recsys.cli import serve as serve_cli
+from recsys.cli import simulate as simulate_cli
+from recsys.cli import tune as tune_cli
 
 app = typer.Typer(
     name="recsys",
@@ -27,3 +29,7 @@ app.command("predict")(models_cli.predict_command)
 app.command("evaluate")(evaluate_cli.evaluate_command)
 app.command("ensure-models")(serve_cli.ensure_models_command)
 app.command("serve")(serve_cli.serve_command)
+app.command("tune")(tune_cli.tune_command)
+app.add_typer(
+    simulate_cli.app, name="simulate", help="Offline A/B test and feedback-loop simulations."
+)

@@ -1,0 +1,35 @@
+"""What the offline commands (tune, simulate) share: the dataset's ratings as column arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recsys.cli._common import fail, load_settings
+from recsys.data import load_dataset
+from recsys.data.frames import DatasetError, DatasetNotFoundError, Interactions
+from recsys.evaluation.splits import interactions_from_ratings
+
+DatasetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset", "-d", help="Dataset folder under --data-dir (default: RECSYS_DATASET)."
+    ),
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option(help="Where datasets live (default: RECSYS_DATA_DIR).")
+]
+
+
+def load_interactions(dataset: str | None, data_dir: Path | None) -> tuple[str, Interactions]:
+    """The dataset's name and ratings; a missing or malformed dataset is one error line."""
+    settings = load_settings()
+    name = dataset or settings.dataset
+    folder = (data_dir or settings.data_dir) / name
+    try:
+        data = load_dataset(folder, name=name)
+    except (DatasetNotFoundError, DatasetError) as exc:
+        fail(str(exc))
+    return name, interactions_from_ratings(data.ratings)

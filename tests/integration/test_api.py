@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.api import create_app
 from recsys.api.app import ConfigurationError
 from recsys.db.repositories import MovieRepository, RatingRepository
-from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import LocalArtifactStore, load_model, read_latest
 from recsys.modeling.base import History
 from recsys.settings import Settings
@@ -36,38 +35,14 @@ NEW_USER = 5000  # not in ML-100K (ids 1..943)
 
 
 @pytest.fixture(scope="module")
-async def ml100k_url(
-    _pg_databases: Callable[[], Awaitable[str]],
-    ml100k_dir: Path,
-    migrate: Callable[..., Awaitable[None]],
-) -> str:
-    """A PostgreSQL database at head with the real MovieLens 100K seeded."""
-    url = await _pg_databases()
-    await migrate(url, "upgrade", "head", dataset="ml-100k", data_dir=ml100k_dir.parent)
-    return url
-
-
-@pytest.fixture(scope="module")
-async def engine(ml100k_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(ml100k_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_session_factory(engine)
-
-
-@pytest.fixture(scope="module")
 async def store_dir(
-    tmp_path_factory: pytest.TempPathFactory, sessions: async_sessionmaker[AsyncSession]
+    tmp_path_factory: pytest.TempPathFactory, ml100k_sessions: async_sessionmaker[AsyncSession]
 ) -> Path:
     """Artifacts of all three model types, trained on the seeded ratings."""
     folder = tmp_path_factory.mktemp("artifacts")
     store = LocalArtifactStore(folder)
     for model_type, params in (("als", FAST_ALS), ("item_knn", {}), ("popularity", {})):
-        await train(sessions, model_type=model_type, store=store, params=params)
+        await train(ml100k_sessions, model_type=model_type, store=store, params=params)
     return folder
 
 
@@ -99,13 +74,15 @@ async def client(ml100k_url: str, store_dir: Path) -> AsyncIterator[httpx.AsyncC
         yield client
 
 
-async def rated_by(sessions: async_sessionmaker[AsyncSession], user_id: int) -> set[int]:
-    async with sessions() as session:
+async def rated_by(ml100k_sessions: async_sessionmaker[AsyncSession], user_id: int) -> set[int]:
+    async with ml100k_sessions() as session:
         return {r.movie_id for r in await RatingRepository(session).history(user_id)}
 
 
-async def execute(sessions: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> None:
-    async with sessions() as session:
+async def execute(
+    ml100k_sessions: async_sessionmaker[AsyncSession], sql: str, **params: Any
+) -> None:
+    async with ml100k_sessions() as session:
         await session.execute(text(sql), params)
         await session.commit()
 
@@ -122,7 +99,7 @@ def movies_of(response: httpx.Response) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("model_type", ["als", "item_knn"])
 async def test_recommendations_are_the_models_top_k_of_unrated_movies(
     client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
+    ml100k_sessions: async_sessionmaker[AsyncSession],
     store_dir: Path,
     model_type: str,
 ) -> None:
@@ -133,13 +110,13 @@ async def test_recommendations_are_the_models_top_k_of_unrated_movies(
     assert body["user_id"] == 1 and body["model"] == model_type and body["fallback"] is False
     assert body["model_version"] == read_latest(store, model_type)
     ids = [m["id"] for m in movies]
-    rated = await rated_by(sessions, 1)
+    rated = await rated_by(ml100k_sessions, 1)
     assert len(rated) == 272 and len(ids) == 10 and not set(ids) & rated
     scores = [m["score"] for m in movies]
     assert scores == sorted(scores, reverse=True)
     # The same ranking the model gives with the user's full history excluded.
     model, _ = load_model(store, model_type)
-    async with sessions() as session:
+    async with ml100k_sessions() as session:
         history = await RatingRepository(session).history(1)
         catalogue = await MovieRepository(session).get_many(ids)
     expected, _ = model.recommend(
@@ -155,15 +132,15 @@ async def test_recommendations_are_the_models_top_k_of_unrated_movies(
 
 
 async def test_a_rating_added_after_training_is_excluded(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient, ml100k_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     before = [m["id"] for m in movies_of(await client.get("/users/2/recommendations?k=3"))]
-    await execute(sessions, "INSERT INTO ratings VALUES (2, :m, 5, now())", m=before[0])
+    await execute(ml100k_sessions, "INSERT INTO ratings VALUES (2, :m, 5, now())", m=before[0])
     try:
         after = [m["id"] for m in movies_of(await client.get("/users/2/recommendations?k=3"))]
     finally:
         await execute(
-            sessions, "DELETE FROM ratings WHERE user_id = 2 AND movie_id = :m", m=before[0]
+            ml100k_sessions, "DELETE FROM ratings WHERE user_id = 2 AND movie_id = :m", m=before[0]
         )
     # ALS scores of a known user do not depend on the history: the rest move up one place.
     assert before[0] not in after
@@ -205,14 +182,14 @@ async def test_unknown_model_is_422_listing_the_loaded_ones(client: httpx.AsyncC
 
 
 async def test_a_user_without_ratings_gets_the_popularity_fallback(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient, ml100k_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await execute(sessions, "INSERT INTO users (id) VALUES (:u)", u=NEW_USER)
+    await execute(ml100k_sessions, "INSERT INTO users (id) VALUES (:u)", u=NEW_USER)
     try:
         response = await client.get(f"/users/{NEW_USER}/recommendations?k=5&model=als")
         seed = await client.get(f"/recommend/{NEW_USER}?topk=5")
     finally:
-        await execute(sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)
+        await execute(ml100k_sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)
     body = response.json()
     assert body["fallback"] is True and body["model"] == "popularity"
     assert movies_of(response)[0]["id"] == STAR_WARS
@@ -220,18 +197,21 @@ async def test_a_user_without_ratings_gets_the_popularity_fallback(
 
 
 async def test_a_new_user_with_ratings_is_folded_in_not_fallen_back(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient, ml100k_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     rated = [STAR_WARS, 172, RETURN_OF_THE_JEDI]
-    await execute(sessions, "INSERT INTO users (id) VALUES (:u)", u=NEW_USER)
+    await execute(ml100k_sessions, "INSERT INTO users (id) VALUES (:u)", u=NEW_USER)
     try:
         for movie_id in rated:
             await execute(
-                sessions, "INSERT INTO ratings VALUES (:u, :m, 5, now())", u=NEW_USER, m=movie_id
+                ml100k_sessions,
+                "INSERT INTO ratings VALUES (:u, :m, 5, now())",
+                u=NEW_USER,
+                m=movie_id,
             )
         response = await client.get(f"/users/{NEW_USER}/recommendations?k=10&model=als")
     finally:
-        await execute(sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)  # cascades
+        await execute(ml100k_sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)  # cascades
     body = response.json()
     assert body["fallback"] is False and body["model"] == "als"
     assert not {m["id"] for m in movies_of(response)} & set(rated)
@@ -287,12 +267,12 @@ async def test_similar_refuses_popularity_and_unknown_movies(client: httpx.Async
 
 
 async def test_ratings_newest_first_with_titles(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient, ml100k_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     response = await client.get("/users/1/ratings?limit=5")
     assert response.status_code == 200
     ratings = response.json()["ratings"]
-    async with sessions() as session:
+    async with ml100k_sessions() as session:
         expected = await RatingRepository(session).history(1, limit=5)
         titles = {
             m.id: m.title
@@ -324,7 +304,7 @@ async def test_readiness_flips_with_a_missing_model(
     ml100k_url: str,
     store_dir: Path,
     tmp_path: Path,
-    sessions: async_sessionmaker[AsyncSession],
+    ml100k_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     partial = tmp_path / "artifacts"
     shutil.copytree(store_dir, partial, ignore=shutil.ignore_patterns("item_knn"))
@@ -343,7 +323,7 @@ async def test_readiness_flips_with_a_missing_model(
         assert missing.status_code == 503
         assert missing.json()["detail"].startswith("model 'item_knn' is not loaded")
         assert (await client.get("/users/1/recommendations?model=als")).status_code == 200
-    await train(sessions, model_type="item_knn", store=LocalArtifactStore(partial))
+    await train(ml100k_sessions, model_type="item_knn", store=LocalArtifactStore(partial))
     async with serve(settings) as client:
         assert (await client.get("/readyz")).status_code == 200
 
@@ -364,14 +344,14 @@ async def test_a_corrupt_artifact_is_not_loaded_and_readiness_says_why(
 
 
 async def test_no_popularity_fallback_is_503(
-    ml100k_url: str, store_dir: Path, sessions: async_sessionmaker[AsyncSession]
+    ml100k_url: str, store_dir: Path, ml100k_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await execute(sessions, "INSERT INTO users (id) VALUES (:u)", u=NEW_USER)
+    await execute(ml100k_sessions, "INSERT INTO users (id) VALUES (:u)", u=NEW_USER)
     try:
         async with serve(settings_for(ml100k_url, store_dir, models=("als",))) as client:
             response = await client.get(f"/users/{NEW_USER}/recommendations")
     finally:
-        await execute(sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)
+        await execute(ml100k_sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)
     assert response.status_code == 503
     assert "model_type=popularity" in response.json()["detail"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from google.cloud import storage
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from recsys.cli import app
@@ -32,30 +32,6 @@ from recsys.training import NoInteractionsError, train
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}
-
-
-@pytest.fixture(scope="module")
-async def ml100k_url(
-    _pg_databases: Callable[[], Awaitable[str]],
-    ml100k_dir: Path,
-    migrate: Callable[..., Awaitable[None]],
-) -> str:
-    """A PostgreSQL database at head with the real MovieLens 100K seeded."""
-    url = await _pg_databases()
-    await migrate(url, "upgrade", "head", dataset="ml-100k", data_dir=ml100k_dir.parent)
-    return url
-
-
-@pytest.fixture(scope="module")
-async def ml100k_engine(ml100k_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(ml100k_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def ml100k_sessions(ml100k_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_session_factory(ml100k_engine)
 
 
 @pytest.fixture(scope="module")

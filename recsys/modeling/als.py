@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from recsys.modeling.base import Recommender, StateArrays, _arrays
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.factors import cosine_to
 from recsys.modeling.params import ModelParams, check_float, check_int
 
 
@@ -113,10 +114,7 @@ class ALSRecommender(Recommender[ALSParams]):
     def _similar(self, item_index: int) -> FloatArray:
         # Cosine over item factors, as implicit's similar_items.
         factors = self.item_factors
-        norms = np.linalg.norm(factors, axis=1)
-        norms[norms == 0] = 1e-10
-        scores = (factors @ factors[item_index]) / (norms * norms[item_index])
-        return np.asarray(scores, dtype=np.float32)
+        return cosine_to(factors, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {"factors": {"user_factors": self.user_factors, "item_factors": self.item_factors}}

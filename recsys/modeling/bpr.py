@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from recsys.modeling.base import Recommender, StateArrays, _arrays
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.factors import cosine_to
 from recsys.modeling.params import ModelParams, check_float, check_int
 
 F64 = npt.NDArray[np.float64]
@@ -139,10 +140,7 @@ class BPRRecommender(Recommender[BPRParams]):
     def _similar(self, item_index: int) -> FloatArray:
         # Cosine over the full item factors, bias column included, as implicit's similar_items.
         factors = self.item_factors
-        norms = np.linalg.norm(factors, axis=1)
-        norms[norms == 0] = 1e-10
-        scores = (factors @ factors[item_index]) / (norms * norms[item_index])
-        return np.asarray(scores, dtype=np.float32)
+        return cosine_to(factors, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {

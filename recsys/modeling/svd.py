@@ -14,6 +14,7 @@ from scipy.sparse.linalg import svds
 from recsys.modeling.base import Recommender, StateArrays, _arrays
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.factors import cosine_to
 from recsys.modeling.params import ModelParams, check_int
 
 
@@ -102,10 +103,7 @@ class SVDRecommender(Recommender[SVDParams]):
         # Cosine between the items' columns of the rank-f reconstruction U S V^T, which is
         # cosine over the rows of V S (U's columns are orthonormal).
         factors = self.item_factors * self.singular_values
-        norms = np.linalg.norm(factors, axis=1)
-        norms[norms == 0] = 1e-10
-        scores = (factors @ factors[item_index]) / (norms * norms[item_index])
-        return np.asarray(scores, dtype=np.float32)
+        return cosine_to(factors, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {

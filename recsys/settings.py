@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -16,6 +16,8 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # test suite point RECSYS_DATABASE_URL at PostgreSQL (postgresql+asyncpg://...).
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/recsys.db"
 DEFAULT_MODELS = ("als", "item_knn", "popularity")
+# The video seed's interaction weights; a "rating" event weighs its value instead.
+DEFAULT_EVENT_WEIGHTS = {"watch": 1.0, "like": 2.0, "complete": 3.0}
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -60,6 +62,51 @@ class Settings(BaseSettings):
         description="Test each pooled connection before use: survives a database restart "
         "without one failed request, at the cost of a round trip per request.",
     )
+
+    api_write_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the write routes (POST /events, /admin/reload); "
+        "unset turns them off (they answer 403 and say so).",
+    )
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
+        description='Event type -> interaction weight, as JSON ({"watch": 1, "like": 2}); '
+        "a 'rating' event always weighs its value.",
+    )
+    event_future_tolerance_seconds: float = Field(
+        default=300.0,
+        ge=0.0,
+        le=86_400.0,
+        description="How far in the future an event's occurred_at may be (clock skew).",
+    )
+    reload_poll_seconds: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Check the artifact store's LATEST every N seconds and hot-reload new "
+        "versions; 0 turns polling off (POST /admin/reload still works).",
+    )
+
+    @field_validator("api_write_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None  # RECSYS_API_WRITE_TOKEN= (empty) means "no token": writes are off
+        return value
+
+    @field_validator("event_weights")
+    @classmethod
+    def _event_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not _MODEL_NAME.match(name):
+                raise ValueError(f"RECSYS_EVENT_WEIGHTS: {name!r} is not an event type name")
+            if name == "rating":
+                raise ValueError("RECSYS_EVENT_WEIGHTS: 'rating' weighs its value; drop it")
+            if not (0.0 < weight < 1e6):
+                raise ValueError(
+                    f"RECSYS_EVENT_WEIGHTS: {name} weight must be in (0, 1e6), got {weight}"
+                )
+        return value
 
     @field_validator("models", mode="before")
     @classmethod

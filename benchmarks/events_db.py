@@ -64,6 +64,8 @@ LEFT JOIN LATERAL (
 WHERE u.id = $1
 """
 T = TypeVar("T")
+SEEDED_USERS = "SELECT id FROM users WHERE external_id IS NULL ORDER BY id"
+USERS_WITH_EVENTS = "SELECT DISTINCT user_id FROM events ORDER BY 1"
 WEIGHT_TYPES, WEIGHT_VALUES = ["complete", "like", "watch"], [3.0, 2.0, 1.0]
 
 
@@ -113,20 +115,33 @@ def write_event_csv(path: Path, n: int, *, seed: int = 0) -> None:
             out.write(f"u{u:05d},v{v:05d},{t},{value},US,{s.replace('T', ' ')}\n")
 
 
+async def _fetch(url: str, sql: str) -> list[Any]:
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
 def old_export(url: str) -> Callable[[], Coroutine[Any, Any, Interactions]]:
+    # The same engine and session as the new export, so only the query path differs.
     async def read() -> Interactions:
-        conn = await asyncpg.connect(dsn(url))
+        engine = create_engine(url)
         try:
-            chunks: list[bytes] = []
+            async with create_session_factory(engine)() as session:
+                connection = await session.connection()
+                raw = await connection.get_raw_connection()
+                driver: Any = raw.driver_connection
+                chunks: list[bytes] = []
 
-            async def sink(data: bytes) -> None:
-                chunks.append(data)
+                async def sink(data: bytes) -> None:
+                    chunks.append(data)
 
-            query = "SELECT user_id, movie_id, rating, rated_at FROM ratings"
-            await conn.copy_from_query(query, output=sink, format="binary")
-            return decode_ratings(b"".join(chunks))
+                query = "SELECT user_id, movie_id, rating, rated_at FROM ratings"
+                await driver.copy_from_query(query, output=sink, format="binary")
+                return decode_ratings(b"".join(chunks))
         finally:
-            await conn.close()
+            await engine.dispose()
 
     return read
 
@@ -149,11 +164,11 @@ def time_export(read: Callable[[], Coroutine[Any, Any, Interactions]]) -> tuple[
     return time.perf_counter() - start, rows
 
 
-async def history_query_ms(url: str, *, new: bool) -> float:
-    """Median ms per call of the per-request history query over every user."""
+async def history_query_ms(url: str, *, new: bool, users_sql: str = SEEDED_USERS) -> float:
+    """Median ms per call of the per-request history query over every user ``users_sql`` lists."""
     conn = await asyncpg.connect(dsn(url))
     try:
-        user_ids = [row[0] for row in await conn.fetch("SELECT id FROM users ORDER BY id")]
+        user_ids = [row[0] for row in await conn.fetch(users_sql)]
         times = []
         for user_id in user_ids:
             start = time.perf_counter()
@@ -216,14 +231,20 @@ def bench(name: str, data_dir: Path, args: argparse.Namespace, csv: Path) -> Non
             f"command {total:.2f} s (parse {parse:.2f} s, write {total - parse:.2f} s: "
             f"{n / (total - parse):,.0f} events/s)"
         )
-        with_events = [time_export(new_export(url))[0] for _ in range(args.repeats)]
+        exports = [time_export(new_export(url))[0] for _ in range(args.repeats)]
         rows_after = time_export(new_export(url))[1]
         print(
-            f"  export now, with {n:,} events           {statistics.median(with_events):7.3f} s"
+            f"  export now, with {n:,} events           {statistics.median(exports):7.3f} s"
             f" ({rows_after:,} interactions)"
         )
-        after = run(history_query_ms(url, new=True))
-        print(f"  history query per user, with events     {after:7.3f} ms")
+        seeded = run(history_query_ms(url, new=True))
+        print(f"  history query per user, now, seeded users (no events) {seeded:7.3f} ms")
+        with_events = run(history_query_ms(url, new=True, users_sql=USERS_WITH_EVENTS))
+        per_user = n / len(run(_fetch(url, USERS_WITH_EVENTS)))
+        print(
+            f"  history query per user, now, imported users ({per_user:.0f} events each) "
+            f"{with_events:7.3f} ms"
+        )
     finally:
         run(admin(args.admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, literal
@@ -13,7 +14,15 @@ from recsys.settings import get_settings
 
 def resolve(weights: EventWeights | None) -> EventWeights:
     """``weights``, or the configured ones (RECSYS_EVENT_WEIGHTS) when None."""
-    return weights if weights is not None else EventWeights(get_settings().event_weights)
+    if weights is not None:
+        return weights
+    return _configured(tuple(sorted(get_settings().event_weights.items())))
+
+
+@lru_cache(maxsize=8)
+def _configured(items: tuple[tuple[str, float], ...]) -> EventWeights:
+    # Built once per configuration, not once per request.
+    return EventWeights(dict(items))
 
 
 def pg_arrays(weights: EventWeights) -> tuple[list[str], list[float]]:

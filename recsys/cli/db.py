@@ -74,10 +74,16 @@ def upgrade(
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")] = "-1",
     force: Annotated[
-        bool, typer.Option("--force", help="Unseed even if rows were added since the seed.")
+        bool,
+        typer.Option(
+            "--force", help="Drop events, or unseed, even if rows were added since the seed."
+        ),
     ] = False,
 ) -> None:
-    """Roll back migrations: -1 removes the seeded rows, base drops the tables."""
+    """Roll back migrations one at a time (-1) or to a revision; base drops the tables.
+
+    From head: -1 drops the events and external ids (0003), the next -1 the seeded rows (0002).
+    """
     _run(
         lambda url: command.downgrade(
             alembic_config(database_url=url, force_unseed=force), revision

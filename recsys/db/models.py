@@ -1,10 +1,10 @@
-"""SQLAlchemy 2.0 typed ORM models: users, movies, ratings, and the seed bookkeeping table."""
+"""SQLAlchemy 2.0 typed ORM models: users, movies, ratings, events, seed bookkeeping."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import REAL, ForeignKey, Index, Integer, MetaData, Text, func
+from sqlalchemy import REAL, BigInteger, ForeignKey, Index, Integer, MetaData, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from recsys.db.types import GENRES_TYPE, UTCDateTime
@@ -35,6 +35,8 @@ class User(Base):
     age: Mapped[int | None] = mapped_column(Integer)
     occupation: Mapped[str | None] = mapped_column(Text)
     zip_code: Mapped[str | None] = mapped_column(Text)
+    # The id an outside system knows the user by (the video seed's "u001"); None for MovieLens.
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
 
 
 class Movie(Base):
@@ -46,6 +48,8 @@ class Movie(Base):
     title: Mapped[str] = mapped_column(Text, nullable=False)
     year: Mapped[int | None] = mapped_column(Integer)
     genres: Mapped[list[str]] = mapped_column(GENRES_TYPE, nullable=False)
+    # The id an outside system knows the movie by (the video seed's "v001"); None for MovieLens.
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
 
 
 class Rating(Base):
@@ -62,6 +66,35 @@ class Rating(Base):
     )
     rating: Mapped[float] = mapped_column(REAL, nullable=False)
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class Event(Base):
+    """One thing a user did with a movie (watch, like, complete, rating, ...), as it arrived.
+
+    Rows are never merged: training and the per-request history sum their weights per
+    (user, movie) with recsys.events' rule. A replayed ``idempotency_key`` is not stored twice.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_user_id_occurred_at", "user_id", "occurred_at"),)
+
+    # bigint on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY (its rowid).
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    movie_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("movies.id", ondelete="CASCADE"), nullable=False
+    )
+    type: Mapped[str] = mapped_column(Text, nullable=False)
+    value: Mapped[float | None] = mapped_column(REAL)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, server_default=func.now()
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
 
 
 class DatasetSeed(Base):

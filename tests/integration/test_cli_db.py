@@ -53,13 +53,22 @@ def test_sqlite_default_upgrade_current_downgrade(workdir: Path) -> None:
         "movies": 6,
         "ratings": 10,
         "dataset_seeds": 1,
-        "version": "0002",
+        "version": "0003",
     }
 
     result = runner.invoke(app, ["current"])
     assert result.exit_code == 0
-    assert "0002 (head)" in result.stdout
+    assert "0003 (head)" in result.stdout
 
+    # -1 from head drops the (empty) events table and keeps the seeded rows; the next -1 unseeds.
+    assert runner.invoke(app, ["downgrade"]).exit_code == 0
+    assert counts(db) == {
+        "users": 4,
+        "movies": 6,
+        "ratings": 10,
+        "dataset_seeds": 1,
+        "version": "0002",
+    }
     assert runner.invoke(app, ["downgrade"]).exit_code == 0
     assert counts(db) == {
         "users": 0,
@@ -87,7 +96,7 @@ def test_sqlite_failed_seed_rolls_back_the_schema_too(workdir: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert f"{bad / 'ratings.csv'}:2:" in result.stderr
     assert "Traceback" not in result.output + result.stderr
-    # One transaction around 0001 + 0002: not even the tables are left behind.
+    # One transaction around 0001 + 0002 + 0003: not even the tables are left behind.
     assert counts(workdir / "var" / "recsys.db") == {}
 
 

@@ -57,7 +57,7 @@ async def test_upgrade_seeds_tiny_dataset_and_downgrade_removes_it(
         pg_url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
     )
     state = await db_state(pg_url)
-    assert state["version"] == ["0002"]
+    assert state["version"] == ["0003"]
     assert (state["users"], state["movies"], state["ratings"]) == (4, 6, 10)
     assert state["dataset_seeds"] == 1
 
@@ -86,7 +86,7 @@ async def test_upgrade_seeds_tiny_dataset_and_downgrade_removes_it(
     assert tuple(movie) == ("Toy Story", 1995, ["Animation", "Children's", "Comedy"])
     assert tuple(seed) == ("tiny", 4, 6, 10)
 
-    await migrate(pg_url, "downgrade", "-1")
+    await migrate(pg_url, "downgrade", "0001")
     state = await db_state(pg_url)
     assert state["version"] == ["0001"]
     assert [state[t] for t in TABLES] == [0, 0, 0, 0]
@@ -112,8 +112,10 @@ async def schema_diff(url: str) -> list[Any]:
         await engine.dispose()
 
 
-async def test_schema_from_migrations_matches_the_models(pg_url: str, migrate: Migrate) -> None:
-    await migrate(pg_url, "upgrade", "0001")
+async def test_schema_from_migrations_matches_the_models(
+    pg_url: str, migrate: Migrate, tmp_path: Path
+) -> None:
+    await migrate(pg_url, "upgrade", "head", dataset="none", data_dir=tmp_path)
     assert await schema_diff(pg_url) == []
 
 
@@ -147,14 +149,14 @@ async def test_dataset_none_seeds_nothing_but_records_the_run(
 ) -> None:
     await migrate(pg_url, "upgrade", "head", dataset="none", data_dir=tmp_path)
     state = await db_state(pg_url)
-    assert state["version"] == ["0002"]
+    assert state["version"] == ["0003"]
     assert (state["users"], state["movies"], state["ratings"], state["dataset_seeds"]) == (
         0,
         0,
         0,
         1,
     )
-    await migrate(pg_url, "downgrade", "-1")
+    await migrate(pg_url, "downgrade", "0001")
     assert (await db_state(pg_url))["dataset_seeds"] == 0
 
 
@@ -256,10 +258,10 @@ async def test_downgrade_refuses_rows_added_after_the_seed_unless_forced(
     finally:
         await engine.dispose()
     with pytest.raises(SeedError, match="5 users, 6 movies, 10 ratings but the seed loaded 4"):
-        await migrate(pg_url, "downgrade", "-1")
+        await migrate(pg_url, "downgrade", "0001")
     assert (await db_state(pg_url))["users"] == 5
 
-    await migrate(pg_url, "downgrade", "-1", force_unseed=True)
+    await migrate(pg_url, "downgrade", "0001", force_unseed=True)
     state = await db_state(pg_url)
     assert state["version"] == ["0001"]
     assert [state[t] for t in TABLES] == [0, 0, 0, 0]
@@ -271,9 +273,9 @@ async def test_ml100k_round_trip(pg_url: str, migrate: Migrate, ml100k_dir: Path
     await migrate(pg_url, "upgrade", "head", dataset=ml100k_dir.name, data_dir=ml100k_dir.parent)
     state = await db_state(pg_url)
     assert (state["ratings"], state["users"], state["movies"]) == (100_000, 943, 1_682)
-    assert state["version"] == ["0002"]
+    assert state["version"] == ["0003"]
 
-    await migrate(pg_url, "downgrade", "-1")
+    await migrate(pg_url, "downgrade", "0001")
     state = await db_state(pg_url)
     assert (state["ratings"], state["users"], state["movies"], state["dataset_seeds"]) == (
         0,
@@ -294,6 +296,77 @@ async def test_dataset_none_leaves_rows_loaded_by_other_means_alone(
     finally:
         await engine.dispose()
     await migrate(pg_url, "upgrade", "head", dataset="none", data_dir=tmp_path)
-    await migrate(pg_url, "downgrade", "-1")
+    await migrate(pg_url, "downgrade", "0001")
     state = await db_state(pg_url)
     assert (state["version"], state["users"], state["dataset_seeds"]) == (["0001"], 1, 0)
+
+
+async def columns_of(url: str, table: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = :table ORDER BY ordinal_position"
+                ),
+                {"table": table},
+            )
+            return list(rows.scalars())
+    finally:
+        await engine.dispose()
+
+
+async def test_events_revision_up_and_down_keeps_the_seed_and_guards_events(
+    pg_url: str, migrate: Migrate, tiny_dataset: TinyDataset
+) -> None:
+    seed = {"dataset": tiny_dataset.name, "data_dir": tiny_dataset.data_dir}
+    await migrate(pg_url, "upgrade", "0002", **seed)
+    await migrate(pg_url, "upgrade", "0003")
+    state = await db_state(pg_url)
+    assert state["version"] == ["0003"] and "events" in state["tables"]
+    assert (state["users"], state["movies"], state["ratings"]) == (4, 6, 10)
+    assert await columns_of(pg_url, "events") == [
+        "id",
+        "user_id",
+        "movie_id",
+        "type",
+        "value",
+        "occurred_at",
+        "received_at",
+        "idempotency_key",
+    ]
+    assert (await columns_of(pg_url, "users"))[-1] == "external_id"
+    assert (await columns_of(pg_url, "movies"))[-1] == "external_id"
+
+    engine = create_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO events (user_id, movie_id, type, occurred_at) "
+                    "VALUES (1, 2, 'like', now())"
+                )
+            )
+            received = await conn.scalar(text("SELECT received_at IS NOT NULL FROM events"))
+            assert received
+            await conn.execute(text("UPDATE users SET external_id = 'u001' WHERE id = 1"))
+            # external ids are unique
+            with pytest.raises(Exception, match="uq_users_external_id"):
+                async with conn.begin_nested():
+                    await conn.execute(text("UPDATE users SET external_id = 'u001' WHERE id = 2"))
+    finally:
+        await engine.dispose()
+
+    # Dropping the revision would lose the event and the external id: refused unless forced.
+    with pytest.raises(SeedError, match="refusing to drop 1 events, 1 users with an external id"):
+        await migrate(pg_url, "downgrade", "-1")
+    assert (await db_state(pg_url))["version"] == ["0003"]
+    await migrate(pg_url, "downgrade", "-1", force_unseed=True)
+    state = await db_state(pg_url)
+    assert state["version"] == ["0002"] and "events" not in state["tables"]
+    assert (state["users"], state["movies"], state["ratings"]) == (4, 6, 10)
+    assert "external_id" not in await columns_of(pg_url, "users")
+    assert "external_id" not in await columns_of(pg_url, "movies")
+    await migrate(pg_url, "upgrade", "head")
+    assert await schema_diff(pg_url) == []

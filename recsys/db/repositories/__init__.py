@@ -1,5 +1,6 @@
 """Every SQL query of the service lives here; each repository wraps one ``AsyncSession``."""
 
+from recsys.db.repositories.events import EventRepository, NewEvent
 from recsys.db.repositories.movies import MovieRecord, MovieRepository
 from recsys.db.repositories.ratings import RatingRecord, RatingRepository
 from recsys.db.repositories.seeds import DatasetSeedRecord, DatasetSeedRepository
@@ -8,8 +9,10 @@ from recsys.db.repositories.users import RatedMovies, UserRepository
 __all__ = [
     "DatasetSeedRecord",
     "DatasetSeedRepository",
+    "EventRepository",
     "MovieRecord",
     "MovieRepository",
+    "NewEvent",
     "RatedMovies",
     "RatingRecord",
     "RatingRepository",

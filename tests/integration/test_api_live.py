@@ -13,6 +13,7 @@ import json
 import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.api import create_app
-from recsys.db.repositories import RatingRepository
+from recsys.db.repositories import RatingRepository, UserRepository
+from recsys.db.repositories.events import EventRepository, NewEvent
 from recsys.modeling.als import ALSRecommender
 from recsys.modeling.artifacts import (
     LocalArtifactStore,
@@ -197,6 +199,80 @@ async def test_a_brand_new_user_goes_from_the_fallback_to_als(
     assert ids_of(warm) == expected.tolist()
     assert not set(ids_of(warm)) & set(CHILDRENS)
     assert ids_of(warm) != ids_of(cold)
+
+
+# -- fold-in from events ----------------------------------------------------------------------
+
+
+async def add_events(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, events: list[tuple[int, str]]
+) -> None:
+    """Store (movie, type) events for a user, creating the user if needed, and commit."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        await UserRepository(session).ensure([user_id])
+        stored = await EventRepository(session).add_many(
+            [NewEvent(user_id, movie, kind, None, now) for movie, kind in events]
+        )
+        await session.commit()
+    assert all(stored)
+
+
+async def current_history(sessions: async_sessionmaker[AsyncSession], user_id: int) -> History:
+    """What the service reads per request: ratings plus event weights per movie."""
+    async with sessions() as session:
+        rated = await UserRepository(session).rated_movies(user_id)
+    assert rated is not None
+    return History.of(rated.movie_ids, rated.ratings)
+
+
+async def test_events_after_training_move_an_als_users_ranking(
+    client: httpx.AsyncClient,
+    ml100k_sessions: async_sessionmaker[AsyncSession],
+    store_dir: Path,
+) -> None:
+    user = 3
+    model, _ = load_model(LocalArtifactStore(store_dir), "als")
+    assert isinstance(model, ALSRecommender)
+    before = await recommended(client, user, k=10, model="als")
+    everything, _ = model.recommend(user, history=await history_of(ml100k_sessions, user), k=2000)
+    completed = [int(m) for m in everything[-5:]]
+    await add_events(ml100k_sessions, user, [(m, "complete") for m in completed])
+    try:
+        after = await recommended(client, user, k=10, model="als")
+        current = await current_history(ml100k_sessions, user)
+    finally:
+        await execute(ml100k_sessions, "DELETE FROM events WHERE user_id = :u", u=user)
+    assert after["fallback"] is False
+    assert not set(ids_of(after)) & set(completed)
+    # Each completed movie weighs 3 (RECSYS_EVENT_WEIGHTS' default) in the folded-in history.
+    weights = dict(zip(current.movie_ids.tolist(), current.ratings.tolist(), strict=True))
+    assert [weights[m] for m in completed] == [3.0] * 5
+    expected, _ = model.recommend(user, history=current, k=10)
+    assert ids_of(after) == expected.tolist()
+    assert ids_of(after) != stale_ranking(model, user, current, 10)
+    assert ids_of(after) != ids_of(before)
+
+
+async def test_a_brand_new_user_with_a_few_events_gets_als_not_the_fallback(
+    client: httpx.AsyncClient,
+    ml100k_sessions: async_sessionmaker[AsyncSession],
+    store_dir: Path,
+) -> None:
+    model, _ = load_model(LocalArtifactStore(store_dir), "als")
+    await add_events(ml100k_sessions, NEW_USER, [])  # the user exists, with nothing yet
+    try:
+        cold = await recommended(client, NEW_USER, k=10, model="als")
+        await add_events(ml100k_sessions, NEW_USER, [(1, "watch"), (95, "like"), (71, "complete")])
+        warm = await recommended(client, NEW_USER, k=10, model="als")
+    finally:
+        await execute(ml100k_sessions, "DELETE FROM users WHERE id = :u", u=NEW_USER)  # cascades
+    assert cold["fallback"] is True and cold["model"] == "popularity"
+    assert warm["fallback"] is False and warm["model"] == "als"
+    history = History.of(CHILDRENS, [1.0, 2.0, 3.0])  # watch 1, like 2, complete 3
+    expected, _ = model.recommend(NEW_USER, history=history, k=10)
+    assert ids_of(warm) == expected.tolist()
+    assert not set(ids_of(warm)) & set(CHILDRENS)
 
 
 # -- hot reload: auth ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Timing (default): an ML-1M-shaped synthetic dataset (``recsys.data.synth.generat
 known users whose history length is at the median, the 90th percentile and the maximum of the
 data, and for a history as long as ML-1M's longest (2,314 movies, drawn at random), under one
 BLAS thread as the API runs. The fold-in alone (``als_fold_in``) is timed beside it, and so is
-what BPR's fold-in (a Newton solve of BPR's objective) would cost per request.
+what BPR's fold-in (a Newton solve of BPR's objective) would cost per request, and implicit's own
+``recalculate_user`` for the same ALS user, for comparison.
 
 Quality (``--quality``): ML-100K (``./data/ml-100k``), leave-last-out as ``recsys evaluate``.
 ALS is trained on the train part minus each user's last ``--late`` train interactions (they
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recsys.data.frames import Interactions
@@ -96,31 +98,39 @@ def bench_timing(repeat: int) -> None:
         print(f"fit {model_type}: {time.perf_counter() - start:.1f} s")
     print()
     print(
-        "| history | movies | als recommend() | als fold-in alone | svd recommend() | "
-        "bpr fold-in (not done for known users) |"
+        "| history | movies | als recommend() | als fold-in alone | implicit recalculate_user | "
+        "svd recommend() | bpr fold-in (not done for known users) |"
     )
-    print("|---|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|")
     with threadpool_limits(1, "blas"):
         for label, user, history in histories_by_length(data):
             cells = time_one_user(models, user, history, repeat=repeat)
-            shown = " | ".join(f"{median:.2f} (p99 {p99:.2f})" for median, p99 in cells[:3])
-            print(f"| {label} | {len(history):,} | {shown} | {cells[3][0]:.1f} |")
+            shown = " | ".join(f"{median:.2f} (p99 {p99:.2f})" for median, p99 in cells[:4])
+            print(f"| {label} | {len(history):,} | {shown} | {cells[4][0]:.1f} |")
     print("\nmilliseconds, median (p99) per call")
 
 
 def time_one_user(
     models: dict[str, Recommender[Any]], user: int, history: History, *, repeat: int
 ) -> list[tuple[float, float]]:
-    """als recommend, als fold-in alone, svd recommend, bpr fold-in: (median, p99) ms each."""
+    """(median, p99) ms of: als recommend, als fold-in alone, implicit's recalculate_user for
+    the same user (for comparison), svd recommend, bpr fold-in."""
     als, svd, bpr = models["als"], models["svd"], models["bpr"]
     assert isinstance(als, ALSRecommender) and isinstance(bpr, BPRRecommender)
     gram = als._require_gram()
     cols = lookup(als.item_ids, history.movie_ids)
-    confidence = (1.0 + history.ratings) * als.params.alpha  # the confidence weighting, alpha 1
+    weights = 1.0 + history.ratings  # the confidence weighting, alpha 1
+    confidence = weights * als.params.alpha
+    order = np.argsort(cols)
+    row = sp.csr_matrix(
+        (weights[order], cols[order], [0, cols.shape[0]]), shape=(1, als.n_items), dtype=np.float32
+    )
+    implicit_als = als.to_implicit()
     liked = lookup(bpr.item_ids, history.movie_ids)
     return [
         timed(lambda: als.recommend(user, history=history, k=10), repeat=repeat),
         timed(lambda: als_fold_in(als.item_factors, gram, cols, confidence), repeat=repeat),
+        timed(lambda: implicit_als.recalculate_user(0, row), repeat=repeat),
         timed(lambda: svd.recommend(user, history=history, k=10), repeat=repeat),
         timed(
             lambda: bpr_fold_in(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,12 +16,12 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.errors import install_error_handlers
 from recsys.api.registry import ModelRegistry, open_registry
-from recsys.api.routes import compat, health, movies, users
+from recsys.api.reload import LiveModels, poll_latest
+from recsys.api.routes import admin, compat, health, movies, users
 from recsys.api.state import STATE_KEY, AppState
 from recsys.catalog import MovieCatalog
 from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.registry import MODEL_TYPES
-from recsys.recommender import RecommenderService
 from recsys.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -81,17 +82,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             catalog = MovieCatalog()
             await _warm(catalog, session_factory, registry)
-            service = RecommenderService(
-                registry.loaded, unavailable=registry.missing, catalog=catalog
+            live = LiveModels(
+                registry,
+                artifact_uri=settings.artifact_uri,
+                catalog=catalog,
+                warm=functools.partial(_warm, catalog, session_factory),
             )
             state = AppState(
                 settings=settings,
                 engine=engine,
                 session_factory=session_factory,
-                registry=registry,
-                service=service,
+                live=live,
             )
-            yield {STATE_KEY: state}
+            async with poll_latest(live, every=settings.reload_poll_seconds):
+                yield {STATE_KEY: state}
         finally:
             await engine.dispose()
             blas.restore_original_limits()
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(movies.router)
     app.include_router(compat.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
     return app
 
 

@@ -1,10 +1,10 @@
-"""The models the API serves: the LATEST version of each configured type, loaded once."""
+"""The models the API serves: the LATEST version of each configured type (see reload.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from recsys.modeling.artifacts import ArtifactError, ArtifactStore, load_model, open_store
@@ -15,11 +15,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelRegistry:
-    """What startup loaded: each configured model type's version, or why it is missing."""
+    """What serves: each configured model type's version, or why it is missing."""
 
     configured: tuple[str, ...]
     loaded: Mapping[str, LoadedModel]
     missing: Mapping[str, str]
+    # Loaded types whose newer LATEST a hot reload refused (corrupt or incompatible), and why:
+    # the loaded version keeps serving.
+    refused: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def complete(self) -> bool:

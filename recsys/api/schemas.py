@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -156,6 +157,10 @@ class ModelStatusOut(_Out):
     loaded: bool
     version: str | None = None
     error: str | None = None
+    refused: str | None = Field(
+        default=None,
+        description="A newer LATEST that a hot reload refused, and why (the loaded one serves).",
+    )
 
 
 class ReadinessOut(_Out):
@@ -184,6 +189,60 @@ class ReadinessOut(_Out):
     database: str = Field(description="`ok`, or what went wrong reaching it.")
     models: dict[str, ModelStatusOut]
     reasons: list[str] = Field(description="Why the service is not ready (empty when ready).")
+
+
+_VERSION = "20261123T121314.123456Z-1a2b3c"
+_NEW_VERSION = "20261124T080000.000000Z-4d5e6f"
+
+
+class ModelReloadOut(_Out):
+    """What a reload did for one configured model type."""
+
+    status: Literal["loaded", "unchanged", "refused", "failed"] = Field(
+        description="`loaded`: a new version serves; `unchanged`: LATEST names the one serving; "
+        "`refused`: LATEST names a version that does not load (bad sha256, wrong shapes, another "
+        "model type, unreadable) and the old one keeps serving; `failed`: the store could not be "
+        "read and nothing changed."
+    )
+    version: str | None = Field(description="The version serving after the reload (null: none).")
+    previous: str | None = Field(description="The version serving before it.")
+    latest: str | None = Field(description="The version LATEST named, when it could be read.")
+    error: str | None = Field(description="Why a version was refused or the store failed.")
+
+
+class ReloadOut(_Out):
+    """The outcome of a hot reload, per configured model type."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ok": True,
+                    "changed": True,
+                    "models": {
+                        "als": {
+                            "status": "loaded",
+                            "version": _NEW_VERSION,
+                            "previous": _VERSION,
+                            "latest": _NEW_VERSION,
+                            "error": None,
+                        },
+                        "popularity": {
+                            "status": "unchanged",
+                            "version": _VERSION,
+                            "previous": _VERSION,
+                            "latest": _VERSION,
+                            "error": None,
+                        },
+                    },
+                }
+            ]
+        }
+    )
+
+    ok: bool = Field(description="False when a version was refused or the store failed.")
+    changed: bool = Field(description="True when at least one model type serves a new version.")
+    models: dict[str, ModelReloadOut]
 
 
 class ErrorOut(BaseModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from recsys.api.registry import ModelRegistry
+from recsys.api.reload import LiveModels
 from recsys.recommender import RecommenderService
 from recsys.settings import Settings
 
@@ -16,13 +17,22 @@ STATE_KEY = "recsys"
 
 @dataclass(frozen=True)
 class AppState:
-    """Immutable for the life of the app; a reload would build a new one and swap it."""
+    """Immutable for the life of the app, except what ``live`` serves: a reload swaps that."""
 
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
-    registry: ModelRegistry
-    service: RecommenderService
+    live: LiveModels
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """Which configured models serve now, which are missing and why."""
+        return self.live.current.registry
+
+    @property
+    def service(self) -> RecommenderService:
+        """The recommender service over the models that serve now."""
+        return self.live.current.service
 
     @property
     def default_model(self) -> str:

@@ -1,7 +1,14 @@
-"""Implicit-feedback ALS (implicit's CPU AlternatingLeastSquares)."""
+"""Implicit-feedback ALS (implicit's CPU AlternatingLeastSquares).
+
+Every user with a history is scored from a vector folded in from that history (a least-squares
+solve against the fixed item factors, as implicit's ``recalculate_user``), not from the vector
+stored at training: what a user rated or did after training changes their ranking at once, and a
+user the model never saw is scored the same way.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -12,11 +19,13 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.base import Histories, Recommender, StateArrays, _arrays
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, lookup
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.factors import cosine_to
 from recsys.modeling.params import ModelParams, check_float, check_int
+
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +61,8 @@ class ALSRecommender(Recommender[ALSParams]):
         super().__init__(params)
         self._user_factors: FloatArray | None = None
         self._item_factors: FloatArray | None = None
+        # Y^T Y + regularization I: the part of every fold-in's system that no history changes.
+        self._gram: F64 | None = None
         self._implicit: AlternatingLeastSquares | None = None
 
     @property
@@ -69,12 +80,11 @@ class ALSRecommender(Recommender[ALSParams]):
         with threadpool_limits(1, "blas"):
             model = self._new_implicit()
             model.fit(matrix.user_items, show_progress=False)
-        self._user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
-        self._item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        self._set_factors(model.user_factors, model.item_factors)
         self._implicit = model
 
     def to_implicit(self) -> AlternatingLeastSquares:
-        """The equivalent implicit CPU model (for fold-in and cross-checks)."""
+        """The equivalent implicit CPU model, with the trained factors (for cross-checks)."""
         if self._implicit is None:
             with threadpool_limits(1, "blas"):
                 model = self._new_implicit()
@@ -95,21 +105,48 @@ class ALSRecommender(Recommender[ALSParams]):
             dtype=np.float32,
         )
 
+    def user_vectors(self, user_ids: npt.ArrayLike, *, histories: Histories) -> FloatArray:
+        """(users, factors) vectors the model scores with: each folded in from its history.
+
+        A user with no history the model can use keeps the trained vector (zeros if unknown).
+        """
+        users = np.asarray(user_ids, dtype=np.int64).ravel()
+        raw, _ = self._history_matrices(users, histories)
+        vectors, _ = self._user_vectors(lookup(self.user_ids, users), self._weighting.apply(raw))
+        return vectors
+
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        vectors = np.zeros((user_index.shape[0], self.params.factors), dtype=np.float32)
-        known = user_index >= 0
-        vectors[known] = self.user_factors[user_index[known]]
-        # Users unseen at training but with history: fold in (implicit's recalculate_user,
-        # a least-squares solve against the fixed item factors).
-        fold = np.flatnonzero(~known & (np.diff(weighted.indptr) > 0))
-        if fold.size:
-            rows = sp.csr_matrix(weighted[fold], dtype=np.float32)
-            vectors[fold] = self.to_implicit().recalculate_user(np.arange(fold.size), rows)
-        scorable = known.copy()
-        scorable[fold] = True
+        vectors, scorable = self._user_vectors(user_index, weighted)
         scores: FloatArray = vectors @ self.item_factors.T
         scores[~scorable] = -np.inf
         return scores
+
+    def _user_vectors(
+        self, user_index: IndexArray, weighted: sp.csr_matrix
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        vectors = np.zeros((user_index.shape[0], self.params.factors), dtype=np.float32)
+        known = user_index >= 0
+        vectors[known] = self.user_factors[user_index[known]]
+        # Everyone with a history is folded in from it, known users too: their trained vector
+        # is a snapshot of the training data and misses whatever they did since.
+        fold = np.flatnonzero(np.diff(weighted.indptr) > 0)
+        gram = self._require_gram()
+        # Batches: one BLAS thread, as for BPR's fold-in (factors x factors systems are too
+        # small to share). One row skips the 0.1 ms this costs: the API already runs on one.
+        limits = threadpool_limits(1, "blas") if fold.size > 1 else contextlib.nullcontext()
+        with limits:
+            for row in fold:
+                start, stop = weighted.indptr[row], weighted.indptr[row + 1]
+                vectors[row] = als_fold_in(
+                    self.item_factors,
+                    gram,
+                    weighted.indices[start:stop],
+                    # implicit scales the matrix by alpha before fitting: so does the fold-in.
+                    weighted.data[start:stop] * self.params.alpha,
+                )
+        scorable = known.copy()
+        scorable[fold] = True
+        return vectors, scorable
 
     def _similar(self, item_index: int) -> FloatArray:
         # Cosine over item factors, as implicit's similar_items.
@@ -129,9 +166,52 @@ class ALSRecommender(Recommender[ALSParams]):
                 f"factors.npz: user_factors {users.shape} / item_factors {items.shape} do not "
                 f"match {self.n_users} users, {self.n_items} items and {f} factors"
             )
-        self._user_factors, self._item_factors = users, items
+        self._set_factors(users, items)
+
+    def _set_factors(self, users: npt.ArrayLike, items: npt.ArrayLike) -> None:
+        self._user_factors = np.ascontiguousarray(users, dtype=np.float32)
+        self._item_factors = np.ascontiguousarray(items, dtype=np.float32)
+        # Once per fit or load, so a request's fold-in costs O(history x factors^2), not
+        # O(catalogue x factors^2) (0.1 s at 59K movies x 64 factors).
+        self._gram = fold_in_gram(self._item_factors, self.params.regularization)
+
+    def _require_gram(self) -> F64:
+        if self._gram is None:
+            raise NotFittedError("als model is not fitted: call fit() or load()")
+        return self._gram
 
     def _factors(self, value: FloatArray | None) -> FloatArray:
         if value is None:
             raise NotFittedError("als model is not fitted: call fit() or load()")
         return value
+
+
+def fold_in_gram(item_factors: FloatArray, regularization: float) -> F64:
+    """Y^T Y + regularization I in float64: the history-independent part of ``als_fold_in``."""
+    y = np.asarray(item_factors, dtype=np.float64)
+    gram = y.T @ y
+    gram[np.diag_indices_from(gram)] += regularization
+    return gram
+
+
+def als_fold_in(
+    item_factors: FloatArray, gram: F64, items: IndexArray, confidence: npt.ArrayLike
+) -> FloatArray:
+    """One user's vector from their history, item factors fixed (implicit's recalculate_user).
+
+    Minimises sum_i c_i (p_i - x . y_i)^2 + regularization |x|^2 over all items i, where the
+    history gives c_i (its confidence, already scaled by alpha) and p_i = 1, and every other
+    item has c = 1 and p = 0. The normal equations are
+    (Y^T Y + regularization I + sum_hist (c_i - 1) y_i y_i^T) x = sum_hist c_i y_i; as in
+    implicit, a negative confidence means "disliked": p_i = 0 and c_i = |value|.
+    ``gram`` is ``fold_in_gram(item_factors, regularization)``.
+    """
+    c = np.asarray(confidence, dtype=np.float64)
+    y = np.asarray(item_factors[items], dtype=np.float64)
+    a = gram + (y.T * (np.abs(c) - 1.0)) @ y
+    b = y.T @ np.maximum(c, 0.0)
+    try:
+        x = np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:  # singular only with regularization 0: least norm instead
+        x = np.linalg.lstsq(a, b, rcond=None)[0]
+    return x.astype(np.float32)

@@ -117,7 +117,10 @@ class BPRRecommender(Recommender[BPRParams]):
         known = user_index >= 0
         vectors[known] = self.user_factors[user_index[known]]
         # implicit's BPR has no recalculate_user: fold a new user in by solving BPR's own
-        # objective for that user alone, item factors held fixed (see bpr_fold_in).
+        # objective for that user alone, item factors held fixed (see bpr_fold_in). Known users
+        # keep their trained vector (unlike ALS and SVD): the solve costs 35 ms for a median
+        # ML-1M history and 0.3-0.9 s for the longest (benchmarks/fold_in.py), far over what
+        # a request may spend; their new ratings are excluded but do not move the ranking.
         fold = np.flatnonzero(~known & (np.diff(weighted.indptr) > 0))
         if fold.size:
             # Its (factors x factors) products are too small for BLAS threads: with two

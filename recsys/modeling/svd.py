@@ -89,8 +89,10 @@ class SVDRecommender(Recommender[SVDParams]):
         vectors = np.zeros((user_index.shape[0], self.params.factors), dtype=np.float32)
         known = user_index >= 0
         vectors[known] = self.user_factors[user_index[known]]
-        # Fold-in is exact for SVD: a training row x gives x V = U S, its stored factors.
-        fold = np.flatnonzero(~known & (np.diff(weighted.indptr) > 0))
+        # Everyone with a history is folded in from it, known users too, so what they rated
+        # after training counts. Exact for SVD: a training row x gives x V = U S, its stored
+        # factors, so an unchanged history scores as at training.
+        fold = np.flatnonzero(np.diff(weighted.indptr) > 0)
         if fold.size:
             vectors[fold] = np.asarray(weighted[fold] @ self.item_factors, dtype=np.float32)
         scores: FloatArray = vectors @ self.item_factors.T

@@ -59,16 +59,17 @@ class TestALSParity:
         np.testing.assert_allclose(ours.user_factors, theirs.user_factors, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(ours.item_factors, theirs.item_factors, rtol=1e-5, atol=1e-6)
 
-    def test_known_users_match_implicit_recommend(
+    def test_known_users_match_implicit_recommend_from_their_history(
         self,
         ours: ALSRecommender,
         theirs: AlternatingLeastSquares,
         matrix: InteractionMatrix,
         interactions: Interactions,
     ) -> None:
+        # Known users are folded in from their history too: implicit's recalculate_user=True.
         rows = np.arange(matrix.shape[0])
         ids, scores = theirs.recommend(
-            rows, matrix.user_items, N=K, filter_already_liked_items=True
+            rows, matrix.user_items, N=K, filter_already_liked_items=True, recalculate_user=True
         )
         our_ids, our_scores = ours.recommend_batch(matrix.user_ids, histories=interactions, k=K)
         np.testing.assert_array_equal(our_ids, matrix.item_ids[ids])
@@ -87,6 +88,34 @@ class TestALSParity:
         np.testing.assert_array_equal(our_ids, matrix.item_ids[ids])
         np.testing.assert_allclose(our_scores, scores, rtol=1e-4, atol=1e-5)
 
+    def test_fold_in_solves_what_recalculate_user_solves(
+        self, ours: ALSRecommender, theirs: AlternatingLeastSquares, matrix: InteractionMatrix
+    ) -> None:
+        rows = np.arange(matrix.shape[0])
+        expected = theirs.recalculate_user(rows, matrix.user_items)
+        got = ours.user_vectors(matrix.user_ids, histories=ours_histories(matrix))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+        # Not the trained vectors (fit solves the users against the previous iteration's item
+        # factors, by conjugate gradient): the history and the final item factors decide.
+        assert not np.allclose(got, ours.user_factors, rtol=1e-4, atol=1e-5)
+
+    def test_a_new_rating_moves_a_known_users_vector_toward_the_movie(
+        self, ours: ALSRecommender, matrix: InteractionMatrix
+    ) -> None:
+        histories = ours_histories(matrix)
+        user = int(matrix.user_ids[3])
+        before, _ = ours.recommend(user, history=histories[3], k=matrix.shape[1])
+        unrated = int(before[-1])  # the movie the user is least likely to want
+        history = History(
+            np.append(histories[3].movie_ids, unrated), np.append(histories[3].ratings, 5.0)
+        )
+        vector = ours.user_vectors([user], histories=[history])[0]
+        movie = ours.item_factors[matrix.item_index([unrated])[0]]
+        old = ours.user_vectors([user], histories=[histories[3]])[0]
+        assert vector @ movie > old @ movie
+        after, _ = ours.recommend(user, history=history, k=matrix.shape[1])
+        assert unrated not in after and after.tolist() != [m for m in before if m != unrated]
+
     def test_the_seed_is_passed_through(
         self, ours: ALSRecommender, matrix: InteractionMatrix
     ) -> None:
@@ -102,6 +131,14 @@ class TestALSParity:
             our_ids, our_scores = ours.similar_items(int(matrix.item_ids[item]), k=K)
             np.testing.assert_array_equal(our_ids, matrix.item_ids[ids[1:]])
             np.testing.assert_allclose(our_scores, scores[1:], rtol=1e-4, atol=1e-5)
+
+
+def ours_histories(matrix: InteractionMatrix) -> list[History]:
+    """Each training user's history as raw ratings (the matrix holds confidence 1 + 2r)."""
+    return [
+        History(matrix.item_ids[row.indices], (row.data - 1.0) / 2.0)
+        for row in (matrix.user_items[i] for i in range(matrix.shape[0]))
+    ]
 
 
 IMPLICIT_KNN = {

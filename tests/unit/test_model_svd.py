@@ -73,6 +73,22 @@ def test_fold_in_of_a_training_row_gives_that_users_scores(
     np.testing.assert_allclose(scores, reconstruction[7, matrix.item_index(ids)], rtol=1e-4)
 
 
+def test_a_rating_after_training_is_projected_into_a_known_users_scores(
+    model: SVDRecommender, matrix: InteractionMatrix, reconstruction: np.ndarray
+) -> None:
+    # The user's current row x + r e_j is projected: scores = (x + r e_j) V V^T.
+    row = matrix.user_items[7]
+    unrated = int(np.setdiff1d(np.arange(matrix.shape[1]), row.indices)[0])
+    history = History(
+        np.append(matrix.item_ids[row.indices], matrix.item_ids[unrated]), np.append(row.data, 4.0)
+    )
+    ids, scores = model.recommend(int(matrix.user_ids[7]), history=history, k=K)
+    v = model.item_factors.astype(np.float64)
+    expected = reconstruction[7] + 4.0 * (v[unrated] @ v.T)
+    np.testing.assert_allclose(scores, expected[matrix.item_index(ids)], rtol=1e-4, atol=1e-5)
+    assert matrix.item_ids[unrated] not in ids
+
+
 def test_similar_items_are_column_cosines_of_the_reconstruction(
     model: SVDRecommender, matrix: InteractionMatrix, reconstruction: np.ndarray
 ) -> None:

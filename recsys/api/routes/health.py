@@ -40,7 +40,10 @@ async def readyz(session: SessionDep, registry: RegistryDep, response: Response)
     for model_type in registry.configured:
         loaded = registry.loaded.get(model_type)
         if loaded is not None:
-            models[model_type] = ModelStatusOut(loaded=True, version=loaded.version)
+            refused = registry.refused.get(model_type)
+            models[model_type] = ModelStatusOut(
+                loaded=True, version=loaded.version, refused=refused
+            )
         else:
             error = registry.missing.get(model_type, "not loaded")
             models[model_type] = ModelStatusOut(loaded=False, error=error)

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.errors import install_error_handlers
 from recsys.api.registry import ModelRegistry, open_registry
-from recsys.api.routes import compat, health, movies, users
+from recsys.api.routes import compat, events, health, movies, sagemaker, users
 from recsys.api.state import STATE_KEY, AppState
 from recsys.catalog import MovieCatalog
 from recsys.db.session import create_engine, create_session_factory
@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session_factory=session_factory,
                 registry=registry,
                 service=service,
+                # The write routes' transactions: default isolation, committed by the route.
+                write_session_factory=create_session_factory(engine),
             )
             yield {STATE_KEY: state}
         finally:
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(movies.router)
     app.include_router(compat.router)
     app.include_router(health.router)
+    app.include_router(events.router)
+    app.include_router(sagemaker.router)
     return app
 
 

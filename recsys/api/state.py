@@ -23,6 +23,9 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     registry: ModelRegistry
     service: RecommenderService
+    # Read-write sessions (one transaction each, committed by the route) for the write routes;
+    # ``session_factory`` above is autocommit and only reads.
+    write_session_factory: async_sessionmaker[AsyncSession]
 
     @property
     def default_model(self) -> str:

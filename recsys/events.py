@@ -15,6 +15,8 @@ from types import MappingProxyType
 
 RATING = "rating"
 RATING_MIN, RATING_MAX = 0.5, 5.0
+# Values are stored as float4; anything this large is a unit mistake, not a measurement.
+VALUE_LIMIT = 1e9
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -61,8 +63,10 @@ class EventWeights:
         """None when (type, value) is a valid event, else what is wrong and what is allowed."""
         if type != RATING and type not in self._weights:
             return self._unknown(type)
-        if value is not None and not math.isfinite(value):
-            return f"value must be a finite number, got {value}"
+        if value is not None and not (math.isfinite(value) and abs(value) <= VALUE_LIMIT):
+            return (
+                f"value must be a finite number in [-{VALUE_LIMIT:g}, {VALUE_LIMIT:g}], got {value}"
+            )
         if type == RATING:
             if value is None:
                 return f"a rating event needs a value in [{RATING_MIN:g}, {RATING_MAX:g}]"

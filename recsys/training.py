@@ -1,4 +1,7 @@
-"""The training job: read every rating from the database, fit one model, store a new version.
+"""The training job: read every interaction from the database, fit one model, store a version.
+
+Interactions are ratings and events summed per (user, movie) by recsys.events' rule
+(``RatingRepository.export``), as the video seed sums its interaction values.
 
 Shared by ``recsys train`` and the API's tooling; the layers stay one-way (this module uses
 ``db.repositories`` and ``modeling``; neither knows about it).
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.data.frames import Interactions
 from recsys.db.repositories import RatingRepository
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import ArtifactInfo, ArtifactStore, prune, save_model
 from recsys.modeling.dataset import WeightingKind, build_matrix
 from recsys.modeling.registry import create_model
@@ -39,7 +43,7 @@ Stage = Callable[[str], None]
 
 
 class NoInteractionsError(RuntimeError):
-    """The database holds no ratings to train on."""
+    """The database holds no ratings or events to train on."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,15 @@ class TrainReport:
         return self.read_seconds + self.fit_seconds + self.write_seconds
 
 
-async def read_interactions(session_factory: async_sessionmaker[AsyncSession]) -> Interactions:
-    """Every rating in the database as column arrays."""
+async def read_interactions(
+    session_factory: async_sessionmaker[AsyncSession], weights: EventWeights | None = None
+) -> Interactions:
+    """Every (user, movie) interaction as column arrays: ratings plus events' weights.
+
+    ``weights`` None means RECSYS_EVENT_WEIGHTS.
+    """
     async with session_factory() as session:
-        return await RatingRepository(session).export()
+        return await RatingRepository(session).export(weights)
 
 
 def fit_and_store(
@@ -81,7 +90,8 @@ def fit_and_store(
     say = stage or _silent
     if len(interactions) == 0:
         raise NoInteractionsError(
-            "the ratings table is empty: seed a dataset first (recsys db upgrade)"
+            "no ratings or events to train on: seed a dataset first (recsys db upgrade) "
+            "or import events (recsys data import-events)"
         )
     model = create_model(model_type, dict(params or {}))
     started = time.perf_counter()
@@ -117,14 +127,18 @@ async def train(
     weighting: WeightingKind | None = None,
     keep: int | None = None,
     stage: Stage | None = None,
+    weights: EventWeights | None = None,
 ) -> TrainReport:
-    """Read the ratings, fit ``model_type`` and store a new version; returns the report."""
+    """Read the interactions, fit ``model_type`` and store a new version; returns the report.
+
+    ``weights`` (event type -> weight) None means RECSYS_EVENT_WEIGHTS.
+    """
     # Validate the model type and parameters before reading a possibly large table.
     create_model(model_type, dict(params or {}))
     say = stage or _silent
-    say("reading ratings from the database")
+    say("reading ratings and events from the database")
     started = time.perf_counter()
-    interactions = await read_interactions(session_factory)
+    interactions = await read_interactions(session_factory, weights)
     read_seconds = time.perf_counter() - started
     report = fit_and_store(
         interactions,

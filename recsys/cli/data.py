@@ -1,7 +1,9 @@
-"""``recsys data``: fetch, generate and inspect datasets."""
+"""``recsys data``: fetch, generate and inspect datasets; import event logs."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import urllib.error
 from pathlib import Path
 from typing import Annotated
@@ -10,14 +12,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._common import err_console, fail
+from recsys.cli._common import database_errors, err_console, fail, load_settings
 from recsys.data import load_dataset
+from recsys.data.events import EventLog, IdKind, read_event_log
 from recsys.data.fetch import FetchError, fetch_dataset, is_present, staged_folder
 from recsys.data.frames import DatasetError, DatasetNotFoundError
 from recsys.data.loader import detect_layout
 from recsys.data.stats import describe
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
+from recsys.db.event_import import ImportSummary, import_event_log
+from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -143,3 +149,58 @@ def info(
         share = count / stats.ratings if stats.ratings else 0.0
         table.add_row(f"rating {value:g}", f"{count:,} ({share:.1%})")
     console.print(table)
+
+
+@app.command("import-events")
+def import_events(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV in the video seed's format: "
+            "userId,videoId,interactionType,interactionValue,location,timestamp."
+        ),
+    ],
+    ids: Annotated[
+        str,
+        typer.Option(
+            "--ids",
+            help="external: userId/videoId are outside ids (u001, v001), unknown ones are "
+            "created; internal: they are database ids, missing users are created and every "
+            "movie must exist.",
+        ),
+    ] = "external",
+) -> None:
+    """Load an event log into the database in one transaction (all lines or none)."""
+    if ids not in ("external", "internal"):
+        fail(f"--ids must be external or internal, got {ids!r}")
+    kind: IdKind = "external" if ids == "external" else "internal"
+    settings = load_settings()
+    weights = EventWeights(settings.event_weights)
+    started = time.perf_counter()
+    try:
+        log = read_event_log(file, weights, ids=kind)
+    except DatasetError as exc:
+        fail(str(exc))
+    parsed = time.perf_counter() - started
+    with database_errors(settings.database_url):
+        try:
+            summary = asyncio.run(_import(settings.database_url, log, kind))
+        except DatasetError as exc:
+            fail(str(exc))
+    seconds = time.perf_counter() - started
+    console.print(
+        f"imported {summary.events:,} events from {file} in {seconds:.2f} s "
+        f"(parse {parsed:.2f} s): {summary.users:,} users ({summary.new_users:,} new), "
+        f"{summary.movies:,} movies ({summary.new_movies:,} new)",
+        markup=False,
+        highlight=False,
+    )
+
+
+async def _import(url: str, log: EventLog, ids: IdKind) -> ImportSummary:
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            return await import_event_log(session, log, ids=ids)
+    finally:
+        await engine.dispose()

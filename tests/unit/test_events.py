@@ -45,8 +45,9 @@ def test_weight_of_an_unknown_type_or_a_valueless_rating_raises() -> None:
         ("rating", None, r"a rating event needs a value in [0.5, 5]"),
         ("rating", 0.4, r"rating value 0.4 is out of range [0.5, 5]"),
         ("rating", 5.5, r"rating value 5.5 is out of range [0.5, 5]"),
-        ("rating", math.nan, "value must be a finite number, got nan"),
-        ("watch", math.inf, "value must be a finite number, got inf"),
+        ("rating", math.nan, "value must be a finite number in [-1e+09, 1e+09], got nan"),
+        ("watch", math.inf, "value must be a finite number in [-1e+09, 1e+09], got inf"),
+        ("watch", 2e9, "value must be a finite number in [-1e+09, 1e+09], got 2000000000.0"),
     ],
 )
 def test_check_names_what_is_wrong_and_what_is_allowed(

@@ -113,6 +113,14 @@ class UserRepository:
             [int(row[2]) for row in rows],
         )
 
+    async def missing(self, user_ids: Sequence[int]) -> list[int]:
+        """The ``user_ids`` that are not users, in the order given, each once."""
+        wanted = _ids.unique(int(i) for i in user_ids)
+        if not wanted:
+            return []
+        present = await _ids.existing_ids(self._session, "users", wanted)
+        return [i for i in wanted if i not in present]
+
     async def ensure(self, user_ids: Sequence[int]) -> None:
         """Create the users of ``user_ids`` that do not exist yet (bare rows, no demographics).
 

@@ -209,7 +209,7 @@ class ErrorOut(BaseModel):
 # -- event ingestion (POST /events, POST /users/{user_id}/events) --------------------------------
 
 EVENTS_MAX = 1_000
-EXTERNAL_ID_MAX_LENGTH = 255
+EXTERNAL_ID_MAX_LENGTH = 200  # as recsys data import-events
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 

@@ -8,11 +8,11 @@ connection, so a 201 is proven committed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,10 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.api import create_app
 from recsys.db.repositories import UserRepository
+from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from recsys.training import train
+
+if TYPE_CHECKING:
+    from conftest import TinyDataset
 
 pytestmark = pytest.mark.realdata
 TOKEN = "test-write-token-0123456789"
@@ -274,7 +278,9 @@ async def test_a_replayed_key_is_accepted_once_and_not_double_counted(
     user = 5
     movie = await scalar(
         ml100k_sessions,
-        "SELECT min(id) FROM movies WHERE id NOT IN (SELECT movie_id FROM ratings WHERE user_id = 5)",
+        "SELECT min(id) FROM movies "
+        "WHERE id NOT IN (SELECT movie_id FROM ratings WHERE user_id = :u)",
+        u=user,
     )
     assert await weight_of(ml100k_sessions, user, movie) is None
     like = {"user_id": user, "movie_id": movie, "type": "like", "idempotency_key": "replay-like"}
@@ -377,3 +383,34 @@ async def test_openapi_documents_the_write_routes(client: httpx.AsyncClient) -> 
     event = spec["components"]["schemas"]["EventIn"]
     assert event["examples"][1]["user_id"] == "u001"
     assert {"/ping", "/invocations"} <= set(spec["paths"])
+
+
+# -- the embedded SQLite default --------------------------------------------------------------
+
+
+async def test_events_on_the_embedded_sqlite_default(
+    tmp_path: Path, migrate: Callable[..., Awaitable[None]], tiny_dataset: TinyDataset
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'recsys.db'}"
+    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    engine = create_engine(url)
+    try:
+        await train(create_session_factory(engine), model_type="popularity", store=store)
+    finally:
+        await engine.dispose()
+    settings = settings_for(url, store.root, models=("popularity",), default_model="popularity")
+    async with serve(settings) as client:
+        # User 1 rated 1, 3, 5 and 7; 11 was never rated: 2 is the one possible answer.
+        assert await recommended(client, 1) == [2]
+        like = {"movie_id": 2, "type": "like", "idempotency_key": "sqlite-like"}
+        first = await post_events(client, [like], path="/users/1/events")
+        replay = await post_events(client, [like], path="/users/1/events")
+        assert first.json() == {"received": 1, "stored": 1, "replayed": []}
+        assert replay.json() == {"received": 1, "stored": 0, "replayed": [0]}
+        assert await recommended(client, 1) == []
+        new = await post_events(client, [{"user_id": "u-lite", "movie_id": 3, "type": "watch"}])
+        assert new.status_code == 201, new.text
+        unknown = await post_events(client, [{"user_id": 1, "movie_id": 4, "type": "watch"}])
+        assert unknown.status_code == 422
+        assert unknown.json()["detail"][0]["loc"] == ["body", "events", 0, "movie_id"]

@@ -271,7 +271,8 @@ class UserEventIn(BaseModel):
     value: float | None = Field(
         default=None,
         allow_inf_nan=False,
-        description="The rating for a `rating` event (0.5..5); optional for the other types.",
+        description="The rating for a `rating` event (0.5..5); optional for the other types "
+        "(stored, not weighed).",
         examples=[4.5],
     )
     occurred_at: AwareDatetime | None = Field(

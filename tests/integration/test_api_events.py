@@ -414,3 +414,15 @@ async def test_events_on_the_embedded_sqlite_default(
         unknown = await post_events(client, [{"user_id": 1, "movie_id": 4, "type": "watch"}])
         assert unknown.status_code == 422
         assert unknown.json()["detail"][0]["loc"] == ["body", "events", 0, "movie_id"]
+
+
+async def test_a_body_far_over_1000_events_is_413_and_bad_json_is_422(
+    client: httpx.AsyncClient,
+) -> None:
+    huge = b'{"events": [' + b" " * (5 * 1024 * 1024) + b"]}"
+    headers = {**AUTH, "Content-Type": "application/json"}
+    too_big = await client.post("/events", content=huge, headers=headers)
+    assert too_big.status_code == 413
+    broken = await client.post("/events", content=b'{"events": [', headers=headers)
+    assert broken.status_code == 422
+    assert broken.json()["detail"][0]["type"] == "json_invalid"

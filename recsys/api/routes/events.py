@@ -25,6 +25,10 @@ from recsys.ingestion import EventIngester, IncomingEvent, InvalidEventsError
 
 router = APIRouter(tags=["events"], dependencies=[WriteAuth])
 
+# 1,000 events of the longest ids and keys allowed are under 1 MiB of JSON; a body far beyond
+# that is refused (413) before it is read whole, let alone parsed.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
 NewOrKnownUserId = Annotated[
     int,
     Path(ge=1, le=ID_MAX, description="User id; a user not known yet is created.", examples=[1]),
@@ -40,7 +44,7 @@ answer for.
 422 in FastAPI's validation shape, one entry per problem, `loc` = `["body", "events", index,
 field]`: an unknown movie, an unknown `type` (the message lists the known ones), a bad `value`
 (a rating outside 0.5..5), an `occurred_at` beyond the clock-skew tolerance, or a malformed
-field. Nothing of a refused batch is stored.
+field. Nothing of a refused batch is stored. A body over 4 MiB is a 413.
 """
 
 
@@ -51,6 +55,7 @@ field. Nothing of a refused batch is stored.
     responses=error_responses(401, 403),
     summary="Record a batch of events (up to 1,000)",
     description=_DESCRIPTION,
+    max_body_size=MAX_BODY_BYTES,
 )
 async def post_events(
     batch: EventBatchIn, state: StateDep, session: WriteSessionDep
@@ -77,6 +82,7 @@ async def post_events(
     responses=error_responses(401, 403),
     summary="Record a batch of one user's events (up to 1,000)",
     description=_DESCRIPTION,
+    max_body_size=MAX_BODY_BYTES,
 )
 async def post_user_events(
     user_id: NewOrKnownUserId, batch: UserEventBatchIn, state: StateDep, session: WriteSessionDep

@@ -37,10 +37,11 @@ def at(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-# User 1: a watch on rated movie 1, a like and a complete on unrated movie 2, a rating event on
-# unrated movie 11.
+# User 1: a watch on rated movie 1 (after the rating) and on rated movie 3 (before it), a like
+# and a complete on unrated movie 2, a rating event on unrated movie 11.
 USER_1_EVENTS = [
     NewEvent(1, 1, "watch", None, at(1_700_000_000)),
+    NewEvent(1, 3, "watch", None, at(900_000_000)),
     NewEvent(1, 2, "like", 2.0, at(1_700_000_100)),
     NewEvent(1, 2, "complete", 3.0, at(1_700_000_200)),
     NewEvent(1, 11, "rating", 3.5, at(1_600_000_000)),
@@ -131,16 +132,15 @@ async def test_rated_movies_sums_ratings_and_events_per_movie(db: AsyncSession) 
     )
     rated = await UserRepository(db).rated_movies(1, WEIGHTS)
     assert rated is not None
-    assert rated.movie_ids == [1, 2, 3, 5, 7, 11]
-    # 4.0 + watch 1; like 2 + complete 3; ratings alone; a rating event weighs its value.
-    assert rated.ratings == [5.0, 5.0, 4.5, 2.0, 5.0, 3.5]
-    assert rated.last_at == [
-        1_700_000_000,
-        1_700_000_200,
-        964981247,
-        964982224,
-        964983815,
-        1_600_000_000,
+    # 4.0 + watch 1 (the watch is later); like 2 + complete 3; 4.5 + watch 1 (the rating is
+    # later); ratings alone; a rating event weighs its value.
+    assert sorted(zip(rated.movie_ids, rated.ratings, rated.last_at, strict=True)) == [
+        (1, 5.0, 1_700_000_000),
+        (2, 5.0, 1_700_000_200),
+        (3, 5.5, 964981247),
+        (5, 2.0, 964982224),
+        (7, 5.0, 964983815),
+        (11, 3.5, 1_600_000_000),
     ]
 
     # Other weights: only "watch" counts now, ten times; movie 2's like/complete drop out.
@@ -148,7 +148,7 @@ async def test_rated_movies_sums_ratings_and_events_per_movie(db: AsyncSession) 
     assert custom is not None
     assert dict(zip(custom.movie_ids, custom.ratings, strict=True)) == {
         1: 14.0,
-        3: 4.5,
+        3: 14.5,
         5: 2.0,
         7: 5.0,
         11: 3.5,
@@ -194,6 +194,7 @@ async def test_export_sums_ratings_and_events_with_the_latest_time(
     }
     expected = {(r.user_id, r.movie_id): (r.rating, r.timestamp) for r in tiny_dataset.ratings}
     expected[(1, 1)] = (5.0, 1_700_000_000)  # rating 4.0 + watch 1, the watch is later
+    expected[(1, 3)] = (5.5, 964981247)  # rating 4.5 + watch 1, the rating is later
     expected[(1, 2)] = (5.0, 1_700_000_200)  # like 2 + complete 3
     expected[(1, 11)] = (3.5, 1_600_000_000)  # a rating event
     expected[(4, 2)] = (5.0, 1_230_000_000)  # rating 4.0 + watch 1, the rating is later

@@ -90,8 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session_factory=session_factory,
                 registry=registry,
                 service=service,
-                # The write routes' transactions: default isolation, committed by the route.
-                write_session_factory=create_session_factory(engine),
             )
             yield {STATE_KEY: state}
         finally:
@@ -106,12 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.include_router(events.router)
+    app.include_router(sagemaker.router)
     app.include_router(users.router)
     app.include_router(movies.router)
     app.include_router(compat.router)
     app.include_router(health.router)
-    app.include_router(events.router)
-    app.include_router(sagemaker.router)
     return app
 
 

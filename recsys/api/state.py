@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from recsys.api.registry import ModelRegistry
+from recsys.db.session import create_session_factory
 from recsys.recommender import RecommenderService
 from recsys.settings import Settings
 
@@ -23,11 +25,16 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     registry: ModelRegistry
     service: RecommenderService
-    # Read-write sessions (one transaction each, committed by the route) for the write routes;
-    # ``session_factory`` above is autocommit and only reads.
-    write_session_factory: async_sessionmaker[AsyncSession]
 
     @property
     def default_model(self) -> str:
         """The model type requests get when they name none."""
         return self.settings.default_model
+
+    @cached_property
+    def write_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """Read-write sessions for the write routes: one transaction each, which the route
+        commits before it answers (``session_factory`` is autocommit and only reads)."""
+        # Built on first use and kept (cached_property writes the instance's __dict__, which a
+        # frozen dataclass allows); same engine, so the same pool as the reads.
+        return create_session_factory(self.engine)

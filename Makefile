@@ -18,7 +18,7 @@ workers ?= 1
 retrain ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
-	train-cli predict-cli train-models api serve bench-seed bench-serve bench-train clean \
+	train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events clean \
 	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
@@ -90,6 +90,9 @@ notebooks: install ## Execute both notebooks on ML-100K
 
 bench-serve: install ## Benchmark: wrk against uvicorn, recommendations vs a constant route (needs wrk)
 	$(RUN) python benchmarks/serve.py
+
+bench-events: install ## Benchmark: POST /events ingestion rate and POST -> reflecting GET latency (needs wrk)
+	$(RUN) python benchmarks/events.py
 
 bench-seed: install ## Benchmark: seed migration vs raw COPY, 1M synthetic ratings into PostgreSQL
 	$(RUN) python benchmarks/seed.py

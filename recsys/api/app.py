@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from recsys.api.errors import install_error_handlers
 from recsys.api.registry import ModelRegistry, open_registry
 from recsys.api.reload import LiveModels, poll_latest
-from recsys.api.routes import admin, compat, health, movies, users
+from recsys.api.routes import admin, compat, events, health, movies, sagemaker, users
 from recsys.api.state import STATE_KEY, AppState
 from recsys.catalog import MovieCatalog
 from recsys.db.session import create_engine, create_session_factory
@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.include_router(events.router)
+    app.include_router(sagemaker.router)
     app.include_router(users.router)
     app.include_router(movies.router)
     app.include_router(compat.router)

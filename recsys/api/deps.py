@@ -28,6 +28,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One read-write transaction per request: the route commits what it accepts.
+
+    Whatever is not committed when the request ends (an error, a refused batch) is rolled back.
+    """
+    state = cast(AppState, getattr(request.state, STATE_KEY))
+    async with state.write_session_factory() as session:
+        yield session
+
+
 async def get_service(request: Request) -> RecommenderService:
     """The recommender service over the loaded models."""
     return cast(AppState, getattr(request.state, STATE_KEY)).service
@@ -40,5 +50,6 @@ async def get_registry(request: Request) -> ModelRegistry:
 
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+WriteSessionDep = Annotated[AsyncSession, Depends(get_write_session)]
 ServiceDep = Annotated[RecommenderService, Depends(get_service)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]

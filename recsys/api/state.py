@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from recsys.api.registry import ModelRegistry
 from recsys.api.reload import LiveModels
+from recsys.db.session import create_session_factory
 from recsys.recommender import RecommenderService
 from recsys.settings import Settings
 
@@ -38,3 +40,11 @@ class AppState:
     def default_model(self) -> str:
         """The model type requests get when they name none."""
         return self.settings.default_model
+
+    @cached_property
+    def write_session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """Read-write sessions for the write routes: one transaction each, which the route
+        commits before it answers (``session_factory`` is autocommit and only reads)."""
+        # Built on first use and kept (cached_property writes the instance's __dict__, which a
+        # frozen dataclass allows); same engine, so the same pool as the reads.
+        return create_session_factory(self.engine)

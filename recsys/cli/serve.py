@@ -27,10 +27,21 @@ EXAMPLE_USER = 1
 
 
 def serve_command(
+    # Environment variables too: SageMaker starts the image as `docker run IMAGE serve`, with
+    # no other arguments, and expects the server on 0.0.0.0:8080.
     host: Annotated[
-        str, typer.Option(help="Interface to bind; 0.0.0.0 to accept outside connections.")
+        str,
+        typer.Option(
+            envvar="RECSYS_HOST",
+            help="Interface to bind; 0.0.0.0 to accept outside connections.",
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    port: Annotated[
+        int,
+        typer.Option(
+            envvar="RECSYS_PORT", min=1, max=65535, help="TCP port (SageMaker expects 8080)."
+        ),
+    ] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Uvicorn worker processes.")] = 1,
     reload: Annotated[
         bool, typer.Option("--reload", help="Restart when the code changes (development).")
@@ -54,6 +65,7 @@ def serve_command(
         highlight=False,
     )
     _out.print(f"Readiness:      {base}/readyz", highlight=False)
+    _out.print(f"SageMaker:      {base}/ping, POST {base}/invocations", highlight=False)
     uvicorn.run(
         "recsys.api.app:create_app",
         factory=True,

@@ -1,0 +1,133 @@
+"""``POST /events`` and ``POST /users/{user_id}/events``: what users did, recorded as it happens.
+
+Both need the write token (``Authorization: Bearer <RECSYS_API_WRITE_TOKEN>``). A batch is
+stored all together, committed before the answer, or refused whole with a 422 that names the
+index and the field of every bad event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recsys.api.auth import WriteAuth
+from recsys.api.deps import StateDep, WriteSessionDep
+from recsys.api.errors import error_responses
+from recsys.api.schemas import ID_MAX, EventBatchIn, EventsAcceptedOut, UserEventBatchIn
+from recsys.api.state import AppState
+from recsys.events import EventWeights
+from recsys.ingestion import EventIngester, IncomingEvent, InvalidEventsError
+
+router = APIRouter(tags=["events"], dependencies=[WriteAuth])
+
+# 1,000 events of the longest ids and keys allowed are under 1 MiB of JSON; a body far beyond
+# that is refused (413) before it is read whole, let alone parsed.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+NewOrKnownUserId = Annotated[
+    int,
+    Path(ge=1, le=ID_MAX, description="User id; a user not known yet is created.", examples=[1]),
+]
+
+_DESCRIPTION = """\
+Events count towards the user's history at once: the next recommendations exclude the movie,
+and feed the next training (each (user, movie) weighs the sum of its events' weights and its
+rating). An event whose `idempotency_key` is already stored is accepted again but not stored
+or counted twice (`replayed` lists their indexes), so a client may retry a batch it got no
+answer for.
+
+422 in FastAPI's validation shape, one entry per problem, `loc` = `["body", "events", index,
+field]`: an unknown movie, an unknown `type` (the message lists the known ones), a bad `value`
+(a rating outside 0.5..5), an `occurred_at` beyond the clock-skew tolerance, or a malformed
+field. Nothing of a refused batch is stored. A body over 4 MiB is a 413.
+"""
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventsAcceptedOut,
+    responses=error_responses(401, 403),
+    summary="Record a batch of events (up to 1,000)",
+    description=_DESCRIPTION,
+    max_body_size=MAX_BODY_BYTES,
+)
+async def post_events(
+    batch: EventBatchIn, state: StateDep, session: WriteSessionDep
+) -> EventsAcceptedOut:
+    """Record events of any users; unknown users (by id or external id) are created."""
+    events = [
+        IncomingEvent(
+            user=e.user_id,
+            movie=e.movie_id,
+            type=e.type,
+            value=e.value,
+            occurred_at=e.occurred_at,
+            idempotency_key=e.idempotency_key,
+        )
+        for e in batch.events
+    ]
+    return await _ingest(state, session, events)
+
+
+@router.post(
+    "/users/{user_id}/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventsAcceptedOut,
+    responses=error_responses(401, 403),
+    summary="Record a batch of one user's events (up to 1,000)",
+    description=_DESCRIPTION,
+    max_body_size=MAX_BODY_BYTES,
+)
+async def post_user_events(
+    user_id: NewOrKnownUserId, batch: UserEventBatchIn, state: StateDep, session: WriteSessionDep
+) -> EventsAcceptedOut:
+    """Record events of one user (our integer id; created if unknown)."""
+    events = [
+        IncomingEvent(
+            user=user_id,
+            movie=e.movie_id,
+            type=e.type,
+            value=e.value,
+            occurred_at=e.occurred_at,
+            idempotency_key=e.idempotency_key,
+        )
+        for e in batch.events
+    ]
+    return await _ingest(state, session, events)
+
+
+async def _ingest(
+    state: AppState, session: AsyncSession, events: Sequence[IncomingEvent]
+) -> EventsAcceptedOut:
+    settings = state.settings
+    ingester = EventIngester(
+        EventWeights(settings.event_weights),
+        future_tolerance=timedelta(seconds=settings.event_future_tolerance_seconds),
+    )
+    try:
+        result = await ingester.ingest(session, events)
+    except InvalidEventsError as exc:
+        # FastAPI's own 422 shape, so a client handles a missing field and an unknown movie
+        # alike; the session rolls back when the request ends (nothing was written anyway).
+        raise RequestValidationError(
+            [
+                {
+                    "type": problem.kind,
+                    "loc": ("body", "events", problem.index, problem.field),
+                    "msg": problem.message,
+                    "input": problem.value,
+                }
+                for problem in exc.problems
+            ]
+        ) from exc
+    # Committed before the answer: an acknowledged event survives a crash right after it.
+    await session.commit()
+    return EventsAcceptedOut(
+        received=result.received, stored=result.stored, replayed=result.replayed
+    )

@@ -1,0 +1,80 @@
+"""The video seed's SageMaker serving contract: ``GET /ping`` and ``POST /invocations``.
+
+SageMaker sends health checks to ``/ping`` and inference requests to ``/invocations`` on port
+8080 (``recsys serve --host 0.0.0.0 --port 8080``); both answer beside the rest of the API.
+Users and items are named by their external ids (``"u001"``, ``"v005"``) where they have one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recsys.api.deps import RegistryDep, ServiceDep, SessionDep, StateDep
+from recsys.api.errors import error_responses
+from recsys.api.schemas import InvocationIn, InvocationItemOut, InvocationOut, PingOut
+from recsys.db.repositories import DatasetSeedRepository
+from recsys.identities import movie_keys, resolve_user
+
+router = APIRouter(tags=["sagemaker"])
+
+# SageMaker gives /ping 2 s; a hung database must not make the check itself time out.
+DATABASE_TIMEOUT_S = 0.8
+
+
+@router.get(
+    "/ping",
+    response_model=PingOut,
+    responses={503: {"model": PingOut, "description": "Not ready; `reasons` says why."}},
+    summary="SageMaker health check",
+)
+async def ping(session: SessionDep, registry: RegistryDep, response: Response) -> PingOut:
+    """200 when the database answers and every configured model is loaded (as `/readyz`), else
+    503: SageMaker sends no traffic to an instance that is not ready."""
+    reasons = [f"model {name}: {error}" for name, error in registry.missing.items()]
+    database = await _database_problem(session)
+    if database is not None:
+        reasons.append(f"database: {database}")
+    if reasons:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return PingOut(status="not ready", reasons=reasons)
+    return PingOut(status="ok", reasons=[])
+
+
+@router.post(
+    "/invocations",
+    response_model=InvocationOut,
+    responses=error_responses(404, 503),
+    summary="SageMaker inference: a user's top-k in external ids",
+)
+async def invocations(
+    body: InvocationIn, state: StateDep, session: SessionDep, service: ServiceDep
+) -> InvocationOut:
+    """The default model's top-k unseen movies for the user, in the seed's shape.
+
+    The same ranking as `/users/{user_id}/recommendations` (events and ratings excluded,
+    popularity fallback for users the model cannot score).
+    """
+    user_id = await resolve_user(session, body.user_id)
+    result = await service.recommend(session, user_id, model_type=state.default_model, k=body.k)
+    keys = await movie_keys(session, [movie.id for movie in result.movies])
+    return InvocationOut(
+        userId=body.user_id,
+        recommendations=[
+            InvocationItemOut(videoId=key, score=movie.score)
+            for key, movie in zip(keys, result.movies, strict=True)
+        ],
+    )
+
+
+async def _database_problem(session: AsyncSession) -> str | None:
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT_S):
+            await DatasetSeedRepository(session).latest()
+    except TimeoutError:
+        return f"no answer within {DATABASE_TIMEOUT_S} s"
+    except Exception as exc:
+        return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return None

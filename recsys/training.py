@@ -32,7 +32,10 @@ DEFAULT_WEIGHTING: Mapping[str, WeightingKind] = {
     "item_knn": "binary",
     "popularity": "binary",
     "random": "binary",
+    "recent_knn": "binary",
+    "recent_popularity": "binary",
     "svd": "binary",
+    "transitions": "binary",
 }
 
 Stage = Callable[[str], None]

@@ -7,6 +7,9 @@ from typing import Any
 from recsys.modeling.als import ALSRecommender
 from recsys.modeling.base import Recommender
 from recsys.modeling.bpr import BPRRecommender
+from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
+from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
+from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.cooccurrence import CooccurrenceRecommender
 from recsys.modeling.ease import EASERecommender
 from recsys.modeling.item_knn import ItemKNNRecommender
@@ -24,7 +27,10 @@ MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
         ItemKNNRecommender,
         PopularityRecommender,
         RandomRecommender,
+        RecentKNNRecommender,
+        RecentPopularityRecommender,
         SVDRecommender,
+        TransitionsRecommender,
     )
 }
 

@@ -36,6 +36,8 @@ DEFAULT_WEIGHTING: Mapping[str, WeightingKind] = {
     "recent_popularity": "binary",
     "svd": "binary",
     "transitions": "binary",
+    # Each of its candidate sources applies its own weighting to the raw ratings.
+    "two_stage": "binary",
 }
 
 Stage = Callable[[str], None]

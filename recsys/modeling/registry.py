@@ -16,6 +16,7 @@ from recsys.modeling.item_knn import ItemKNNRecommender
 from recsys.modeling.popularity import PopularityRecommender
 from recsys.modeling.random_baseline import RandomRecommender
 from recsys.modeling.svd import SVDRecommender
+from recsys.modeling.two_stage.model import TwoStageRecommender
 
 MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
     cls.model_type: cls
@@ -31,6 +32,7 @@ MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
         RecentPopularityRecommender,
         SVDRecommender,
         TransitionsRecommender,
+        TwoStageRecommender,
     )
 }
 

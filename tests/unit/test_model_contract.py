@@ -13,7 +13,7 @@ from recsys.modeling import MODEL_TYPES, PAD_ID, History, build_matrix, create_m
 from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import InteractionMatrix
 from recsys.modeling.errors import NotFittedError
-from recsys.modeling.toy import two_taste_groups
+from recsys.modeling.toy import two_taste_groups, two_taste_items
 from recsys.training import DEFAULT_WEIGHTING
 
 # Small and fast; factors=2 matches the two taste groups (extra factors only fit noise here).
@@ -29,6 +29,7 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
     "transitions": {"window": 3, "decay": 0.7, "last_items": 10, "recency": 0.6},
     "recent_knn": {"k": 20, "last_items": 10, "recency": 0.9},
     "recent_popularity": {"days": 30.0},
+    "two_stage": {"per_source": 10, "periods": 3, "min_child_samples": 5, "num_threads": 1},
 }
 # One invalid value per parameter; the error must name the parameter.
 BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
@@ -64,6 +65,15 @@ BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
     ],
     "recent_knn": [("k", 0), ("last_items", 0), ("recency", 1.5)],
     "recent_popularity": [("days", 0.0), ("days", float("inf"))],
+    "two_stage": [
+        ("per_source", 0),
+        ("periods", 0),
+        ("recent_days", -1.0),
+        ("learning_rate", 0.0),
+        ("num_leaves", 1),
+        ("validation_share", 1.5),
+        ("num_threads", 0),
+    ],
 }
 # Models whose ranking ignores taste entirely: no group assertions (a random ranking cannot
 # put group A first; that it is uniform is checked in test_model_random.py).
@@ -88,7 +98,7 @@ def interactions() -> Interactions:
 
 @pytest.fixture(scope="module")
 def matrix(interactions: Interactions) -> InteractionMatrix:
-    return build_matrix(interactions, weighting="confidence", alpha=1.0)
+    return build_matrix(interactions, weighting="confidence", alpha=1.0, items=two_taste_items())
 
 
 def history_of(interactions: Interactions, user_id: int) -> History:

@@ -96,7 +96,8 @@ class RecentPopularityRecommender(Recommender[RecentPopularityParams]):
     def _similar(self, item_index: int) -> FloatArray:
         # Not a similarity: the non-personalised answer is "what is popular lately".
         scores: FloatArray = self._score(np.zeros(1, np.intp), sp.csr_matrix((1, self.n_items)))
-        return scores[0]
+        row: FloatArray = scores[0]
+        return row
 
     def _state_arrays(self) -> StateArrays:
         return {"timeline": self.timeline.to_arrays()}

@@ -199,8 +199,9 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self, sources: Mapping[str, Recommender[Any]], users: IndexArray, sequences: Sequences
     ) -> CandidateSet:
         rows = sequences.rows()
+        n_items = next(iter(sources.values())).n_items
         raw = sp.csr_matrix(
-            (sequences.ratings, (rows, sequences.cols)), shape=(sequences.n_rows, self.n_items)
+            (sequences.ratings, (rows, sequences.cols)), shape=(sequences.n_rows, n_items)
         )
         return gather_candidates(
             sources,
@@ -209,13 +210,6 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             sequences=sequences,
             per_source=self.params.per_source,
         )
-
-    @property
-    def n_items(self) -> int:
-        """Movies the model can recommend (also while fitting)."""
-        if self._context is not None:
-            return int(self._context.years.shape[0])
-        return super().n_items
 
     def _train_ranker(self, groups: RankerGroups) -> lgb.Booster:
         p = self.params
@@ -340,7 +334,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         return state
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        n = super().n_items
+        n = self.n_items
         text = np.asarray(_arrays(state, "ranker", ("model_text",))["model_text"], np.uint8)
         try:
             self._ranker = lgb.Booster(model_str=text.tobytes().decode("utf-8"))
@@ -370,12 +364,12 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
 def fit_sources(rows: Interactions, like: InteractionMatrix) -> dict[str, Recommender[Any]]:
     """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
     return {
-        name: cls(cls.params_type()).fit(_matrix_on(rows, like, weighting))
+        name: cls(cls.params_type()).fit(matrix_on(rows, like, weighting))
         for name, (cls, weighting) in SOURCES.items()
     }
 
 
-def _matrix_on(
+def matrix_on(
     rows: Interactions, like: InteractionMatrix, kind: WeightingKind
 ) -> InteractionMatrix:
     users = lookup(like.user_ids, rows.user_ids)

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.data.frames import Interactions
-from recsys.db.repositories import RatingRepository
+from recsys.db.repositories import MovieRepository, RatingRepository
 from recsys.modeling.artifacts import ArtifactInfo, ArtifactStore, prune, save_model
 from recsys.modeling.dataset import WeightingKind, build_matrix
-from recsys.modeling.registry import create_model
+from recsys.modeling.items import ItemAttributes
+from recsys.modeling.registry import create_model, model_class
 
 # Each model type's default weighting of raw 1-5 ratings: ALS takes confidence weights
 # (Hu, Koren & Volinsky), item-kNN applies its own cosine/BM25 normalisation to 0/1 input, and
@@ -72,6 +73,15 @@ async def read_interactions(session_factory: async_sessionmaker[AsyncSession]) -
         return await RatingRepository(session).export()
 
 
+async def read_item_attributes(session_factory: async_sessionmaker[AsyncSession]) -> ItemAttributes:
+    """Every movie's year and genres, for models that read them (``needs_items``)."""
+    async with session_factory() as session:
+        rows = await MovieRepository(session).attributes()
+    return ItemAttributes.from_records(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    )
+
+
 def fit_and_store(
     interactions: Interactions,
     *,
@@ -81,8 +91,12 @@ def fit_and_store(
     weighting: WeightingKind | None = None,
     keep: int | None = None,
     stage: Stage | None = None,
+    items: ItemAttributes | None = None,
 ) -> TrainReport:
-    """Build the matrix, fit ``model_type``, save it (LATEST last) and prune old versions."""
+    """Build the matrix, fit ``model_type``, save it (LATEST last) and prune old versions.
+
+    ``items`` (movie years and genres) are required by the models that read them.
+    """
     say = stage or _silent
     if len(interactions) == 0:
         raise NoInteractionsError(
@@ -91,7 +105,9 @@ def fit_and_store(
     model = create_model(model_type, dict(params or {}))
     started = time.perf_counter()
     say(f"building the {len(interactions):,}-row interaction matrix")
-    matrix = build_matrix(interactions, weighting=weighting or DEFAULT_WEIGHTING[model_type])
+    matrix = build_matrix(
+        interactions, weighting=weighting or DEFAULT_WEIGHTING[model_type], items=items
+    )
     say(f"fitting {model_type} on {matrix.shape[0]:,} users x {matrix.shape[1]:,} movies")
     model.fit(matrix)
     fit_seconds = time.perf_counter() - started
@@ -130,6 +146,9 @@ async def train(
     say("reading ratings from the database")
     started = time.perf_counter()
     interactions = await read_interactions(session_factory)
+    items = None
+    if model_class(model_type).needs_items:
+        items = await read_item_attributes(session_factory)
     read_seconds = time.perf_counter() - started
     report = fit_and_store(
         interactions,
@@ -139,6 +158,7 @@ async def train(
         weighting=weighting,
         keep=keep,
         stage=say,
+        items=items,
     )
     return replace(report, read_seconds=read_seconds)
 

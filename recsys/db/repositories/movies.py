@@ -45,3 +45,8 @@ class MovieRepository:
             row.id: MovieRecord(row.id, row.title, row.year, tuple(row.genres)) for row in rows
         }
         return [found[i] for i in wanted if i in found]
+
+    async def attributes(self) -> list[tuple[int, int | None, tuple[str, ...]]]:
+        """(id, year or None, genres) of every movie, for models that read them."""
+        rows = (await self._session.execute(select(Movie.id, Movie.year, Movie.genres))).all()
+        return [(row.id, row.year, tuple(row.genres)) for row in rows]

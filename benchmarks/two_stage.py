@@ -36,9 +36,7 @@ def main() -> None:
     dataset = load_dataset(args.data_dir / "ml-100k", name="ml-100k")
     split = make_split(interactions_from_ratings(dataset.ratings), protocol="leave-last-out")
     data = EvalData.from_split(split)
-    model, fit_seconds = fit_model(
-        "two_stage", split.train, items=item_attributes(dataset.movies)
-    )
+    model, fit_seconds = fit_model("two_stage", split.train, items=item_attributes(dataset.movies))
     assert isinstance(model, TwoStageRecommender)
     print(f"fit: {fit_seconds:.1f} s")
     diagnostics = dict(model.diagnostics)

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.data.frames import Interactions
-from recsys.db.repositories import RatingRepository
+from recsys.db.repositories import MovieRepository, RatingRepository
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import ArtifactInfo, ArtifactStore, prune, save_model
 from recsys.modeling.dataset import WeightingKind, build_matrix
-from recsys.modeling.registry import create_model
+from recsys.modeling.items import ItemAttributes
+from recsys.modeling.registry import create_model, model_class
 
 # Each model type's default weighting of raw 1-5 ratings: ALS takes confidence weights
 # (Hu, Koren & Volinsky), item-kNN applies its own cosine/BM25 normalisation to 0/1 input, and
@@ -36,7 +37,12 @@ DEFAULT_WEIGHTING: Mapping[str, WeightingKind] = {
     "item_knn": "binary",
     "popularity": "binary",
     "random": "binary",
+    "recent_knn": "binary",
+    "recent_popularity": "binary",
     "svd": "binary",
+    "transitions": "binary",
+    # Each of its candidate sources applies its own weighting to the raw ratings.
+    "two_stage": "binary",
 }
 
 Stage = Callable[[str], None]
@@ -76,6 +82,15 @@ async def read_interactions(
         return await RatingRepository(session).export(weights)
 
 
+async def read_item_attributes(session_factory: async_sessionmaker[AsyncSession]) -> ItemAttributes:
+    """Every movie's year and genres, for models that read them (``needs_items``)."""
+    async with session_factory() as session:
+        rows = await MovieRepository(session).attributes()
+    return ItemAttributes.from_records(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    )
+
+
 def fit_and_store(
     interactions: Interactions,
     *,
@@ -85,8 +100,12 @@ def fit_and_store(
     weighting: WeightingKind | None = None,
     keep: int | None = None,
     stage: Stage | None = None,
+    items: ItemAttributes | None = None,
 ) -> TrainReport:
-    """Build the matrix, fit ``model_type``, save it (LATEST last) and prune old versions."""
+    """Build the matrix, fit ``model_type``, save it (LATEST last) and prune old versions.
+
+    ``items`` (movie years and genres) are required by the models that read them.
+    """
     say = stage or _silent
     if len(interactions) == 0:
         raise NoInteractionsError(
@@ -96,7 +115,9 @@ def fit_and_store(
     model = create_model(model_type, dict(params or {}))
     started = time.perf_counter()
     say(f"building the {len(interactions):,}-row interaction matrix")
-    matrix = build_matrix(interactions, weighting=weighting or DEFAULT_WEIGHTING[model_type])
+    matrix = build_matrix(
+        interactions, weighting=weighting or DEFAULT_WEIGHTING[model_type], items=items
+    )
     say(f"fitting {model_type} on {matrix.shape[0]:,} users x {matrix.shape[1]:,} movies")
     model.fit(matrix)
     fit_seconds = time.perf_counter() - started
@@ -139,6 +160,9 @@ async def train(
     say("reading ratings and events from the database")
     started = time.perf_counter()
     interactions = await read_interactions(session_factory, weights)
+    items = None
+    if model_class(model_type).needs_items:
+        items = await read_item_attributes(session_factory)
     read_seconds = time.perf_counter() - started
     report = fit_and_store(
         interactions,
@@ -148,6 +172,7 @@ async def train(
         weighting=weighting,
         keep=keep,
         stage=say,
+        items=items,
     )
     return replace(report, read_seconds=read_seconds)
 

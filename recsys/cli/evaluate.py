@@ -25,7 +25,7 @@ from recsys.data import load_dataset
 from recsys.data.frames import DatasetError, DatasetNotFoundError
 from recsys.evaluation.experiment import run_evaluation
 from recsys.evaluation.report import EvaluationReport, metric_label, write_report
-from recsys.evaluation.splits import PROTOCOLS, interactions_from_ratings
+from recsys.evaluation.splits import PROTOCOLS, interactions_from_ratings, item_attributes
 from recsys.modeling.registry import MODEL_TYPES, model_class
 
 _out = Console()
@@ -119,6 +119,7 @@ def evaluate_command(
                 with_auc=auc,
                 command=command,
                 progress=progress,
+                items=item_attributes(data.movies),
             )
     except ValueError as exc:
         fail(str(exc))

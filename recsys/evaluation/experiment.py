@@ -12,6 +12,7 @@ from recsys.data.frames import Interactions
 from recsys.evaluation.report import EvaluationReport
 from recsys.evaluation.runner import EvalData, evaluate_model, fit_model
 from recsys.evaluation.splits import RANDOM, TEMPORAL, make_split
+from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import model_class
 
 # Parameter names through which a model takes its random seed.
@@ -64,8 +65,12 @@ def run_evaluation(
     with_auc: bool = True,
     command: str = "",
     progress: EvalProgress | None = None,
+    items: ItemAttributes | None = None,
 ) -> EvaluationReport:
-    """Split ``interactions``, fit and evaluate each model type; the reference is included."""
+    """Split ``interactions``, fit and evaluate each model type; the reference is included.
+
+    ``items`` (movie years and genres) go to every model; those that read them need them.
+    """
     types = list(dict.fromkeys(model_types))
     for model_type in types:
         model_class(model_type)
@@ -85,7 +90,7 @@ def run_evaluation(
         model_params = seeded_params(model_type, (params or {}).get(model_type, {}), seed=seed)
         if progress is not None:
             progress.fitting(model_type)
-        model, fit_seconds = fit_model(model_type, split.train, params=model_params)
+        model, fit_seconds = fit_model(model_type, split.train, params=model_params, items=items)
         if progress is not None:
             progress.evaluating(model_type, int(data.users.shape[0]))
         runs.append(

@@ -23,6 +23,7 @@ from recsys.evaluation.metrics import Estimate
 from recsys.evaluation.splits import Split, take
 from recsys.modeling import PAD_ID, Recommender, build_matrix, create_model
 from recsys.modeling.dataset import WeightingKind, lookup
+from recsys.modeling.items import ItemAttributes
 from recsys.training import DEFAULT_WEIGHTING
 
 IdArray = npt.NDArray[np.int64]
@@ -143,11 +144,15 @@ def fit_model(
     *,
     params: Mapping[str, Any] | None = None,
     weighting: WeightingKind | None = None,
+    items: ItemAttributes | None = None,
 ) -> tuple[Recommender[Any], float]:
-    """A ``model_type`` model fitted on ``train`` and the seconds it took (matrix included)."""
+    """A ``model_type`` model fitted on ``train`` and the seconds it took (matrix included).
+
+    ``items`` (movie years and genres) reach the models that read them.
+    """
     model = create_model(model_type, dict(params or {}))
     started = time.perf_counter()
-    matrix = build_matrix(train, weighting=weighting or default_weighting(model_type))
+    matrix = build_matrix(train, weighting=weighting or default_weighting(model_type), items=items)
     model.fit(matrix)
     return model, time.perf_counter() - started
 

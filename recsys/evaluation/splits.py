@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from recsys.data.frames import Interactions
+from recsys.modeling.items import ItemAttributes
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -159,6 +160,16 @@ def interactions_from_ratings(ratings: pd.DataFrame) -> Interactions:
         movie_ids=ratings["movie_id"].to_numpy(dtype=np.int64),
         ratings=ratings["rating"].to_numpy(dtype=np.float32),
         timestamps=seconds,
+    )
+
+
+def item_attributes(movies: pd.DataFrame) -> ItemAttributes:
+    """The years and genres of a canonical ``movies`` frame (id, title, year, genres)."""
+    years = movies["year"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    return ItemAttributes.from_records(
+        movies["id"].to_numpy(dtype=np.int64).tolist(),
+        [None if np.isnan(y) else float(y) for y in years],
+        list(movies["genres"]),
     )
 
 

@@ -111,7 +111,7 @@ class ALSRecommender(Recommender[ALSParams]):
         A user with no history the model can use keeps the trained vector (zeros if unknown).
         """
         users = np.asarray(user_ids, dtype=np.int64).ravel()
-        raw, _ = self._history_matrices(users, histories)
+        raw, _ = self._history_matrices(users.shape[0], self._history_columns(users, histories))
         vectors, _ = self._user_vectors(lookup(self.user_ids, users), self._weighting.apply(raw))
         return vectors
 

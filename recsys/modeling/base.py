@@ -31,6 +31,7 @@ from recsys.modeling.dataset import (
 )
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
+from recsys.modeling.sequences import Sequences, build_sequences
 
 P = TypeVar("P", bound=ModelParams)
 
@@ -46,10 +47,15 @@ _CHUNK_CELLS = 1 << 24
 
 @dataclass(frozen=True)
 class History:
-    """One user's rated movies and raw ratings; the model applies its training weighting."""
+    """One user's rated movies and raw ratings; the model applies its training weighting.
+
+    ``timestamps`` (unix seconds per movie: the latest rating or event time) matter only to
+    sequence-aware models; without them such models take the given order as time order.
+    """
 
     movie_ids: IdArray
     ratings: FloatArray
+    timestamps: IdArray | None = None
 
     def __post_init__(self) -> None:
         ids = np.asarray(self.movie_ids, dtype=np.int64).ravel()
@@ -60,13 +66,26 @@ class History:
             raise ValueError("history ratings must be finite numbers")
         object.__setattr__(self, "movie_ids", ids)
         object.__setattr__(self, "ratings", ratings)
+        if self.timestamps is not None:
+            times = np.asarray(self.timestamps, dtype=np.int64).ravel()
+            if times.shape != ids.shape:
+                raise ValueError(
+                    f"history has {ids.shape[0]} movie ids but {times.shape[0]} timestamps"
+                )
+            object.__setattr__(self, "timestamps", times)
 
     @classmethod
-    def of(cls, movie_ids: npt.ArrayLike, ratings: npt.ArrayLike | None = None) -> History:
-        """History from movie ids and ratings (ratings default to 1.0)."""
+    def of(
+        cls,
+        movie_ids: npt.ArrayLike,
+        ratings: npt.ArrayLike | None = None,
+        timestamps: npt.ArrayLike | None = None,
+    ) -> History:
+        """History from movie ids, ratings (default 1.0) and optional unix-second timestamps."""
         ids = np.asarray(movie_ids, dtype=np.int64).ravel()
         values = np.ones(ids.shape, np.float32) if ratings is None else np.asarray(ratings)
-        return cls(ids, cast(FloatArray, values))
+        times = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
+        return cls(ids, cast(FloatArray, values), times)
 
     @classmethod
     def empty(cls) -> History:
@@ -87,6 +106,11 @@ class Recommender(ABC, Generic[P]):
     params_type: ClassVar[type[ModelParams]]
     # False for baselines whose ranking ignores the user (popularity).
     personalised: ClassVar[bool] = True
+    # True for models that read the order and timing of histories: they must be fit on a
+    # matrix with ``source`` rows and score through ``_score_sequences``.
+    needs_sequence: ClassVar[bool] = False
+    # True for models that read movie years and genres: fit needs ``matrix.items``.
+    needs_items: ClassVar[bool] = False
 
     def __init__(self, params: P | None = None) -> None:
         if params is not None and not isinstance(params, self.params_type):
@@ -109,6 +133,16 @@ class Recommender(ABC, Generic[P]):
         """Train on a users x items matrix; returns self."""
         if matrix.nnz == 0:
             raise ValueError(f"{self.model_type}: cannot fit an empty interaction matrix")
+        if self.needs_sequence and matrix.source is None:
+            raise ValueError(
+                f"{self.model_type} needs the interactions with their timestamps: build the "
+                "matrix with build_matrix(interactions, ...), which keeps them as matrix.source"
+            )
+        if self.needs_items and matrix.items is None:
+            raise ValueError(
+                f"{self.model_type} needs movie years and genres: pass "
+                "build_matrix(..., items=ItemAttributes...) when building the matrix"
+            )
         self._fit(matrix)
         self._user_ids = matrix.user_ids.copy()
         self._item_ids = matrix.item_ids.copy()
@@ -124,6 +158,16 @@ class Recommender(ABC, Generic[P]):
     @abstractmethod
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
         """Dense (users x items) float32 scores; -inf where an item cannot be scored."""
+
+    def _score_sequences(
+        self, user_index: IndexArray, weighted: sp.csr_matrix, sequences: Sequences
+    ) -> FloatArray:
+        """Like ``_score``, with each row's history in time order (``needs_sequence`` models)."""
+        return self._score(user_index, weighted)
+
+    def _default_time(self) -> int:
+        """Reference time of a history without timestamps (sequence models: end of training)."""
+        return 0
 
     @abstractmethod
     def _similar(self, item_index: int) -> FloatArray:
@@ -180,7 +224,13 @@ class Recommender(ABC, Generic[P]):
             # Repeated movies add up, as the batch path's sparse constructor does.
             cols, ratings = cols[first], np.add.reduceat(ratings, first).astype(np.float32)
         raw = sp.csr_matrix((ratings, cols, np.array([0, cols.shape[0]])), shape=(1, self.n_items))
-        scores = self._score(lookup(self.user_ids, [user_id]), self._weighting.apply(raw))
+        user_index = lookup(self.user_ids, [user_id])
+        if self.needs_sequence:
+            columns = self._history_columns(np.array([user_id], dtype=np.int64), [history])
+            sequences = self._sequences(1, columns)
+            scores = self._score_sequences(user_index, self._weighting.apply(raw), sequences)
+        else:
+            scores = self._score(user_index, self._weighting.apply(raw))
         scores[0, cols] = -np.inf
         top, top_scores = top_k(scores, k)
         keep = np.isfinite(top_scores[0])
@@ -197,7 +247,9 @@ class Recommender(ABC, Generic[P]):
         _check_k(k)
         users = np.asarray(user_ids, dtype=np.int64).ravel()
         user_index = lookup(self.user_ids, users)
-        raw, seen = self._history_matrices(users, histories)
+        columns = self._history_columns(users, histories)
+        raw, seen = self._history_matrices(users.shape[0], columns)
+        sequences = self._sequences(users.shape[0], columns) if self.needs_sequence else None
         weighted = self._weighting.apply(raw)
         n_items = self.n_items
         out_ids = np.full((users.shape[0], k), PAD_ID, dtype=np.int64)
@@ -205,7 +257,12 @@ class Recommender(ABC, Generic[P]):
         chunk = max(1, _CHUNK_CELLS // max(n_items, 1))
         for start in range(0, users.shape[0], chunk):
             stop = min(start + chunk, users.shape[0])
-            scores = self._score(user_index[start:stop], weighted[start:stop])
+            if sequences is not None:
+                scores = self._score_sequences(
+                    user_index[start:stop], weighted[start:stop], sequences.slice(start, stop)
+                )
+            else:
+                scores = self._score(user_index[start:stop], weighted[start:stop])
             block = seen[start:stop].tocoo()
             scores[block.row, block.col] = -np.inf
             top, top_scores = top_k(scores, k)
@@ -227,25 +284,51 @@ class Recommender(ABC, Generic[P]):
         keep = np.isfinite(top_scores[0])
         return self.item_ids[top[0][keep]], top_scores[0][keep]
 
+    def _history_columns(self, users: IdArray, histories: Histories) -> _HistoryColumns:
+        # Every history entry as columns: row, movie, rating, time and a tie-break order.
+        if isinstance(histories, Interactions):
+            rows, picked = _rows_from_interactions(users, histories)
+            movies = np.asarray(histories.movie_ids, dtype=np.int64)[picked]
+            return _HistoryColumns(
+                rows=rows,
+                movies=movies,
+                ratings=np.asarray(histories.ratings, dtype=np.float32)[picked],
+                times=np.asarray(histories.timestamps, dtype=np.int64)[picked],
+                tiebreak=movies,
+            )
+        if len(histories) != users.shape[0]:
+            raise ValueError(
+                f"got {users.shape[0]} user ids but {len(histories)} histories; "
+                "pass one history per user"
+            )
+        lengths = np.fromiter((len(h) for h in histories), np.int64, len(histories))
+        default = self._default_time()
+        # Untimed histories keep their given order (ties at the default time, broken by position).
+        times = [
+            h.timestamps if h.timestamps is not None else np.full(len(h), default, np.int64)
+            for h in histories
+        ]
+        tiebreak = [
+            h.movie_ids if h.timestamps is not None else np.arange(len(h), dtype=np.int64)
+            for h in histories
+        ]
+        empty_ids = np.zeros(0, np.int64)
+        return _HistoryColumns(
+            rows=np.repeat(np.arange(users.shape[0]), lengths).astype(np.intp),
+            movies=np.concatenate([h.movie_ids for h in histories] or [empty_ids]),
+            ratings=np.concatenate([h.ratings for h in histories] or [np.zeros(0, np.float32)]),
+            times=np.concatenate(times or [empty_ids]),
+            tiebreak=np.concatenate(tiebreak or [empty_ids]),
+        )
+
     def _history_matrices(
-        self, users: IdArray, histories: Histories
+        self, n_rows: int, columns: _HistoryColumns
     ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         # Raw ratings of known movies (to weigh) and a 0/1 "seen" mask over the same cells.
-        if isinstance(histories, Interactions):
-            rows, movies, ratings = _rows_from_interactions(users, histories)
-        else:
-            if len(histories) != users.shape[0]:
-                raise ValueError(
-                    f"got {users.shape[0]} user ids but {len(histories)} histories; "
-                    "pass one history per user"
-                )
-            lengths = np.fromiter((len(h) for h in histories), np.int64, len(histories))
-            rows = np.repeat(np.arange(users.shape[0]), lengths)
-            movies = np.concatenate([h.movie_ids for h in histories] or [np.zeros(0, np.int64)])
-            ratings = np.concatenate([h.ratings for h in histories] or [np.zeros(0, np.float32)])
+        rows, movies, ratings = columns.rows, columns.movies, columns.ratings
         cols = lookup(self.item_ids, movies)
         known = cols >= 0  # unknown movie ids cannot be scored or recommended: ignore them
-        shape = (users.shape[0], self.n_items)
+        shape = (n_rows, self.n_items)
         raw = sp.csr_matrix(
             (ratings[known].astype(np.float32), (rows[known], cols[known])), shape=shape
         )
@@ -253,6 +336,18 @@ class Recommender(ABC, Generic[P]):
             (np.ones(int(known.sum()), np.float32), (rows[known], cols[known])), shape=shape
         )
         return raw, seen
+
+    def _sequences(self, n_rows: int, columns: _HistoryColumns) -> Sequences:
+        return build_sequences(
+            self.item_ids,
+            n_rows=n_rows,
+            rows=columns.rows,
+            movie_ids=columns.movies,
+            ratings=columns.ratings,
+            times=columns.times,
+            tiebreak=columns.tiebreak,
+            default_time=self._default_time(),
+        )
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -356,9 +451,19 @@ def _check_k(k: int) -> None:
         raise ValueError(f"k must be an integer in [1, 100000], got {k!r}")
 
 
+@dataclass(frozen=True)
+class _HistoryColumns:
+    rows: IndexArray
+    movies: IdArray
+    ratings: FloatArray
+    times: IdArray
+    tiebreak: IdArray
+
+
 def _rows_from_interactions(
     users: IdArray, interactions: Interactions
-) -> tuple[IndexArray, IdArray, FloatArray]:
+) -> tuple[IndexArray, npt.NDArray[np.bool_]]:
+    # Output row of each wanted interaction, and which interactions are wanted.
     order = np.argsort(users, kind="stable")
     sorted_users = users[order]
     if sorted_users.shape[0] > 1 and np.any(sorted_users[1:] == sorted_users[:-1]):
@@ -366,9 +471,7 @@ def _rows_from_interactions(
     pos = lookup(sorted_users, interactions.user_ids)
     wanted = pos >= 0
     rows = order[pos[wanted]].astype(np.intp)
-    movies = np.asarray(interactions.movie_ids, dtype=np.int64)[wanted]
-    ratings = np.asarray(interactions.ratings, dtype=np.float32)[wanted]
-    return rows, movies, ratings
+    return rows, wanted
 
 
 def _arrays(

@@ -13,6 +13,7 @@ from implicit.nearest_neighbours import bm25_weight
 
 from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Interactions
+from recsys.modeling.items import ItemAttributes
 from recsys.modeling.params import check_choice, check_float
 
 WeightingKind = Literal["binary", "rating", "threshold", "confidence", "bm25"]
@@ -124,6 +125,11 @@ class InteractionMatrix:
     # sha256 of the interactions the matrix was built from (see ``fingerprint``).
     fingerprint: str
     n_interactions: int
+    # The rows the matrix was built from (timestamps included; a reference, not a copy), for
+    # sequence-aware models; None when the matrix was assembled some other way.
+    source: Interactions | None = None
+    # Movie years and genres, for models that read them (``needs_items``).
+    items: ItemAttributes | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -164,8 +170,13 @@ def build_matrix(
     threshold: float = 4.0,
     bm25_k1: float = 100.0,
     bm25_b: float = 0.8,
+    items: ItemAttributes | None = None,
 ) -> InteractionMatrix:
-    """Build the weighted users x items matrix; duplicates or non-finite ratings raise."""
+    """Build the weighted users x items matrix; duplicates or non-finite ratings raise.
+
+    The matrix keeps ``interactions`` as its ``source`` and ``items`` for the models that read
+    timestamps, years or genres.
+    """
     spec = Weighting(
         kind=weighting, alpha=alpha, threshold=threshold, bm25_k1=bm25_k1, bm25_b=bm25_b
     )
@@ -202,6 +213,8 @@ def build_matrix(
         weighting=fitted,
         fingerprint=interactions_fingerprint(interactions),
         n_interactions=len(interactions),
+        source=interactions,
+        items=items,
     )
 
 

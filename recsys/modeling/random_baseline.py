@@ -88,7 +88,7 @@ class RandomRecommender(Recommender[RandomParams]):
         """
         _check_k(k)
         users = np.asarray(user_ids, dtype=np.int64).ravel()
-        _, seen = self._history_matrices(users, histories)
+        _, seen = self._history_matrices(users.shape[0], self._history_columns(users, histories))
         keys = user_keys(self.params.random_state, users)
         out_ids = np.full((users.shape[0], k), PAD_ID, dtype=np.int64)
         out_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)

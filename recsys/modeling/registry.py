@@ -7,12 +7,16 @@ from typing import Any
 from recsys.modeling.als import ALSRecommender
 from recsys.modeling.base import Recommender
 from recsys.modeling.bpr import BPRRecommender
+from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
+from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
+from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.cooccurrence import CooccurrenceRecommender
 from recsys.modeling.ease import EASERecommender
 from recsys.modeling.item_knn import ItemKNNRecommender
 from recsys.modeling.popularity import PopularityRecommender
 from recsys.modeling.random_baseline import RandomRecommender
 from recsys.modeling.svd import SVDRecommender
+from recsys.modeling.two_stage.model import TwoStageRecommender
 
 MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
     cls.model_type: cls
@@ -24,7 +28,11 @@ MODEL_TYPES: dict[str, type[Recommender[Any]]] = {
         ItemKNNRecommender,
         PopularityRecommender,
         RandomRecommender,
+        RecentKNNRecommender,
+        RecentPopularityRecommender,
         SVDRecommender,
+        TransitionsRecommender,
+        TwoStageRecommender,
     )
 }
 

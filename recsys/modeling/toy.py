@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.data.frames import Interactions
+from recsys.modeling.items import ItemAttributes
 
 GROUP_A_FIRST_ITEM = 100
 GROUP_B_FIRST_ITEM = 200
@@ -54,3 +55,13 @@ def random_interactions(
         ratings=rng.integers(1, 6, rows.shape[0]).astype(np.float32),
         timestamps=rng.integers(1_500_000_000, 1_700_000_000, rows.shape[0]).astype(np.int64),
     )
+
+
+def two_taste_items(*, items: int = 8) -> ItemAttributes:
+    """Years and genres of ``two_taste_groups``' movies: group A is "Drama", group B "Comedy"."""
+    ids = [GROUP_A_FIRST_ITEM + i for i in range(items)] + [
+        GROUP_B_FIRST_ITEM + i for i in range(items)
+    ]
+    years = [1990 + i for i in range(items)] + [1970 + i for i in range(items)]
+    genres = [("Drama",)] * items + [("Comedy",)] * items
+    return ItemAttributes.from_records(ids, years, genres)

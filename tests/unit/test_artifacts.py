@@ -34,7 +34,7 @@ from recsys.modeling.artifacts import (
 )
 from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import InteractionMatrix
-from recsys.modeling.toy import two_taste_groups
+from recsys.modeling.toy import two_taste_groups, two_taste_items
 
 # Created by the session-wide gcs_client fixture (tests/conftest.py).
 BUCKET = "recsys-test"
@@ -47,6 +47,10 @@ PARAMS: dict[str, dict[str, Any]] = {
     "popularity": {},
     "random": {"random_state": 1},
     "svd": {"factors": 2, "random_state": 1},
+    "transitions": {"window": 3},
+    "recent_knn": {"k": 5},
+    "recent_popularity": {},
+    "two_stage": {"per_source": 10, "min_child_samples": 5, "num_threads": 1},
 }
 
 # -- stores -----------------------------------------------------------------------------------
@@ -147,7 +151,9 @@ def test_open_store_understands_file_paths_and_gs_uris(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def matrix() -> InteractionMatrix:
-    return build_matrix(two_taste_groups(), weighting="bm25", bm25_k1=1.2, bm25_b=0.75)
+    return build_matrix(
+        two_taste_groups(), weighting="bm25", bm25_k1=1.2, bm25_b=0.75, items=two_taste_items()
+    )
 
 
 @pytest.fixture(scope="module")

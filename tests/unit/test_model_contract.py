@@ -13,7 +13,7 @@ from recsys.modeling import MODEL_TYPES, PAD_ID, History, build_matrix, create_m
 from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import InteractionMatrix
 from recsys.modeling.errors import NotFittedError
-from recsys.modeling.toy import two_taste_groups
+from recsys.modeling.toy import two_taste_groups, two_taste_items
 from recsys.training import DEFAULT_WEIGHTING
 
 # Small and fast; factors=2 matches the two taste groups (extra factors only fit noise here).
@@ -26,6 +26,10 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
     "ease": {"l2": 10.0},
     "random": {"random_state": 7},
     "svd": {"factors": 2, "random_state": 7},
+    "transitions": {"window": 3, "decay": 0.7, "last_items": 10, "recency": 0.6},
+    "recent_knn": {"k": 20, "last_items": 10, "recency": 0.9},
+    "recent_popularity": {"days": 30.0},
+    "two_stage": {"per_source": 10, "periods": 3, "min_child_samples": 5, "num_threads": 1},
 }
 # One invalid value per parameter; the error must name the parameter.
 BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
@@ -51,12 +55,31 @@ BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
     "ease": [("l2", 0.0), ("l2", float("nan")), ("max_items", 0)],
     "random": [("random_state", -1), ("random_state", "7")],
     "svd": [("factors", 0), ("factors", True), ("random_state", -1)],
+    "transitions": [
+        ("window", 0),
+        ("decay", 0.0),
+        ("decay", 1.5),
+        ("last_items", 0),
+        ("recency", 0.0),
+        ("normalize", -0.1),
+    ],
+    "recent_knn": [("k", 0), ("last_items", 0), ("recency", 1.5)],
+    "recent_popularity": [("days", 0.0), ("days", float("inf"))],
+    "two_stage": [
+        ("per_source", 0),
+        ("periods", 0),
+        ("recent_days", -1.0),
+        ("learning_rate", 0.0),
+        ("num_leaves", 1),
+        ("validation_share", 1.5),
+        ("num_threads", 0),
+    ],
 }
 # Models whose ranking ignores taste entirely: no group assertions (a random ranking cannot
 # put group A first; that it is uniform is checked in test_model_random.py).
 TASTE_BLIND = {"random"}
 # Models that score only movies some history movie links to (sparse item neighbourhoods).
-SPARSE_SCORERS = {"item_knn", "cooccurrence"}
+SPARSE_SCORERS = {"item_knn", "cooccurrence", "transitions", "recent_knn"}
 GROUP_A_USER = 1  # rated 100..107 except 101 and 102
 GROUP_B_USER = 13  # rated 200..207 except 205 and 206
 UNKNOWN_USER = 999
@@ -75,12 +98,15 @@ def interactions() -> Interactions:
 
 @pytest.fixture(scope="module")
 def matrix(interactions: Interactions) -> InteractionMatrix:
-    return build_matrix(interactions, weighting="confidence", alpha=1.0)
+    return build_matrix(interactions, weighting="confidence", alpha=1.0, items=two_taste_items())
 
 
 def history_of(interactions: Interactions, user_id: int) -> History:
+    # With timestamps, as the serving path passes them (sequence models read the order).
     rows = interactions.user_ids == user_id
-    return History(interactions.movie_ids[rows], interactions.ratings[rows])
+    return History(
+        interactions.movie_ids[rows], interactions.ratings[rows], interactions.timestamps[rows]
+    )
 
 
 def fit(model_type: str, matrix: InteractionMatrix) -> Recommender[Any]:
@@ -122,9 +148,12 @@ class TestRecommenderContract:
     ) -> None:
         trained = history_of(interactions, GROUP_A_USER)
         # 101 was rated after training; 424242 is a movie the model has never seen.
+        assert trained.timestamps is not None
+        latest = int(trained.timestamps.max())
         history = History(
             np.append(trained.movie_ids, [101, 424242]),
             np.append(trained.ratings, [5.0, 4.0]),
+            np.append(trained.timestamps, [latest + 1, latest + 2]),
         )
         ids, _ = model.recommend(GROUP_A_USER, history=history, k=16)
         assert not set(ids.tolist()) & set(history.movie_ids.tolist())

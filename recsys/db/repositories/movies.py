@@ -83,3 +83,8 @@ class MovieRepository:
             ids_param = bindparam("ids", ids, type_=postgresql.ARRAY(Integer()))
             return [Movie.id == any_(ids_param)]
         return [Movie.id.in_(part) for part in _ids.chunks(ids, _ids.SQLITE_CHUNK)]
+
+    async def attributes(self) -> list[tuple[int, int | None, tuple[str, ...]]]:
+        """(id, year or None, genres) of every movie, for models that read them."""
+        rows = (await self._session.execute(select(Movie.id, Movie.year, Movie.genres))).all()
+        return [(row.id, row.year, tuple(row.genres)) for row in rows]

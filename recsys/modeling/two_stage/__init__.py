@@ -1,0 +1,1 @@
+"""The two-stage recommender: several candidate sources, then a LightGBM LambdaRank ranker."""

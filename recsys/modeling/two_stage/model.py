@@ -1,0 +1,525 @@
+"""``two_stage``: candidate sources (sequence-aware and factor models) + a LambdaRank ranker.
+
+Fit, on the training rows it is given:
+
+1. "base" = the training rows minus every user's latest ``periods`` rows; the candidate sources
+   are fit on base, so no ranker label (and no later row of that user) is in them;
+2. ranker groups: for each user and p = 1..periods, the history before the user's p-th latest
+   row proposes candidates (the union of every source's top ``per_source``); the p-th latest
+   row's movie is the positive; features read only that history and item statistics from rows
+   strictly before its end (features.py);
+3. LightGBM lambdarank on those groups, early-stopped on a held-out share of users (their AUC
+   is kept in ``diagnostics``);
+4. the sources are refit on all the training rows, and the ranker scores their candidates.
+
+The ranker is stored in LightGBM's own text format (as bytes inside ranker.npz), never pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.data.frames import Interactions
+from recsys.modeling.als import ALSRecommender
+from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
+from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
+from recsys.modeling.candidates.transitions import TransitionsRecommender
+from recsys.modeling.dataset import (
+    FittedWeighting,
+    FloatArray,
+    IndexArray,
+    InteractionMatrix,
+    Weighting,
+    WeightingKind,
+    lookup,
+)
+from recsys.modeling.ease import EASERecommender
+from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.params import ModelParams, check_float, check_int
+from recsys.modeling.sequences import Sequences, training_sequences
+from recsys.modeling.timeline import ItemTimeline
+from recsys.modeling.two_stage.candidates import CandidateSet, gather_candidates
+from recsys.modeling.two_stage.features import FeatureContext, build_features, feature_names
+
+# name -> (model class, the weighting of raw ratings it is fit on). Default parameters each.
+SOURCES: dict[str, tuple[type[Recommender[Any]], WeightingKind]] = {
+    "transitions": (TransitionsRecommender, "binary"),
+    "recent_knn": (RecentKNNRecommender, "binary"),
+    "recent_popularity": (RecentPopularityRecommender, "binary"),
+    "ease": (EASERecommender, "binary"),
+    "als": (ALSRecommender, "confidence"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoStageParams(ModelParams):
+    """Candidates per source, ranker training periods, feature windows and LightGBM settings."""
+
+    model_type: ClassVar[str] = "two_stage"
+
+    per_source: int = 50
+    # Each user's latest ``periods`` training rows become ranker labels.
+    periods: int = 3
+    # Features: the latest items that form the "recent" genre and year profile, and the
+    # window of the recent item popularity.
+    last_items: int = 10
+    recent_days: float = 30.0
+    n_estimators: int = 500
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 20
+    early_stopping: int = 50
+    # Share of users whose groups are held out for early stopping and the reported AUC.
+    validation_share: float = 0.2
+    random_state: int = 42
+    num_threads: int = 2
+
+    def __post_init__(self) -> None:
+        check_int("two_stage", "per_source", self.per_source, low=1, high=10_000)
+        check_int("two_stage", "periods", self.periods, low=1, high=1000)
+        check_int("two_stage", "last_items", self.last_items, low=1, high=100_000)
+        check_float("two_stage", "recent_days", self.recent_days, low=0.0, low_open=True)
+        check_int("two_stage", "n_estimators", self.n_estimators, low=1, high=100_000)
+        check_float(
+            "two_stage", "learning_rate", self.learning_rate, low=0.0, high=1.0, low_open=True
+        )
+        check_int("two_stage", "num_leaves", self.num_leaves, low=2, high=131_072)
+        check_int("two_stage", "min_child_samples", self.min_child_samples, low=1, high=1 << 30)
+        check_int("two_stage", "early_stopping", self.early_stopping, low=1, high=100_000)
+        check_float(
+            "two_stage", "validation_share", self.validation_share, low=0.0, high=1.0,
+            low_open=True,
+        )  # fmt: skip
+        check_int("two_stage", "random_state", self.random_state, low=0, high=2**31 - 1)
+        check_int("two_stage", "num_threads", self.num_threads, low=1, high=1024)
+
+
+@dataclass(frozen=True)
+class RankerGroups:
+    """Ranker training data: one group per (user, period), candidates with features and labels."""
+
+    users: IndexArray
+    label_cols: IndexArray
+    sequences: Sequences
+    candidates: CandidateSet
+    features: npt.NDArray[np.float32]
+    labels: npt.NDArray[np.float32]
+
+
+class TwoStageRecommender(Recommender[TwoStageParams]):
+    """Union of the candidate sources' top-N, ranked by a LightGBM LambdaRank model."""
+
+    model_type: ClassVar[str] = "two_stage"
+    params_type: ClassVar[type[ModelParams]] = TwoStageParams
+    needs_sequence: ClassVar[bool] = True
+    needs_items: ClassVar[bool] = True
+
+    def __init__(self, params: TwoStageParams | None = None) -> None:
+        super().__init__(params)
+        self._sources: dict[str, Recommender[Any]] | None = None
+        self._context: FeatureContext | None = None
+        self._ranker: lgb.Booster | None = None
+        # Fit-time figures: validation AUC / NDCG@10, best iteration, gain per feature,
+        # candidate recall on the ranker's groups.
+        self.diagnostics: dict[str, Any] = {}
+
+    # -- fitting ------------------------------------------------------------------------------
+
+    def _fit(self, matrix: InteractionMatrix) -> None:
+        assert matrix.source is not None and matrix.items is not None  # checked by fit
+        source = matrix.source
+        sequences = training_sequences(source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
+        self._context = self.feature_context(matrix, sequences)
+        base_sources = fit_sources(base_interactions(matrix, self.params.periods), matrix)
+        groups = self.ranker_groups(base_sources, self._context, sequences)
+        self._ranker = self._train_ranker(groups)
+        self._sources = fit_sources(source, matrix)
+
+    def feature_context(self, matrix: InteractionMatrix, sequences: Sequences) -> FeatureContext:
+        """Item timeline of ``sequences`` and the item attributes of ``matrix``."""
+        if matrix.items is None:
+            raise ValueError("two_stage needs movie years and genres (matrix.items)")
+        years, genres = matrix.items.aligned(matrix.item_ids)
+        timeline = ItemTimeline.build(
+            sequences.cols, sequences.times, sequences.ratings, n_items=matrix.shape[1]
+        )
+        return FeatureContext(
+            timeline=timeline,
+            years=years,
+            genres=genres,
+            recent_days=self.params.recent_days,
+            last_items=self.params.last_items,
+        )
+
+    def ranker_groups(
+        self,
+        sources: Mapping[str, Recommender[Any]],
+        context: FeatureContext,
+        sequences: Sequences,
+    ) -> RankerGroups:
+        """Candidates, features and labels of every (user, period) of ``sequences``' users.
+
+        Period p's history is the user's rows before the p-th latest one, which is the label.
+        """
+        users, label_pos = _periods(sequences, self.params.periods)
+        starts = sequences.indptr[users]
+        prefix = _prefix_sequences(sequences, starts, label_pos)
+        candidates, features = self.candidate_features(sources, context, users, prefix)
+        label_cols = sequences.cols[label_pos]
+        labels = (candidates.cols == label_cols[candidates.rows]).astype(np.float32)
+        return RankerGroups(
+            users=users,
+            label_cols=label_cols,
+            sequences=prefix,
+            candidates=candidates,
+            features=features,
+            labels=labels,
+        )
+
+    def candidate_features(
+        self,
+        sources: Mapping[str, Recommender[Any]],
+        context: FeatureContext,
+        users: IndexArray,
+        sequences: Sequences,
+    ) -> tuple[CandidateSet, npt.NDArray[np.float32]]:
+        """The sources' candidates for each history and their ranker features."""
+        candidates = self._candidates(sources, users, sequences)
+        return candidates, build_features(context, sequences, candidates)
+
+    def _candidates(
+        self, sources: Mapping[str, Recommender[Any]], users: IndexArray, sequences: Sequences
+    ) -> CandidateSet:
+        rows = sequences.rows()
+        n_items = next(iter(sources.values())).n_items
+        raw = sp.csr_matrix(
+            (sequences.ratings, (rows, sequences.cols)), shape=(sequences.n_rows, n_items)
+        )
+        return gather_candidates(
+            sources,
+            user_index=users,
+            raw=raw,
+            sequences=sequences,
+            per_source=self.params.per_source,
+        )
+
+    def _train_ranker(self, groups: RankerGroups) -> lgb.Booster:
+        p = self.params
+        rows = groups.candidates.rows
+        positives = np.bincount(rows, groups.labels, minlength=groups.users.shape[0]) > 0
+        rng = np.random.default_rng(p.random_state)
+        held_out_user = rng.random(int(groups.users.max()) + 1) < p.validation_share
+        in_valid = held_out_user[groups.users] & positives
+        in_train = ~held_out_user[groups.users] & positives
+        names = list(feature_names(groups.candidates.source_names))
+        train_set = _dataset(groups, in_train, names)
+        params = {
+            "objective": "lambdarank",
+            "metric": ["ndcg", "auc"],
+            "ndcg_eval_at": [10],
+            "learning_rate": p.learning_rate,
+            "num_leaves": p.num_leaves,
+            "min_data_in_leaf": p.min_child_samples,
+            "num_threads": p.num_threads,
+            "seed": p.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+        evals: dict[str, Any] = {}
+        if in_valid.any():
+            valid_set = _dataset(groups, in_valid, names, reference=train_set)
+            ranker = lgb.train(
+                params,
+                train_set,
+                num_boost_round=p.n_estimators,
+                valid_sets=[valid_set],
+                valid_names=["valid"],
+                callbacks=[
+                    lgb.early_stopping(p.early_stopping, verbose=False),
+                    lgb.record_evaluation(evals),
+                ],
+            )
+        else:
+            ranker = lgb.train(params, train_set, num_boost_round=p.n_estimators)
+        self.diagnostics = _diagnostics(ranker, groups, in_train, in_valid, positives)
+        return ranker
+
+    # -- scoring ------------------------------------------------------------------------------
+
+    @property
+    def sources(self) -> dict[str, Recommender[Any]]:
+        """The candidate sources, fit on all the training rows."""
+        if self._sources is None:
+            raise NotFittedError("two_stage model is not fitted: call fit() or load()")
+        return self._sources
+
+    @property
+    def context(self) -> FeatureContext:
+        """Item timeline and attributes the features read."""
+        if self._context is None:
+            raise NotFittedError("two_stage model is not fitted: call fit() or load()")
+        return self._context
+
+    @property
+    def ranker(self) -> lgb.Booster:
+        """The trained LightGBM booster."""
+        if self._ranker is None:
+            raise NotFittedError("two_stage model is not fitted: call fit() or load()")
+        return self._ranker
+
+    def _default_time(self) -> int:
+        return self.context.timeline.latest_time() + 1
+
+    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
+        # Only reached without sequences; the base class always passes them to this model.
+        raise NotImplementedError("two_stage scores through _score_sequences")
+
+    def _score_sequences(
+        self, user_index: IndexArray, weighted: sp.csr_matrix, sequences: Sequences
+    ) -> FloatArray:
+        candidates, features = self.candidate_features(
+            self.sources, self.context, user_index, sequences
+        )
+        ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
+        return _dense_scores(candidates, ranked, sequences.n_rows, self._fallback())
+
+    def candidates_for(self, sequences: Sequences, user_index: IndexArray) -> CandidateSet:
+        """The union of the sources' candidates for histories (for recall diagnostics)."""
+        return self._candidates(self.sources, user_index, sequences)
+
+    def _fallback(self) -> FloatArray:
+        # All-time popularity share in [0, 1): orders the items no source proposed.
+        totals = np.diff(self.context.timeline.item_starts).astype(np.float64)
+        share: FloatArray = (totals / (totals.max() + 1.0)).astype(np.float32)
+        return share
+
+    def _similar(self, item_index: int) -> FloatArray:
+        # What the ranker would rank after a history of just this movie, watched now.
+        sequences = Sequences(
+            indptr=np.array([0, 1], dtype=np.int64),
+            cols=np.array([item_index], dtype=np.intp),
+            times=np.array([self._default_time() - 1], dtype=np.int64),
+            ratings=np.array([5.0], dtype=np.float32),
+            reference_times=np.array([self._default_time() - 1], dtype=np.int64),
+        )
+        scores = self._score_sequences(
+            np.array([-1], dtype=np.intp), sp.csr_matrix((1, 1)), sequences
+        )
+        row: FloatArray = scores[0]
+        return row
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def _state_arrays(self) -> StateArrays:
+        text = self.ranker.model_to_string()
+        state: StateArrays = {
+            "ranker": {
+                "model_text": np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
+            },
+            "timeline": self.context.timeline.to_arrays(),
+            "items": {"years": self.context.years, "genres": self.context.genres},
+        }
+        for name, model in self.sources.items():
+            for stem, arrays in model.to_state().items():
+                state[f"source-{name}-{stem}"] = arrays
+        return state
+
+    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
+        n = self.n_items
+        text = np.asarray(_arrays(state, "ranker", ("model_text",))["model_text"], np.uint8)
+        try:
+            self._ranker = lgb.Booster(model_str=text.tobytes().decode("utf-8"))
+        except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+            raise ModelStateError(f"ranker.npz: not a LightGBM text model: {exc}") from exc
+        items = _arrays(state, "items", ("years", "genres"))
+        years = np.asarray(items["years"], dtype=np.float32)
+        genres = np.asarray(items["genres"], dtype=np.float32)
+        if years.shape != (n,) or genres.ndim != 2 or genres.shape[0] != n:
+            raise ModelStateError(f"items.npz: years/genres do not fit {n} items")
+        self._context = FeatureContext(
+            timeline=ItemTimeline.from_state(state, "timeline", n_items=n),
+            years=years,
+            genres=genres,
+            recent_days=self.params.recent_days,
+            last_items=self.params.last_items,
+        )
+        sources: dict[str, Recommender[Any]] = {}
+        for name, (cls, weighting) in SOURCES.items():
+            prefix = f"source-{name}-"
+            part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            info = {"weighting": Weighting(kind=weighting).to_dict()}
+            sources[name] = cls.from_state({}, info, part)
+        self._sources = sources
+
+
+def fit_sources(rows: Interactions, like: InteractionMatrix) -> dict[str, Recommender[Any]]:
+    """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
+    return {
+        name: cls(cls.params_type()).fit(matrix_on(rows, like, weighting))
+        for name, (cls, weighting) in SOURCES.items()
+    }
+
+
+def matrix_on(
+    rows: Interactions, like: InteractionMatrix, kind: WeightingKind
+) -> InteractionMatrix:
+    users = lookup(like.user_ids, rows.user_ids)
+    items = lookup(like.item_ids, rows.movie_ids)
+    raw = sp.csr_matrix(
+        (np.asarray(rows.ratings, dtype=np.float32), (users, items)), shape=like.shape
+    )
+    weighting = FittedWeighting(Weighting(kind=kind))
+    return InteractionMatrix(
+        user_items=weighting.apply(raw),
+        user_ids=like.user_ids,
+        item_ids=like.item_ids,
+        weighting=weighting,
+        fingerprint=like.fingerprint,
+        n_interactions=len(rows),
+        source=rows,
+        items=like.items,
+    )
+
+
+def base_interactions(matrix: InteractionMatrix, periods: int) -> Interactions:
+    """``matrix.source`` minus every user's latest ``periods`` rows (time, movie id order)."""
+    assert matrix.source is not None
+    sequences = training_sequences(
+        matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids
+    )
+    keep = sequences.from_end() >= periods
+    return Interactions(
+        user_ids=matrix.user_ids[sequences.rows()[keep]],
+        movie_ids=matrix.item_ids[sequences.cols[keep]],
+        ratings=sequences.ratings[keep],
+        timestamps=sequences.times[keep],
+    )
+
+
+def _periods(sequences: Sequences, periods: int) -> tuple[IndexArray, npt.NDArray[np.int64]]:
+    # (user row, entry position of the label) for every user and period with a non-empty prefix.
+    lengths = sequences.lengths
+    users: list[IndexArray] = []
+    labels: list[npt.NDArray[np.int64]] = []
+    for p in range(1, periods + 1):
+        who = np.flatnonzero(lengths > p).astype(np.intp)
+        users.append(who)
+        labels.append(sequences.indptr[who + 1] - p)
+    user_rows = np.concatenate(users)
+    label_pos = np.concatenate(labels)
+    order = np.lexsort((label_pos, user_rows))
+    return user_rows[order], label_pos[order]
+
+
+def _prefix_sequences(
+    sequences: Sequences, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]
+) -> Sequences:
+    # Entries starts[g]:ends[g] of ``sequences`` as row g.
+    lengths = ends - starts
+    indptr = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(int(indptr[-1]))
+    return Sequences(
+        indptr=indptr,
+        cols=sequences.cols[entries],
+        times=sequences.times[entries],
+        ratings=sequences.ratings[entries],
+        reference_times=sequences.times[ends - 1],
+    )
+
+
+def _dataset(
+    groups: RankerGroups,
+    wanted: npt.NDArray[np.bool_],
+    names: list[str],
+    *,
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    rows = groups.candidates.rows
+    pick = wanted[rows]
+    sizes = np.bincount(rows[pick], minlength=wanted.shape[0])[wanted]
+    return lgb.Dataset(
+        groups.features[pick],
+        label=groups.labels[pick],
+        group=sizes,
+        feature_name=names,
+        reference=reference,
+        free_raw_data=False,
+    )
+
+
+def _dense_scores(
+    candidates: CandidateSet, ranked: FloatArray, n_rows: int, fallback: FloatArray
+) -> FloatArray:
+    # Candidates get the ranker's score; every other item ranks below them, by popularity.
+    floor = np.zeros(n_rows, dtype=np.float32)
+    if candidates.n_pairs:
+        lowest = np.full(n_rows, np.inf, dtype=np.float32)
+        np.minimum.at(lowest, candidates.rows, ranked)
+        floor = np.where(np.isfinite(lowest), lowest, 0.0).astype(np.float32)
+    scores = (floor[:, None] - 2.0 + fallback[None, :]).astype(np.float32)
+    scores[candidates.rows, candidates.cols] = ranked
+    return scores
+
+
+def _diagnostics(
+    ranker: lgb.Booster,
+    groups: RankerGroups,
+    in_train: npt.NDArray[np.bool_],
+    in_valid: npt.NDArray[np.bool_],
+    positives: npt.NDArray[np.bool_],
+) -> dict[str, Any]:
+    rows = groups.candidates.rows
+    names = feature_names(groups.candidates.source_names)
+    gain = ranker.feature_importance(importance_type="gain")
+    out: dict[str, Any] = {
+        "groups": int(groups.users.shape[0]),
+        "groups_train": int(in_train.sum()),
+        "groups_valid": int(in_valid.sum()),
+        "candidates_per_group": float(groups.candidates.n_pairs / max(groups.users.shape[0], 1)),
+        "best_iteration": int(ranker.best_iteration or ranker.current_iteration()),
+        "gain": {name: float(g) for name, g in zip(names, gain, strict=True)},
+        "union_recall": float(positives.mean()),
+        "source_recall": {
+            name: float(
+                np.bincount(
+                    rows,
+                    groups.labels * np.isfinite(groups.candidates.scores[:, s]),
+                    minlength=groups.users.shape[0],
+                )
+                .astype(bool)
+                .mean()
+            )
+            for s, name in enumerate(groups.candidates.source_names)
+        },
+    }
+    if in_valid.any():
+        pick = in_valid[rows]
+        predicted = np.asarray(ranker.predict(groups.features[pick], num_threads=1), np.float64)
+        out["valid_auc"] = pooled_auc(predicted, groups.labels[pick])
+    return out
+
+
+def pooled_auc(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.float32]) -> float:
+    """P(a positive scores above a negative) over all pairs, ties 1/2 (Mann-Whitney)."""
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    # Average ranks over ties.
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    average = first + (counts + 1) / 2.0
+    ranks = np.empty(scores.shape[0])
+    ranks[order] = np.repeat(average, counts)
+    positive = labels > 0
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

@@ -1,0 +1,131 @@
+"""The two-stage ranker's training features use nothing at or after the moment they describe.
+
+For a (user, period) group, the features are built once from all the training rows; then every
+row at or after that period's label is deleted (the user's own label and later rows, and every
+other user's rows from the label time on), the item timeline and the user's sequence are rebuilt
+from what is left, and the same candidates must get bit-identical features. The candidate
+sources are held fixed: they are fit on "base" (the training rows minus every user's latest
+``periods`` rows, which test_base_holds_no_label_row checks), and they are deliberately not
+time-aware for other users' rows, as in any two-stage recommender trained on one snapshot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.data.frames import Interactions
+from recsys.evaluation.splits import take
+from recsys.modeling import build_matrix
+from recsys.modeling.items import ItemAttributes
+from recsys.modeling.sequences import training_sequences
+from recsys.modeling.toy import random_interactions
+from recsys.modeling.two_stage.model import (
+    TwoStageParams,
+    TwoStageRecommender,
+    base_interactions,
+    fit_sources,
+    matrix_on,
+)
+
+PERIODS = 3
+
+
+@pytest.fixture(scope="module")
+def data() -> Interactions:
+    return random_interactions(users=40, items=30, density=0.3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def items(data: Interactions) -> ItemAttributes:
+    ids = np.unique(data.movie_ids)
+    rng = np.random.default_rng(0)
+    genres = [tuple(g for g in ("A", "B", "C") if rng.random() < 0.5) for _ in ids]
+    return ItemAttributes.from_records(ids.tolist(), (1950 + ids % 40).tolist(), genres)
+
+
+def test_period_features_are_identical_when_every_later_row_is_deleted(
+    data: Interactions, items: ItemAttributes
+) -> None:
+    matrix = build_matrix(data, weighting="binary", items=items)
+    model = TwoStageRecommender(TwoStageParams(per_source=10, periods=PERIODS, num_threads=1))
+    sequences = training_sequences(data, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
+    context = model.feature_context(matrix, sequences)
+    sources = fit_sources(base_interactions(matrix, PERIODS), matrix)
+    groups = model.ranker_groups(sources, context, sequences)
+    checked = 0
+    for group in range(0, groups.users.shape[0], 7):
+        user = int(groups.users[group])
+        prefix = groups.sequences.slice(group, group + 1)
+        label_time = int(
+            sequences.times[sequences.indptr[user] + prefix.lengths[0]]
+        )  # the label is the entry right after the prefix
+        user_id = matrix.user_ids[user]
+        own = np.flatnonzero(data.user_ids == user_id)
+        own = own[np.lexsort((data.movie_ids[own], data.timestamps[own]))][: prefix.lengths[0]]
+        others = np.flatnonzero((data.user_ids != user_id) & (data.timestamps < label_time))
+        truncated = take(data, np.sort(np.concatenate([own, others])))
+        before = matrix_on(truncated, matrix, "binary")
+        cut = training_sequences(truncated, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
+        np.testing.assert_array_equal(cut.slice(user, user + 1).cols, prefix.cols)
+        candidates, features = model.candidate_features(
+            sources,
+            model.feature_context(before, cut),
+            np.array([user], dtype=np.intp),
+            cut.slice(user, user + 1),
+        )
+        # The same group built alone from all the rows (a batch of one, as above: BLAS may
+        # round a one-row product differently from a many-row one, e.g. ALS scores).
+        full_candidates, full_features = model.candidate_features(
+            sources, context, np.array([user], dtype=np.intp), prefix
+        )
+        np.testing.assert_array_equal(candidates.cols, full_candidates.cols)
+        np.testing.assert_array_equal(features, full_features)
+        pick = groups.candidates.rows == group
+        np.testing.assert_array_equal(full_candidates.cols, groups.candidates.cols[pick])
+        np.testing.assert_allclose(full_features, groups.features[pick], rtol=1e-5, atol=1e-6)
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_check_notices_a_row_the_features_may_use(
+    data: Interactions, items: ItemAttributes
+) -> None:
+    # Sanity of the test above: one more row of another user, just before the history's end,
+    # for a candidate item, must change that item's features (item_count).
+    matrix = build_matrix(data, weighting="binary", items=items)
+    model = TwoStageRecommender(TwoStageParams(per_source=10, periods=PERIODS, num_threads=1))
+    sequences = training_sequences(data, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
+    sources = fit_sources(base_interactions(matrix, PERIODS), matrix)
+    user = 0
+    one = sequences.slice(user, user + 1)
+    users = np.array([user], dtype=np.intp)
+    candidates, features = model.candidate_features(
+        sources, model.feature_context(matrix, sequences), users, one
+    )
+    item = int(candidates.cols[0])
+    stranger = int(matrix.user_ids.max()) + 1
+    extra = Interactions(
+        np.append(data.user_ids, stranger),
+        np.append(data.movie_ids, matrix.item_ids[item]),
+        np.append(data.ratings, np.float32(5.0)),
+        np.append(data.timestamps, int(one.reference_times[0]) - 1),
+    )
+    grown = build_matrix(extra, weighting="binary", items=items)
+    grown_sequences = training_sequences(extra, user_ids=grown.user_ids, item_ids=grown.item_ids)
+    _, changed = model.candidate_features(
+        sources, model.feature_context(grown, grown_sequences), users, one
+    )
+    assert not np.array_equal(changed[0], features[0], equal_nan=True)
+
+
+def test_base_holds_no_label_row(data: Interactions, items: ItemAttributes) -> None:
+    matrix = build_matrix(data, weighting="binary", items=items)
+    base = base_interactions(matrix, PERIODS)
+    for user in np.unique(data.user_ids):
+        own = np.flatnonzero(data.user_ids == user)
+        order = own[np.lexsort((data.movie_ids[own], data.timestamps[own]))]
+        latest = set(data.movie_ids[order[-PERIODS:]].tolist())
+        kept = set(base.movie_ids[base.user_ids == user].tolist())
+        assert not latest & kept
+        assert len(kept) == max(len(own) - PERIODS, 0)

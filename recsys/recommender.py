@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.catalog import MovieCatalog
 from recsys.db.repositories import MovieRecord, RatingRepository, UserRepository
+from recsys.events import EventWeights
 from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import FloatArray, IdArray, lookup
+from recsys.modeling.explain import NO_ANCHOR
 
 FALLBACK_MODEL = "popularity"
 
@@ -130,6 +132,8 @@ class ScoredMovie:
     year: int | None
     genres: tuple[str, ...]
     score: float
+    # "because you watched <title>": the history movie that led an item-to-item model here.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,11 +186,14 @@ class RecommenderService:
         *,
         unavailable: Mapping[str, str] | None = None,
         catalog: MovieCatalog | None = None,
+        weights: EventWeights | None = None,
     ) -> None:
         self._models = MappingProxyType(dict(models))
         # Model types that were asked for but could not be loaded, with the reason (503s).
         self._unavailable = MappingProxyType(dict(unavailable or {}))
         self.catalog = catalog if catalog is not None else MovieCatalog()
+        # How events add to a history's interaction weights (None: RECSYS_EVENT_WEIGHTS).
+        self._weights = weights
 
     @property
     def model_types(self) -> list[str]:
@@ -218,13 +225,14 @@ class RecommenderService:
     ) -> Recommendations:
         """Top-k unrated movies for a known user, best first, titled."""
         loaded = self.get(model_type)
-        # One round trip: whether the user exists and everything they have rated so far.
-        rated = await UserRepository(session).rated_movies(user_id)
+        # One round trip: whether the user exists and everything they have rated or done so far.
+        rated = await UserRepository(session).rated_movies(user_id, self._weights)
         if rated is None:
             raise UnknownUserError(user_id)
         history = History.of(
             np.asarray(rated.movie_ids, dtype=np.int64),
             np.asarray(rated.ratings, dtype=np.float32),
+            np.asarray(rated.last_at, dtype=np.int64),
         )
         answer, fallback = loaded, False
         if not _can_score(loaded.model, user_id, history):
@@ -233,15 +241,18 @@ class RecommenderService:
                 raise FallbackUnavailableError(user_id, model_type)
             answer, fallback = fallback_model, True
         model = answer.model
-        ids, scores = await _run_scoring(
-            model, lambda: model.recommend(user_id, history=history, k=k)
-        )
+
+        def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
+            ids, scores = model.recommend(user_id, history=history, k=k)
+            return ids, scores, model.explain(history, ids)
+
+        ids, scores, anchors = await _run_scoring(model, top_with_anchors)
         return Recommendations(
             user_id=user_id,
             model=model.model_type,
             model_version=answer.version,
             fallback=fallback,
-            movies=await self._titled(session, ids, scores),
+            movies=await self._titled(session, ids, scores, anchors),
         )
 
     async def movie(self, session: AsyncSession, movie_id: int) -> MovieRecord:
@@ -287,11 +298,26 @@ class RecommenderService:
         )
 
     async def _titled(
-        self, session: AsyncSession, ids: IdArray, scores: FloatArray
+        self,
+        session: AsyncSession,
+        ids: IdArray,
+        scores: FloatArray,
+        anchors: IdArray | None = None,
     ) -> list[ScoredMovie]:
-        movies = await self.catalog.get_many(session, ids.tolist())
-        score_of = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-        return [ScoredMovie(m.id, m.title, m.year, m.genres, score_of[m.id]) for m in movies]
+        wanted = ids.tolist()
+        anchor_ids = anchors.tolist() if anchors is not None else [NO_ANCHOR] * len(wanted)
+        # One catalogue look-up for the movies and the history movies that explain them.
+        extra = sorted({a for a in anchor_ids if a != NO_ANCHOR} - set(wanted))
+        found = {m.id: m for m in await self.catalog.get_many(session, wanted + extra)}
+        out = []
+        for movie_id, score, anchor in zip(wanted, scores.tolist(), anchor_ids, strict=True):
+            m = found.get(movie_id)
+            if m is None:
+                continue  # deleted from the catalogue since training
+            because = found.get(anchor)
+            reason = f"because you watched {because.title}" if because is not None else None
+            out.append(ScoredMovie(m.id, m.title, m.year, m.genres, score, reason))
+        return out
 
 
 async def _run_scoring(model: Recommender[Any], work: Callable[[], T]) -> T:

@@ -21,6 +21,7 @@ from recsys.api.routes import admin, compat, events, health, movies, sagemaker, 
 from recsys.api.state import STATE_KEY, AppState
 from recsys.catalog import MovieCatalog
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
 from recsys.settings import Settings, get_settings
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 artifact_uri=settings.artifact_uri,
                 catalog=catalog,
                 warm=functools.partial(_warm, catalog, session_factory),
+                weights=EventWeights(settings.event_weights),
             )
             state = AppState(
                 settings=settings,

@@ -23,6 +23,7 @@ import anyio.to_thread
 
 from recsys.api.registry import ModelRegistry
 from recsys.catalog import MovieCatalog
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import (
     ArtifactError,
     ArtifactStore,
@@ -105,8 +106,10 @@ class LiveModels:
         artifact_uri: str,
         catalog: MovieCatalog | None = None,
         warm: Warm | None = None,
+        weights: EventWeights | None = None,
     ) -> None:
         self._catalog = catalog if catalog is not None else MovieCatalog()
+        self._weights = weights
         self._current = Serving(registry, self._service_for(registry))
         self._artifact_uri = artifact_uri
         self._store: ArtifactStore | None = None
@@ -260,7 +263,10 @@ class LiveModels:
 
     def _service_for(self, registry: ModelRegistry) -> RecommenderService:
         return RecommenderService(
-            registry.loaded, unavailable=registry.missing, catalog=self._catalog
+            registry.loaded,
+            unavailable=registry.missing,
+            catalog=self._catalog,
+            weights=self._weights,
         )
 
 

@@ -51,6 +51,11 @@ class ScoredMovieOut(MovieOut):
     model_config = ConfigDict(json_schema_extra={"examples": [{**_STAR_WARS, "score": 1.2031}]})
 
     score: float = Field(description="Model score; only the order is meaningful across models.")
+    reason: str | None = Field(
+        default=None,
+        description="Why it is recommended, where the model can say: "
+        "'because you watched <title>' (item-to-item models and two_stage).",
+    )
 
 
 class RecommendationsOut(_Out):
@@ -64,7 +69,13 @@ class RecommendationsOut(_Out):
                     "model": "als",
                     "model_version": "20261123T121314.123456Z-1a2b3c",
                     "fallback": False,
-                    "movies": [{**_STAR_WARS, "score": 1.2031}],
+                    "movies": [
+                        {
+                            **_STAR_WARS,
+                            "score": 1.2031,
+                            "reason": "because you watched Return of the Jedi",
+                        }
+                    ],
                 }
             ]
         }

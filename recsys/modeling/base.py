@@ -30,6 +30,7 @@ from recsys.modeling.dataset import (
     lookup,
 )
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.explain import anchors
 from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, build_sequences
 
@@ -235,6 +236,17 @@ class Recommender(ABC, Generic[P]):
         top, top_scores = top_k(scores, k)
         keep = np.isfinite(top_scores[0])
         return self.item_ids[top[0][keep]], top_scores[0][keep]
+
+    def explain(self, history: History, movie_ids: npt.ArrayLike) -> IdArray:
+        """For each movie, the history movie that most led the model to it; -1 where none did.
+
+        Item-to-item models answer (see ``explaining_matrices``); the others return all -1.
+        """
+        return anchors(self.item_ids, self.explaining_matrices(), history, movie_ids)
+
+    def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
+        """Items x items CSRs: [i, j] is how much having seen i proposes j; most telling first."""
+        return ()
 
     def recommend_batch(
         self, user_ids: npt.ArrayLike, *, histories: Histories, k: int = 10

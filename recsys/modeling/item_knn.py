@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
@@ -105,6 +105,9 @@ class ItemKNNRecommender(Recommender[ItemKNNParams]):
         scores = np.full(product.shape, -np.inf, dtype=np.float32)
         scores[product.row, product.col] = product.data
         return scores
+
+    def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
+        return (self.similarity,)
 
     def _similar(self, item_index: int) -> FloatArray:
         row = self.similarity[item_index]

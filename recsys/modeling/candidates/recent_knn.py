@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,6 +79,9 @@ class RecentKNNRecommender(Recommender[RecentKNNParams]):
             self.n_items, last=self.params.last_items, decay=self.params.recency
         )
         return sparse_to_dense_scores(profile @ self.similarity)
+
+    def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
+        return (self.similarity,)
 
     def _similar(self, item_index: int) -> FloatArray:
         row = self.similarity[item_index]

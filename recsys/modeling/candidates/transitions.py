@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -94,6 +94,9 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
             self.n_items, last=self.params.last_items, decay=self.params.recency
         )
         return sparse_to_dense_scores(profile @ self.transitions)
+
+    def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
+        return (self.transitions,)
 
     def _similar(self, item_index: int) -> FloatArray:
         # "What is watched next after this movie".

@@ -17,7 +17,7 @@ The ranker is stored in LightGBM's own text format (as bytes inside ranker.npz),
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -301,6 +301,16 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         totals = np.diff(self.context.timeline.item_starts).astype(np.float64)
         share: FloatArray = (totals / (totals.max() + 1.0)).astype(np.float32)
         return share
+
+    def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
+        # What follows the user's recent movies explains best; similarity covers the rest.
+        sources = self.sources
+        return tuple(
+            matrix
+            for name in ("transitions", "recent_knn")
+            if name in sources
+            for matrix in sources[name].explaining_matrices()
+        )
 
     def _similar(self, item_index: int) -> FloatArray:
         # What the ranker would rank after a history of just this movie, watched now.

@@ -1,0 +1,74 @@
+"""Reasons for recommendations: which movie of the user's history led to each recommended one.
+
+Item-to-item models score a movie j by summing, over the history items i, a weight of i times
+M[i, j] (transitions: how often j follows i; neighbourhoods: how similar they are). The history
+item with the largest term is the anchor of "because you watched <anchor>".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.modeling.dataset import IdArray, lookup
+
+if TYPE_CHECKING:
+    from recsys.modeling.base import History
+
+# Anchors come from the user's latest items, each weighed recency ** (its rank from the end),
+# so that "because you watched" names something recent when a recent item explains as well.
+ANCHOR_LAST = 20
+ANCHOR_RECENCY = 0.8
+NO_ANCHOR = -1
+
+
+def anchors(
+    item_ids: IdArray,
+    matrices: Sequence[sp.csr_matrix],
+    history: History,
+    movie_ids: npt.ArrayLike,
+) -> IdArray:
+    """For each of ``movie_ids``, the history movie with the largest weighted M[i, j].
+
+    ``matrices`` are tried in order: a later one only explains movies the earlier ones could
+    not. ``NO_ANCHOR`` where no history item relates to the movie.
+    """
+    targets = np.asarray(movie_ids, dtype=np.int64).ravel()
+    out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
+    target_cols = lookup(item_ids, targets)
+    history_cols = lookup(item_ids, history.movie_ids)
+    known = history_cols >= 0
+    if not matrices or not known.any() or not (target_cols >= 0).any():
+        return out
+    rows, weights = _recent(history, known)
+    anchor_ids = history.movie_ids[rows]
+    valid = np.flatnonzero(target_cols >= 0)
+    for matrix in matrices:
+        open_ = valid[out[valid] == NO_ANCHOR]
+        if open_.size == 0:
+            break
+        block = matrix[history_cols[rows]][:, target_cols[open_]].toarray()
+        block *= weights[:, None]
+        best = np.argmax(block, axis=0)
+        found = block[best, np.arange(open_.size)] > 0
+        out[open_[found]] = anchor_ids[best[found]]
+    return out
+
+
+def _recent(
+    history: History, known: npt.NDArray[np.bool_]
+) -> tuple[IdArray, npt.NDArray[np.float32]]:
+    # Positions (into the history) of the latest ANCHOR_LAST known items and their weights;
+    # without timestamps every known item counts the same.
+    positions = np.flatnonzero(known)
+    if history.timestamps is None:
+        return positions, np.ones(positions.shape[0], dtype=np.float32)
+    times = history.timestamps[positions]
+    # Latest first; equal times by position, later entries counting as later.
+    order = np.lexsort((-positions, -times))[:ANCHOR_LAST]
+    weights = np.power(ANCHOR_RECENCY, np.arange(order.shape[0])).astype(np.float32)
+    return positions[order], weights

@@ -1,0 +1,112 @@
+"""Reasons over HTTP: sequence models trained from PostgreSQL say which watched movie led them.
+
+A catalogue of two film series, watched in order by every user: after "Alien" comes "Aliens",
+after "Toy Story" comes "Toy Story 2". A user whose latest movie is "Alien" must be offered
+"Aliens" first, "because you watched Alien", by ``transitions`` and by ``two_stage`` (trained
+through ``recsys.training.train``, which reads the movies' years and genres from the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from recsys.db.session import create_engine, create_session_factory
+from recsys.modeling.artifacts import LocalArtifactStore
+from recsys.training import train
+from tests.conftest import TinyMovie, TinyRating, WriteDataset, run_alembic
+from tests.integration.test_api import movies_of, serve, settings_for
+
+ALIEN, ALIENS, ALIEN_3, TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 2, 3, 4, 5, 6
+MOVIES = (
+    TinyMovie(ALIEN, "Alien", 1979, ("Horror", "Sci-Fi")),
+    TinyMovie(ALIENS, "Aliens", 1986, ("Action", "Sci-Fi")),
+    TinyMovie(ALIEN_3, "Alien 3", 1992, ("Action", "Sci-Fi")),
+    TinyMovie(TOY_STORY, "Toy Story", 1995, ("Animation", "Comedy")),
+    TinyMovie(TOY_STORY_2, "Toy Story 2", 1999, ("Animation", "Comedy")),
+    TinyMovie(TOY_STORY_3, "Toy Story 3", 2010, ("Animation", "Comedy")),
+)
+DAY = 86_400
+T0 = 1_300_000_000
+USERS = 60
+# Watched Toy Story, then Alien last: the next movie is Aliens.
+VIEWER = USERS + 1
+TWO_STAGE = {"per_source": 10, "periods": 2, "min_child_samples": 5, "num_threads": 1}
+
+
+def ratings() -> list[TinyRating]:
+    rows = []
+    for user in range(1, USERS + 1):
+        start = T0 + user * DAY
+        # Half the users watch the Alien films first, half the Toy Story films; always in order.
+        series = [[ALIEN, ALIENS, ALIEN_3], [TOY_STORY, TOY_STORY_2, TOY_STORY_3]]
+        order = series if user % 2 else series[::-1]
+        watched = order[0] + order[1][: 1 + user % 3]
+        rows += [TinyRating(user, m, 4.0, start + n * 3600) for n, m in enumerate(watched)]
+    rows += [
+        TinyRating(VIEWER, TOY_STORY, 4.0, T0 + 90 * DAY),
+        TinyRating(VIEWER, ALIEN, 5.0, T0 + 91 * DAY),
+    ]
+    return rows
+
+
+@pytest.fixture(scope="module")
+async def url(
+    _pg_databases: Callable[[], Awaitable[str]],
+    write_dataset: WriteDataset,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    data_dir = tmp_path_factory.mktemp("series")
+    write_dataset(data_dir / "series", ratings=ratings(), movies=MOVIES)
+    url = await _pg_databases()
+    await run_alembic(url, "upgrade", "head", dataset="series", data_dir=data_dir)
+    return url
+
+
+@pytest.fixture(scope="module")
+async def store_dir(url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("artifacts")
+    store = LocalArtifactStore(folder)
+    engine = create_engine(url)
+    try:
+        sessions = create_session_factory(engine)
+        for model_type, params in (
+            ("transitions", {}),
+            ("two_stage", TWO_STAGE),
+            ("als", {"factors": 4, "iterations": 3}),
+            ("popularity", {}),
+        ):
+            await train(sessions, model_type=model_type, store=store, params=params)
+    finally:
+        await engine.dispose()
+    return folder
+
+
+@pytest.mark.parametrize("model_type", ["transitions", "two_stage"])
+async def test_the_next_film_comes_first_because_you_watched_the_last(
+    url: str, store_dir: Path, model_type: str
+) -> None:
+    settings = settings_for(
+        url, store_dir, models=("transitions", "two_stage", "als", "popularity")
+    )
+    async with serve(settings) as client:
+        movies = movies_of(await client.get(f"/users/{VIEWER}/recommendations?model={model_type}"))
+    first = movies[0]
+    assert (first["id"], first["reason"]) == (ALIENS, "because you watched Alien")
+    # Every reason names a movie the viewer has watched.
+    assert {m["reason"] for m in movies} <= {
+        None,
+        "because you watched Alien",
+        "because you watched Toy Story",
+    }
+
+
+async def test_models_without_item_to_item_structure_answer_without_reasons(
+    url: str, store_dir: Path
+) -> None:
+    settings = settings_for(url, store_dir, models=("als", "popularity"))
+    async with serve(settings) as client:
+        movies = movies_of(await client.get(f"/users/{VIEWER}/recommendations"))
+    assert movies and all(m["reason"] is None for m in movies)

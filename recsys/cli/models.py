@@ -188,7 +188,7 @@ def _predict_all(
     with database_errors(settings.database_url):
         interactions = asyncio.run(export())
     if len(interactions) == 0:
-        fail("the ratings table is empty: seed a dataset first (recsys db upgrade)")
+        fail("no ratings or events to predict from: seed a dataset first (recsys db upgrade)")
     model = models[model_type].model
     fallback = models.get(FALLBACK_MODEL) if model_type != FALLBACK_MODEL else None
     n_users = int(np.unique(interactions.user_ids).shape[0])

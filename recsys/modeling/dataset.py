@@ -250,7 +250,7 @@ def _validated_columns(
     if len(set(lengths.values())) != 1 or users.ndim != 1:
         raise ValueError(f"interaction columns must be 1-D and equally long, got {lengths}")
     if users.shape[0] == 0:
-        raise ValueError("no interactions: the ratings table is empty")
+        raise ValueError("no interactions: the ratings and events tables are empty")
     bad = np.flatnonzero(~np.isfinite(ratings))
     if bad.size:
         i = int(bad[0])

@@ -91,10 +91,13 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory(prefix="recsys-bench-serve-") as tmp:
         work = Path(tmp)
+        models = served_models(args.model)
         with _database(args) as database_url:
-            artifact_uri = args.artifact_uri or _train_models(database_url, work / "artifacts")
+            artifact_uri = args.artifact_uri or _train_models(
+                database_url, work / "artifacts", models
+            )
             port = _free_port()
-            with _uvicorn(database_url, artifact_uri, port, work / "uvicorn.log") as pid:
+            with _uvicorn(database_url, artifact_uri, port, work / "uvicorn.log", models) as pid:
                 runs = _measure(wrk, port, pid, args, work)
     _report(runs, args)
 
@@ -105,6 +108,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per route")
+    parser.add_argument(
+        "--model",
+        default="als",
+        help="model the recommendations route answers with (trained beside item_knn and "
+        "popularity; e.g. two_stage)",
+    )
     parser.add_argument(
         "--database-url",
         help="an already migrated and ML-100K-seeded database (default: a throwaway one)",
@@ -155,14 +164,19 @@ async def _admin(dsn: str, sql: str) -> None:
         await connection.close()
 
 
-def _train_models(database_url: str, folder: Path) -> str:
+def served_models(model: str) -> tuple[str, ...]:
+    """The model under test first, then the usual set (popularity is the fallback)."""
+    return tuple(dict.fromkeys((model, *MODELS)))
+
+
+def _train_models(database_url: str, folder: Path, models: tuple[str, ...]) -> str:
     uri = f"file://{folder}"
 
     async def run() -> None:
         engine = create_engine(database_url)
         try:
             sessions = create_session_factory(engine)
-            for model_type in MODELS:
+            for model_type in models:
                 print(f"training {model_type} ...", flush=True)
                 await train(sessions, model_type=model_type, store=open_store(uri))
         finally:
@@ -179,13 +193,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _uvicorn(database_url: str, artifact_uri: str, port: int, log: Path) -> Iterator[int]:
+def _uvicorn(
+    database_url: str, artifact_uri: str, port: int, log: Path, models: tuple[str, ...]
+) -> Iterator[int]:
     env = {
         **os.environ,
         "RECSYS_DATABASE_URL": database_url,
         "RECSYS_ARTIFACT_URI": artifact_uri,
-        "RECSYS_MODELS": ",".join(MODELS),
-        "RECSYS_DEFAULT_MODEL": "als",
+        "RECSYS_MODELS": ",".join(models),
+        "RECSYS_DEFAULT_MODEL": models[0],
     }
     cmd = [
         sys.executable,
@@ -301,13 +317,16 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
     const_rps, rec_rps = median("constant", "rps"), median("recommendations", "rps")
     rec_p99 = median("recommendations", "p99_ms")
     print()
-    print(f"median of {args.rounds} rounds, {args.duration} s each, {args.connections} connections")
+    print(
+        f"model {args.model}: median of {args.rounds} rounds, {args.duration} s each, "
+        f"{args.connections} connections"
+    )
     print()
     print("| route | req/s | p50 ms | p90 ms | p99 ms | server CPU us/req | errors |")
     print("|---|--:|--:|--:|--:|--:|--:|")
     for route, path in (
         ("constant", "GET /healthz"),
-        ("recommendations", "GET /users/{id}/recommendations?k=10"),
+        ("recommendations", f"GET /users/{{id}}/recommendations?k=10 ({args.model})"),
     ):
         print(
             f"| `{path}` | {median(route, 'rps'):,.0f} | {median(route, 'p50_ms'):.2f} | "

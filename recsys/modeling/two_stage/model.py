@@ -94,7 +94,7 @@ class TwoStageParams(ModelParams):
     learning_rate: float = 0.05
     # Small trees with large leaves: the ranker sees sources fit on less data than when served,
     # and fine splits on them do not carry over (ML-100K: LLO 0.0969 / random 0.195 NDCG@10
-    # against 0.0918 / 0.185 with 31 leaves of 20, at scattered_weight 0.5).
+    # against 0.0918 / 0.185 with 31 leaves of 20, at scattered_weight 0.5, raw source scores).
     num_leaves: int = 15
     min_child_samples: int = 200
     early_stopping: int = 50
@@ -195,7 +195,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         """Per entry of ``sequences``: held out as a positive of its user's scattered group.
 
         A pseudo-random draw per (user id, movie id, time, seed), so deleting other rows never
-        changes which rows are held out; users would be left with no history keep all rows.
+        changes which rows are held out; a user who would be left with no history keeps all rows.
         """
         if self.params.holdout_share <= 0.0:
             return np.zeros(sequences.cols.shape[0], dtype=np.bool_)

@@ -81,6 +81,14 @@ class ItemTimeline:
         first[has] = (keys & _TIME_SPAN) + self.origin
         return first
 
+    def nth_times(self, cols: IndexArray, nth: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Time of item ``cols[q]``'s ``nth[q]``-th earliest row (0 = first); NaN past the end."""
+        position = self.item_starts[cols] + nth
+        inside = position < self.item_starts[cols + 1]
+        out = np.full(cols.shape[0], np.nan)
+        out[inside] = (self.keys[position[inside]] & _TIME_SPAN) + self.origin
+        return out
+
     def latest_time(self) -> int:
         """Latest time of any row (the origin when there are none)."""
         if self.keys.shape[0] == 0:

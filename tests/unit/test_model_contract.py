@@ -67,7 +67,10 @@ BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
     "recent_popularity": [("days", 0.0), ("days", float("inf"))],
     "two_stage": [
         ("per_source", 0),
+        ("ease_per_source", 0),
         ("periods", 0),
+        ("holdout_share", 1.5),
+        ("scattered_weight", 0.0),
         ("recent_days", -1.0),
         ("learning_rate", 0.0),
         ("num_leaves", 1),

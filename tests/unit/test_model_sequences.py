@@ -127,6 +127,10 @@ def test_item_timeline_counts_match_a_brute_force_count() -> None:
     assert timeline.counts_before(query_cols, query_times).tolist() == expected
     np.testing.assert_allclose(timeline.rating_sums_before(query_cols, query_times), sums)
     assert np.isnan(timeline.first_times()[7])  # item 7 has no rows
+    order = np.argsort(times[cols == 3], kind="stable")
+    third = timeline.nth_times(np.array([3, 3, 7], dtype=np.intp), np.array([0, 2, 0]))
+    assert third[:2].tolist() == [times[cols == 3][order][0], times[cols == 3][order][2]]
+    assert np.isnan(third[2])
 
 
 @pytest.mark.parametrize("model_type", ["transitions", "recent_knn", "two_stage"])

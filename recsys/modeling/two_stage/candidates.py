@@ -39,9 +39,9 @@ def gather_candidates(
     user_index: IndexArray,
     raw: sp.csr_matrix,
     sequences: Sequences,
-    per_source: int,
+    per_source: Mapping[str, int],
 ) -> CandidateSet:
-    """Each source's ``per_source`` best unseen items for every row, merged.
+    """Each source's ``per_source[name]`` best unseen items for every row, merged.
 
     ``raw`` holds each row's raw ratings in the shared item space (the seen items); every
     source was fit on that same vocabulary, so columns mean the same thing to all of them.
@@ -50,14 +50,14 @@ def gather_candidates(
     seen = raw.tocoo()
     keys: list[npt.NDArray[np.int64]] = []
     parts: list[tuple[int, FloatArray, FloatArray]] = []
-    for index, model in enumerate(sources.values()):
+    for index, (name, model) in enumerate(sources.items()):
         weighted = model._weighting.apply(raw)
         if model.needs_sequence:
             scores = model._score_sequences(user_index, weighted, sequences)
         else:
             scores = model._score(user_index, weighted)
         scores[seen.row, seen.col] = -np.inf
-        top, top_scores = top_k(scores, per_source)
+        top, top_scores = top_k(scores, per_source[name])
         valid = np.isfinite(top_scores)
         rows = np.broadcast_to(np.arange(n_rows)[:, None], top.shape)[valid]
         ranks = np.broadcast_to(np.arange(1, top.shape[1] + 1)[None, :], top.shape)[valid]

@@ -2,12 +2,17 @@
 
 Fit, on the training rows it is given:
 
-1. "base" = the training rows minus every user's latest ``periods`` rows; the candidate sources
-   are fit on base, so no ranker label (and no later row of that user) is in them;
-2. ranker groups: for each user and p = 1..periods, the history before the user's p-th latest
-   row proposes candidates (the union of every source's top ``per_source``); the p-th latest
-   row's movie is the positive; features read only that history and item statistics from rows
-   strictly before its end (features.py);
+1. "base" = the training rows minus every user's latest ``periods`` rows and minus a
+   pseudo-random ``holdout_share`` of every user's rows; the candidate sources are fit on base,
+   so no ranker positive (and no later row of that user) is in them;
+2. ranker groups of two kinds, because a served model meets both and cannot tell them apart:
+   - "next item": for each user and p = 1..periods, the history before the user's p-th latest
+     row proposes candidates (the union of every source's top ``per_source``, EASE's top
+     ``ease_per_source``); the p-th latest row's movie is the positive; features read only that
+     history and item statistics from rows strictly before its end (features.py);
+   - "scattered": each user's rows minus the held-out share are the history, the held-out
+     rows (anywhere in time, several per group) are the positives; the held-out rows are
+     subtracted from the item statistics, so the features never see them;
 3. LightGBM lambdarank on those groups, early-stopped on a held-out share of users (their AUC
    is kept in ``diagnostics``);
 4. the sources are refit on all the training rows, and the ranker scores their candidates.
@@ -49,6 +54,8 @@ from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.two_stage.candidates import CandidateSet, gather_candidates
 from recsys.modeling.two_stage.features import FeatureContext, build_features, feature_names
 
+BoolArray = npt.NDArray[np.bool_]
+
 # name -> (model class, the weighting of raw ratings it is fit on). Default parameters each.
 SOURCES: dict[str, tuple[type[Recommender[Any]], WeightingKind]] = {
     "transitions": (TransitionsRecommender, "binary"),
@@ -66,16 +73,30 @@ class TwoStageParams(ModelParams):
     model_type: ClassVar[str] = "two_stage"
 
     per_source: int = 50
+    # EASE proposes more: on a history that is a random sample of the user's movies its own
+    # ranking is the one to beat, and the union must hold all of its top ranks.
+    ease_per_source: int = 150
     # Each user's latest ``periods`` training rows become ranker labels.
     periods: int = 3
+    # Share of each user's rows held out (pseudo-randomly, stable per row) as the positives of
+    # one "scattered" group per user; 0 trains on next-item groups only.
+    holdout_share: float = 0.2
+    # Weight of a scattered group against a next-item group in the ranker's loss. A served
+    # model cannot tell which kind of request it faces, so this trades one for the other
+    # (ML-100K NDCG@10 leave-last-out / random 80/20: 0.35 -> 0.101 / 0.177, 0.5 -> 0.095 /
+    # 0.191, 0.7 -> 0.091 / 0.231, 1 -> 0.082 / 0.263; reports/ml-100k-two-stage).
+    scattered_weight: float = 0.5
     # Features: the latest items that form the "recent" genre and year profile, and the
     # window of the recent item popularity.
     last_items: int = 10
     recent_days: float = 30.0
     n_estimators: int = 500
     learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_child_samples: int = 20
+    # Small trees with large leaves: the ranker sees sources fit on less data than when served,
+    # and fine splits on them do not carry over (ML-100K: LLO 0.0969 / random 0.195 NDCG@10
+    # against 0.0918 / 0.185 with 31 leaves of 20, at scattered_weight 0.5, raw source scores).
+    num_leaves: int = 15
+    min_child_samples: int = 200
     early_stopping: int = 50
     # Share of users whose groups are held out for early stopping and the reported AUC.
     validation_share: float = 0.2
@@ -84,7 +105,10 @@ class TwoStageParams(ModelParams):
 
     def __post_init__(self) -> None:
         check_int("two_stage", "per_source", self.per_source, low=1, high=10_000)
+        check_int("two_stage", "ease_per_source", self.ease_per_source, low=1, high=10_000)
         check_int("two_stage", "periods", self.periods, low=1, high=1000)
+        check_float("two_stage", "holdout_share", self.holdout_share, low=0.0, high=1.0)
+        check_float("two_stage", "scattered_weight", self.scattered_weight, low=0.0, low_open=True)
         check_int("two_stage", "last_items", self.last_items, low=1, high=100_000)
         check_float("two_stage", "recent_days", self.recent_days, low=0.0, low_open=True)
         check_int("two_stage", "n_estimators", self.n_estimators, low=1, high=100_000)
@@ -104,11 +128,15 @@ class TwoStageParams(ModelParams):
 
 @dataclass(frozen=True)
 class RankerGroups:
-    """Ranker training data: one group per (user, period), candidates with features and labels."""
+    """Ranker training data: one group per (user, period) and per scattered user, candidates
+    with features and labels."""
 
     users: IndexArray
-    label_cols: IndexArray
+    # 0 = next item, 1 = scattered.
+    kinds: npt.NDArray[np.int8]
     sequences: Sequences
+    # Each group's positive rows (the same row layout as ``sequences``).
+    positives: Sequences
     candidates: CandidateSet
     features: npt.NDArray[np.float32]
     labels: npt.NDArray[np.float32]
@@ -127,6 +155,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self._sources: dict[str, Recommender[Any]] | None = None
         self._context: FeatureContext | None = None
         self._ranker: lgb.Booster | None = None
+        self._neighbours: sp.csr_matrix | None = None
         # Fit-time figures: validation AUC / NDCG@10, best iteration, gain per feature,
         # candidate recall on the ranker's groups.
         self.diagnostics: dict[str, Any] = {}
@@ -138,10 +167,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         source = matrix.source
         sequences = training_sequences(source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
         self._context = self.feature_context(matrix, sequences)
-        base_sources = fit_sources(base_interactions(matrix, self.params.periods), matrix)
-        groups = self.ranker_groups(base_sources, self._context, sequences)
+        withheld = self.scattered_holdout(matrix, sequences)
+        base = base_interactions(matrix, self.params.periods, withheld=withheld)
+        base_sources = fit_sources(base, matrix)
+        groups = self.ranker_groups(base_sources, self._context, sequences, withheld)
         self._ranker = self._train_ranker(groups)
         self._sources = fit_sources(source, matrix)
+        self._neighbours = None
 
     def feature_context(self, matrix: InteractionMatrix, sequences: Sequences) -> FeatureContext:
         """Item timeline of ``sequences`` and the item attributes of ``matrix``."""
@@ -159,26 +191,69 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             last_items=self.params.last_items,
         )
 
+    def scattered_holdout(self, matrix: InteractionMatrix, sequences: Sequences) -> BoolArray:
+        """Per entry of ``sequences``: held out as a positive of its user's scattered group.
+
+        A pseudo-random draw per (user id, movie id, time, seed), so deleting other rows never
+        changes which rows are held out; a user who would be left with no history keeps all rows.
+        """
+        if self.params.holdout_share <= 0.0:
+            return np.zeros(sequences.cols.shape[0], dtype=np.bool_)
+        rows = sequences.rows()
+        draw = stable_uniform(
+            matrix.user_ids[rows],
+            matrix.item_ids[sequences.cols],
+            sequences.times,
+            seed=self.params.random_state,
+        )
+        held = draw < self.params.holdout_share
+        n_held = np.bincount(rows, held, minlength=sequences.n_rows)
+        held &= (n_held < sequences.lengths)[rows]
+        return held
+
     def ranker_groups(
         self,
         sources: Mapping[str, Recommender[Any]],
         context: FeatureContext,
         sequences: Sequences,
+        withheld: BoolArray | None = None,
     ) -> RankerGroups:
-        """Candidates, features and labels of every (user, period) of ``sequences``' users.
+        """Candidates, features and labels of every group of ``sequences``' users.
 
-        Period p's history is the user's rows before the p-th latest one, which is the label.
+        Next-item groups: period p's history is the user's rows before the p-th latest one,
+        which is the positive. Scattered groups (users with ``withheld`` rows): the history is
+        the user's other rows, the positives are the withheld ones.
         """
         users, label_pos = _periods(sequences, self.params.periods)
         starts = sequences.indptr[users]
         prefix = _prefix_sequences(sequences, starts, label_pos)
-        candidates, features = self.candidate_features(sources, context, users, prefix)
-        label_cols = sequences.cols[label_pos]
-        labels = (candidates.cols == label_cols[candidates.rows]).astype(np.float32)
+        labels_next = _pick_entries(sequences, label_pos, np.ones(users.shape[0], np.int64))
+        kinds = [np.zeros(users.shape[0], dtype=np.int8)]
+        group_users, histories, positives = [users], [prefix], [labels_next]
+        if withheld is not None and withheld.any():
+            entry_rows = sequences.rows()
+            scattered = np.flatnonzero(np.bincount(entry_rows, withheld, sequences.n_rows) > 0)
+            scattered = scattered.astype(np.intp)
+            of_group = np.isin(entry_rows, scattered)
+            histories.append(_subset_sequences(sequences, of_group & ~withheld, scattered))
+            positives.append(_subset_sequences(sequences, of_group & withheld, scattered))
+            group_users.append(scattered)
+            kinds.append(np.ones(scattered.shape[0], dtype=np.int8))
+        all_users = np.concatenate(group_users).astype(np.intp)
+        history = _concat_sequences(histories)
+        positive = _concat_sequences(positives)
+        candidates, features = self.candidate_features(
+            sources, context, all_users, history, withheld=positive
+        )
+        n_items = context.years.shape[0]
+        positive_keys = positive.rows().astype(np.int64) * n_items + positive.cols
+        pair_keys = candidates.rows.astype(np.int64) * n_items + candidates.cols
+        labels = np.isin(pair_keys, positive_keys).astype(np.float32)
         return RankerGroups(
-            users=users,
-            label_cols=label_cols,
-            sequences=prefix,
+            users=all_users,
+            kinds=np.concatenate(kinds),
+            sequences=history,
+            positives=positive,
             candidates=candidates,
             features=features,
             labels=labels,
@@ -190,10 +265,30 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         context: FeatureContext,
         users: IndexArray,
         sequences: Sequences,
+        *,
+        withheld: Sequences | None = None,
     ) -> tuple[CandidateSet, npt.NDArray[np.float32]]:
-        """The sources' candidates for each history and their ranker features."""
+        """The sources' candidates for each history and their ranker features.
+
+        ``withheld``: rows of each history's user kept out of the item statistics (features.py).
+        """
         candidates = self._candidates(sources, users, sequences)
-        return candidates, build_features(context, sequences, candidates)
+        features = build_features(
+            context,
+            sequences,
+            candidates,
+            neighbours=self._neighbours_of(sources),
+            withheld=withheld,
+        )
+        return candidates, features
+
+    def _neighbours_of(self, sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
+        # The served sources' matrix is built once (it is per request otherwise).
+        if sources is not self._sources:
+            return sequence_neighbours(sources)
+        if self._neighbours is None:
+            self._neighbours = sequence_neighbours(sources)
+        return self._neighbours
 
     def _candidates(
         self, sources: Mapping[str, Recommender[Any]], users: IndexArray, sequences: Sequences
@@ -208,7 +303,10 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             user_index=users,
             raw=raw,
             sequences=sequences,
-            per_source=self.params.per_source,
+            per_source={
+                name: self.params.ease_per_source if name == "ease" else self.params.per_source
+                for name in sources
+            },
         )
 
     def _train_ranker(self, groups: RankerGroups) -> lgb.Booster:
@@ -220,7 +318,8 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         in_valid = held_out_user[groups.users] & positives
         in_train = ~held_out_user[groups.users] & positives
         names = list(feature_names(groups.candidates.source_names))
-        train_set = _dataset(groups, in_train, names)
+        weights = np.where(groups.kinds == 1, p.scattered_weight, 1.0)
+        train_set = _dataset(groups, in_train, names, weights)
         params = {
             "objective": "lambdarank",
             "metric": ["ndcg", "auc"],
@@ -236,7 +335,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         }
         evals: dict[str, Any] = {}
         if in_valid.any():
-            valid_set = _dataset(groups, in_valid, names, reference=train_set)
+            valid_set = _dataset(groups, in_valid, names, weights, reference=train_set)
             ranker = lgb.train(
                 params,
                 train_set,
@@ -369,6 +468,15 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             info = {"weighting": Weighting(kind=weighting).to_dict()}
             sources[name] = cls.from_state({}, info, part)
         self._sources = sources
+        self._neighbours = None
+
+
+def sequence_neighbours(sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
+    """The transitions source's matrix plus its transpose (j after i, or i after j)."""
+    model = sources["transitions"]
+    assert isinstance(model, TransitionsRecommender)
+    transitions = model.transitions
+    return sp.csr_matrix(transitions + transitions.T, dtype=np.float32)
 
 
 def fit_sources(rows: Interactions, like: InteractionMatrix) -> dict[str, Recommender[Any]]:
@@ -400,13 +508,18 @@ def matrix_on(
     )
 
 
-def base_interactions(matrix: InteractionMatrix, periods: int) -> Interactions:
-    """``matrix.source`` minus every user's latest ``periods`` rows (time, movie id order)."""
+def base_interactions(
+    matrix: InteractionMatrix, periods: int, *, withheld: BoolArray | None = None
+) -> Interactions:
+    """``matrix.source`` minus every user's latest ``periods`` rows (time, movie id order) and
+    minus the ``withheld`` entries (of ``training_sequences``' order)."""
     assert matrix.source is not None
     sequences = training_sequences(
         matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids
     )
     keep = sequences.from_end() >= periods
+    if withheld is not None:
+        keep &= ~withheld
     return Interactions(
         user_ids=matrix.user_ids[sequences.rows()[keep]],
         movie_ids=matrix.item_ids[sequences.cols[keep]],
@@ -447,19 +560,85 @@ def _prefix_sequences(
     )
 
 
+def _pick_entries(
+    sequences: Sequences, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> Sequences:
+    # Entries starts[g]:starts[g] + lengths[g] of ``sequences`` as row g.
+    return _prefix_sequences(sequences, starts, starts + lengths)
+
+
+def _subset_sequences(sequences: Sequences, keep: BoolArray, rows: IndexArray) -> Sequences:
+    # The kept entries of ``rows`` (in order), one output row per input row; the reference
+    # time is each output row's latest kept time.
+    entry_rows = sequences.rows()[keep]
+    lengths = np.bincount(entry_rows, minlength=sequences.n_rows)[rows]
+    indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    times = sequences.times[keep]
+    reference = np.where(lengths > 0, times[np.maximum(indptr[1:] - 1, 0)], 0)
+    return Sequences(
+        indptr=indptr,
+        cols=sequences.cols[keep],
+        times=times,
+        ratings=sequences.ratings[keep],
+        reference_times=reference.astype(np.int64),
+    )
+
+
+def _concat_sequences(parts: list[Sequences]) -> Sequences:
+    indptr = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for part in parts:
+        indptr.append(part.indptr[1:] + offset)
+        offset += int(part.indptr[-1])
+    return Sequences(
+        indptr=np.concatenate(indptr),
+        cols=np.concatenate([p.cols for p in parts]).astype(np.intp),
+        times=np.concatenate([p.times for p in parts]),
+        ratings=np.concatenate([p.ratings for p in parts]),
+        reference_times=np.concatenate([p.reference_times for p in parts]),
+    )
+
+
+def stable_uniform(
+    user_ids: npt.NDArray[np.int64],
+    movie_ids: npt.NDArray[np.int64],
+    times: npt.NDArray[np.int64],
+    *,
+    seed: int,
+) -> npt.NDArray[np.float64]:
+    """A uniform [0, 1) draw per (user, movie, time, seed) that depends on nothing else."""
+    mixed = np.zeros(user_ids.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for part in (np.uint64(seed), user_ids, movie_ids, times):
+            mixed = _splitmix64(mixed ^ np.asarray(part).astype(np.uint64))
+    return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: npt.NDArray[np.uint64] = x ^ (x >> np.uint64(31))
+    return out
+
+
 def _dataset(
     groups: RankerGroups,
     wanted: npt.NDArray[np.bool_],
     names: list[str],
+    group_weights: npt.NDArray[np.float64],
     *,
     reference: lgb.Dataset | None = None,
 ) -> lgb.Dataset:
+    # LightGBM's lambdarank multiplies each row's gradient by its weight: one weight per group.
     rows = groups.candidates.rows
     pick = wanted[rows]
     sizes = np.bincount(rows[pick], minlength=wanted.shape[0])[wanted]
     return lgb.Dataset(
         groups.features[pick],
         label=groups.labels[pick],
+        weight=group_weights[rows[pick]],
         group=sizes,
         feature_name=names,
         reference=reference,
@@ -512,10 +691,17 @@ def _diagnostics(
             for s, name in enumerate(groups.candidates.source_names)
         },
     }
+    out["groups_scattered"] = int((groups.kinds == 1).sum())
     if in_valid.any():
         pick = in_valid[rows]
         predicted = np.asarray(ranker.predict(groups.features[pick], num_threads=1), np.float64)
         out["valid_auc"] = pooled_auc(predicted, groups.labels[pick])
+        kinds = groups.kinds[rows][pick]
+        for kind, name in enumerate(("next_item", "scattered")):
+            if (kinds == kind).any():
+                out[f"valid_auc_{name}"] = pooled_auc(
+                    predicted[kinds == kind], groups.labels[pick][kinds == kind]
+                )
     return out
 
 

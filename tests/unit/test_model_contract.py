@@ -29,7 +29,18 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
     "transitions": {"window": 3, "decay": 0.7, "last_items": 10, "recency": 0.6},
     "recent_knn": {"k": 20, "last_items": 10, "recency": 0.9},
     "recent_popularity": {"days": 30.0},
-    "two_stage": {"per_source": 10, "periods": 3, "min_child_samples": 5, "num_threads": 1},
+    # 18 toy users leave 3-4 for early stopping, which then stops after 3-4 trees at the
+    # default learning rate 0.05: too few to separate anything (ties everywhere, the order
+    # hanging on one feature's noise). Half the users for validation and bigger steps give the
+    # ranker 13 trees and the obvious answers.
+    "two_stage": {
+        "per_source": 10,
+        "periods": 3,
+        "min_child_samples": 5,
+        "num_threads": 1,
+        "learning_rate": 0.3,
+        "validation_share": 0.5,
+    },
 }
 # One invalid value per parameter; the error must name the parameter.
 BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {

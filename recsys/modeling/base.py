@@ -242,7 +242,19 @@ class Recommender(ABC, Generic[P]):
 
         Item-to-item models answer (see ``explaining_matrices``); the others return all -1.
         """
-        return anchors(self.item_ids, self.explaining_matrices(), history, movie_ids)
+        last, recency = self.anchor_window()
+        return anchors(
+            self.item_ids,
+            self.explaining_matrices(),
+            history,
+            movie_ids,
+            last=last,
+            recency=recency,
+        )
+
+    def anchor_window(self) -> tuple[int | None, float]:
+        """(latest items that can anchor a reason, their recency decay): all and 1 by default."""
+        return None, 1.0
 
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         """Items x items CSRs: [i, j] is how much having seen i proposes j; most telling first."""

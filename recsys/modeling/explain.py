@@ -19,10 +19,6 @@ from recsys.modeling.dataset import IdArray, lookup
 if TYPE_CHECKING:
     from recsys.modeling.base import History
 
-# Anchors come from the user's latest items, each weighed recency ** (its rank from the end),
-# so that "because you watched" names something recent when a recent item explains as well.
-ANCHOR_LAST = 20
-ANCHOR_RECENCY = 0.8
 NO_ANCHOR = -1
 
 
@@ -31,11 +27,16 @@ def anchors(
     matrices: Sequence[sp.csr_matrix],
     history: History,
     movie_ids: npt.ArrayLike,
+    *,
+    last: int | None = None,
+    recency: float = 1.0,
 ) -> IdArray:
     """For each of ``movie_ids``, the history movie with the largest weighted M[i, j].
 
-    ``matrices`` are tried in order: a later one only explains movies the earlier ones could
-    not. ``NO_ANCHOR`` where no history item relates to the movie.
+    Each history item weighs 1, or, for models that score from the latest items, only the
+    ``last`` latest count (by timestamp), the k-th latest weighing ``recency ** k``, as in
+    their scores. ``matrices`` are tried in order: a later one only explains movies the
+    earlier ones could not. ``NO_ANCHOR`` where no history item relates to the movie.
     """
     targets = np.asarray(movie_ids, dtype=np.int64).ravel()
     out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
@@ -44,7 +45,7 @@ def anchors(
     known = history_cols >= 0
     if not matrices or not known.any() or not (target_cols >= 0).any():
         return out
-    rows, weights = _recent(history, known)
+    rows, weights = _weights(history, known, last=last, recency=recency)
     anchor_ids = history.movie_ids[rows]
     valid = np.flatnonzero(target_cols >= 0)
     for matrix in matrices:
@@ -59,16 +60,15 @@ def anchors(
     return out
 
 
-def _recent(
-    history: History, known: npt.NDArray[np.bool_]
+def _weights(
+    history: History, known: npt.NDArray[np.bool_], *, last: int | None, recency: float
 ) -> tuple[IdArray, npt.NDArray[np.float32]]:
-    # Positions (into the history) of the latest ANCHOR_LAST known items and their weights;
-    # without timestamps every known item counts the same.
+    # Positions (into the history) of the items that can anchor, and their weights.
     positions = np.flatnonzero(known)
-    if history.timestamps is None:
+    if last is None or history.timestamps is None:
         return positions, np.ones(positions.shape[0], dtype=np.float32)
     times = history.timestamps[positions]
     # Latest first; equal times by position, later entries counting as later.
-    order = np.lexsort((-positions, -times))[:ANCHOR_LAST]
-    weights = np.power(ANCHOR_RECENCY, np.arange(order.shape[0])).astype(np.float32)
+    order = np.lexsort((-positions, -times))[:last]
+    weights = np.power(recency, np.arange(order.shape[0])).astype(np.float32)
     return positions[order], weights

@@ -31,8 +31,13 @@ def test_with_timestamps_a_recent_item_outweighs_an_equally_related_old_one() ->
     matrix = item_item({(10, 40): 1.0, (20, 40): 1.0})
     recent_20 = History.of([10, 20], timestamps=[100, 200])
     recent_10 = History.of([10, 20], timestamps=[200, 100])
-    assert anchors(ITEMS, [matrix], recent_20, [40]).tolist() == [20]
-    assert anchors(ITEMS, [matrix], recent_10, [40]).tolist() == [10]
+    assert anchors(ITEMS, [matrix], recent_20, [40], last=10, recency=0.5).tolist() == [20]
+    assert anchors(ITEMS, [matrix], recent_10, [40], last=10, recency=0.5).tolist() == [10]
+    # Beyond the window an item cannot anchor, however related.
+    strong_old = item_item({(10, 40): 9.0, (20, 40): 1.0})
+    assert anchors(ITEMS, [strong_old], recent_20, [40], last=1, recency=0.5).tolist() == [20]
+    # Without a window (item_knn and the like) every item weighs 1: the most related wins.
+    assert anchors(ITEMS, [strong_old], recent_20, [40]).tolist() == [10]
 
 
 def test_a_later_matrix_explains_only_what_the_first_could_not() -> None:

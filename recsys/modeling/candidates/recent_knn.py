@@ -80,6 +80,9 @@ class RecentKNNRecommender(Recommender[RecentKNNParams]):
         )
         return sparse_to_dense_scores(profile @ self.similarity)
 
+    def anchor_window(self) -> tuple[int | None, float]:
+        return self.params.last_items, self.params.recency
+
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         return (self.similarity,)
 

@@ -95,6 +95,9 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
         )
         return sparse_to_dense_scores(profile @ self.transitions)
 
+    def anchor_window(self) -> tuple[int | None, float]:
+        return self.params.last_items, self.params.recency
+
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         return (self.transitions,)
 

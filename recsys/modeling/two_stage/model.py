@@ -401,6 +401,11 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         share: FloatArray = (totals / (totals.max() + 1.0)).astype(np.float32)
         return share
 
+    def anchor_window(self) -> tuple[int | None, float]:
+        # The transitions source's window: its anchors are the first the reasons come from.
+        source = self.sources.get("transitions")
+        return source.anchor_window() if source is not None else (None, 1.0)
+
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         # What follows the user's recent movies explains best; similarity covers the rest.
         sources = self.sources

@@ -9,13 +9,11 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +24,7 @@ from recsys.modeling.artifacts import LocalArtifactStore, load_model, read_lates
 from recsys.modeling.base import History
 from recsys.settings import Settings
 from recsys.training import train
+from tests.integration.served import serve
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}
@@ -53,19 +52,6 @@ def settings_for(url: str, store_dir: Path, models: tuple[str, ...] = ALL_MODELS
         models=models,
         default_model=models[0],
     )
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app for ``settings`` with its lifespan running, and a client talking to it."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://recsys.test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from recsys.api import create_app
 from recsys.db.repositories import UserRepository
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from recsys.training import train
+from tests.integration.served import serve
 
 if TYPE_CHECKING:
     from conftest import TinyDataset
@@ -61,18 +59,6 @@ def settings_for(url: str, store_dir: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://recsys.test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture(scope="module")

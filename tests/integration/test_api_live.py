@@ -12,7 +12,6 @@ import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from recsys.api import create_app
 from recsys.db.repositories import RatingRepository, UserRepository
 from recsys.db.repositories.events import EventRepository, NewEvent
 from recsys.modeling.als import ALSRecommender
@@ -39,6 +36,7 @@ from recsys.modeling.base import History, top_k
 from recsys.modeling.dataset import lookup
 from recsys.settings import Settings
 from recsys.training import train
+from tests.integration.served import serve
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}
@@ -77,19 +75,6 @@ def settings_for(url: str, store: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**options)
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app for ``settings`` with its lifespan running, and a client talking to it."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://recsys.test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.training import train
 from tests.conftest import TinyMovie, TinyRating, WriteDataset, run_alembic
-from tests.integration.test_api import movies_of, serve, settings_for
+from tests.integration.served import serve
+from tests.integration.test_api import movies_of, settings_for
 
 ALIEN, ALIENS, ALIEN_3, TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 2, 3, 4, 5, 6
 MOVIES = (

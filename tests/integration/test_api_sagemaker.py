@@ -14,16 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
-from recsys.api import create_app
 from recsys.data.events import read_event_log
 from recsys.db.event_import import import_event_log
 from recsys.db.session import create_engine, create_session_factory
@@ -32,6 +29,7 @@ from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from recsys.training import train
 from tests.conftest import free_port
+from tests.integration.served import serve
 
 if TYPE_CHECKING:
     from conftest import TinyDataset
@@ -97,18 +95,6 @@ def settings_for(url: str, store_dir: Path) -> Settings:
         default_model="popularity",
         api_write_token=TOKEN,
     )
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://recsys.test"
-        ) as client,
-    ):
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,14 @@ from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.two_stage.candidates import CandidateSet, gather_candidates
 from recsys.modeling.two_stage.features import FeatureContext, build_features, feature_names
+from recsys.modeling.two_stage.periods import (
+    concat_sequences,
+    label_positions,
+    pick_entries,
+    slice_sequences,
+    stable_uniform,
+    subset_sequences,
+)
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -224,10 +232,10 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         which is the positive. Scattered groups (users with ``withheld`` rows): the history is
         the user's other rows, the positives are the withheld ones.
         """
-        users, label_pos = _periods(sequences, self.params.periods)
+        users, label_pos = label_positions(sequences, self.params.periods)
         starts = sequences.indptr[users]
-        prefix = _prefix_sequences(sequences, starts, label_pos)
-        labels_next = _pick_entries(sequences, label_pos, np.ones(users.shape[0], np.int64))
+        prefix = slice_sequences(sequences, starts, label_pos)
+        labels_next = pick_entries(sequences, label_pos, np.ones(users.shape[0], np.int64))
         kinds = [np.zeros(users.shape[0], dtype=np.int8)]
         group_users, histories, positives = [users], [prefix], [labels_next]
         if withheld is not None and withheld.any():
@@ -235,13 +243,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             scattered = np.flatnonzero(np.bincount(entry_rows, withheld, sequences.n_rows) > 0)
             scattered = scattered.astype(np.intp)
             of_group = np.isin(entry_rows, scattered)
-            histories.append(_subset_sequences(sequences, of_group & ~withheld, scattered))
-            positives.append(_subset_sequences(sequences, of_group & withheld, scattered))
+            histories.append(subset_sequences(sequences, of_group & ~withheld, scattered))
+            positives.append(subset_sequences(sequences, of_group & withheld, scattered))
             group_users.append(scattered)
             kinds.append(np.ones(scattered.shape[0], dtype=np.int8))
         all_users = np.concatenate(group_users).astype(np.intp)
-        history = _concat_sequences(histories)
-        positive = _concat_sequences(positives)
+        history = concat_sequences(histories)
+        positive = concat_sequences(positives)
         candidates, features = self.candidate_features(
             sources, context, all_users, history, withheld=positive
         )
@@ -531,101 +539,6 @@ def base_interactions(
         ratings=sequences.ratings[keep],
         timestamps=sequences.times[keep],
     )
-
-
-def _periods(sequences: Sequences, periods: int) -> tuple[IndexArray, npt.NDArray[np.int64]]:
-    # (user row, entry position of the label) for every user and period with a non-empty prefix.
-    lengths = sequences.lengths
-    users: list[IndexArray] = []
-    labels: list[npt.NDArray[np.int64]] = []
-    for p in range(1, periods + 1):
-        who = np.flatnonzero(lengths > p).astype(np.intp)
-        users.append(who)
-        labels.append(sequences.indptr[who + 1] - p)
-    user_rows = np.concatenate(users)
-    label_pos = np.concatenate(labels)
-    order = np.lexsort((label_pos, user_rows))
-    return user_rows[order], label_pos[order]
-
-
-def _prefix_sequences(
-    sequences: Sequences, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]
-) -> Sequences:
-    # Entries starts[g]:ends[g] of ``sequences`` as row g.
-    lengths = ends - starts
-    indptr = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(int(indptr[-1]))
-    return Sequences(
-        indptr=indptr,
-        cols=sequences.cols[entries],
-        times=sequences.times[entries],
-        ratings=sequences.ratings[entries],
-        reference_times=sequences.times[ends - 1],
-    )
-
-
-def _pick_entries(
-    sequences: Sequences, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
-) -> Sequences:
-    # Entries starts[g]:starts[g] + lengths[g] of ``sequences`` as row g.
-    return _prefix_sequences(sequences, starts, starts + lengths)
-
-
-def _subset_sequences(sequences: Sequences, keep: BoolArray, rows: IndexArray) -> Sequences:
-    # The kept entries of ``rows`` (in order), one output row per input row; the reference
-    # time is each output row's latest kept time.
-    entry_rows = sequences.rows()[keep]
-    lengths = np.bincount(entry_rows, minlength=sequences.n_rows)[rows]
-    indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    times = sequences.times[keep]
-    reference = np.where(lengths > 0, times[np.maximum(indptr[1:] - 1, 0)], 0)
-    return Sequences(
-        indptr=indptr,
-        cols=sequences.cols[keep],
-        times=times,
-        ratings=sequences.ratings[keep],
-        reference_times=reference.astype(np.int64),
-    )
-
-
-def _concat_sequences(parts: list[Sequences]) -> Sequences:
-    indptr = [np.zeros(1, dtype=np.int64)]
-    offset = 0
-    for part in parts:
-        indptr.append(part.indptr[1:] + offset)
-        offset += int(part.indptr[-1])
-    return Sequences(
-        indptr=np.concatenate(indptr),
-        cols=np.concatenate([p.cols for p in parts]).astype(np.intp),
-        times=np.concatenate([p.times for p in parts]),
-        ratings=np.concatenate([p.ratings for p in parts]),
-        reference_times=np.concatenate([p.reference_times for p in parts]),
-    )
-
-
-def stable_uniform(
-    user_ids: npt.NDArray[np.int64],
-    movie_ids: npt.NDArray[np.int64],
-    times: npt.NDArray[np.int64],
-    *,
-    seed: int,
-) -> npt.NDArray[np.float64]:
-    """A uniform [0, 1) draw per (user, movie, time, seed) that depends on nothing else."""
-    mixed = np.zeros(user_ids.shape[0], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for part in (np.uint64(seed), user_ids, movie_ids, times):
-            mixed = _splitmix64(mixed ^ np.asarray(part).astype(np.uint64))
-    return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    out: npt.NDArray[np.uint64] = x ^ (x >> np.uint64(31))
-    return out
 
 
 def _dataset(

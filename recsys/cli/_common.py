@@ -1,19 +1,22 @@
-"""What every command shares: one red error line and exit 1, never a traceback for user errors."""
+"""What every command shares: one red error line and exit 1, never a traceback for user errors.
+
+Imported by every command module, hence by ``recsys --help``: SQLAlchemy, pydantic and the
+artifact stores are imported by the functions that use them, not here (see
+tests/unit/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from recsys.modeling.artifacts import ArtifactStore, open_store
-from recsys.settings import Settings
+if TYPE_CHECKING:
+    from recsys.modeling.artifacts import ArtifactStore
+    from recsys.settings import Settings
 
 err_console = Console(stderr=True)
 
@@ -28,6 +31,8 @@ def fail(message: str) -> NoReturn:
 
 def safe_url(url: str) -> str:
     """A database URL with its password hidden."""
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -40,6 +45,8 @@ def first_line(exc: BaseException) -> str:
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Turn connection and driver errors into one clear line naming the database."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
     try:
         yield
     except (OSError, OperationalError, InterfaceError) as exc:
@@ -56,6 +63,10 @@ def database_errors(url: str) -> Iterator[None]:
 
 def load_settings() -> Settings:
     """The environment's settings, or one clear line saying which value is wrong."""
+    from pydantic import ValidationError
+
+    from recsys.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -68,6 +79,8 @@ def artifact_store(
     *, bucket_name: str | None, artifact_uri: str | None, settings: Settings
 ) -> ArtifactStore:
     """The store named by --bucket-name / --artifact-uri, else RECSYS_ARTIFACT_URI."""
+    from recsys.modeling.artifacts import open_store
+
     if bucket_name and artifact_uri:
         fail("give --bucket-name or --artifact-uri, not both")
     uri = f"gs://{bucket_name}" if bucket_name else artifact_uri or settings.artifact_uri

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from recsys.cli._common import fail, load_settings
-from recsys.data import load_dataset
-from recsys.data.frames import DatasetError, DatasetNotFoundError, Interactions
-from recsys.evaluation.splits import interactions_from_ratings
+
+if TYPE_CHECKING:
+    from recsys.data.frames import Interactions
 
 DatasetOption = Annotated[
     str | None,
@@ -25,6 +25,11 @@ DataDirOption = Annotated[
 
 def load_interactions(dataset: str | None, data_dir: Path | None) -> tuple[str, Interactions]:
     """The dataset's name and ratings; a missing or malformed dataset is one error line."""
+    # Imported here, not at the top: pandas and the evaluation package are slow to import.
+    from recsys.data import load_dataset
+    from recsys.data.frames import DatasetError, DatasetNotFoundError
+    from recsys.evaluation.splits import interactions_from_ratings
+
     settings = load_settings()
     name = dataset or settings.dataset
     folder = (data_dir or settings.data_dir) / name

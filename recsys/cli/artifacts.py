@@ -8,17 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from recsys.cli._choices import MODEL_TYPES
 from recsys.cli._common import artifact_store, fail, load_settings
-from recsys.modeling.artifacts import (
-    ArtifactError,
-    ArtifactNotFoundError,
-    list_versions,
-    load_model,
-    read_latest,
-    read_manifest,
-    set_latest,
-)
-from recsys.modeling.registry import MODEL_TYPES
 
 app = typer.Typer(no_args_is_help=True)
 _out = Console()
@@ -40,6 +31,14 @@ def list_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Every stored version of a model type, oldest first; the served one is marked LATEST."""
+    from recsys.modeling.artifacts import (
+        ArtifactError,
+        ArtifactNotFoundError,
+        list_versions,
+        read_latest,
+        read_manifest,
+    )
+
     store = artifact_store(
         bucket_name=bucket_name, artifact_uri=artifact_uri, settings=load_settings()
     )
@@ -81,6 +80,14 @@ def promote_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Point LATEST at VERSION (roll back or forward) after checking that it loads intact."""
+    from recsys.modeling.artifacts import (
+        ArtifactError,
+        ArtifactNotFoundError,
+        load_model,
+        read_latest,
+        set_latest,
+    )
+
     store = artifact_store(
         bucket_name=bucket_name, artifact_uri=artifact_uri, settings=load_settings()
     )

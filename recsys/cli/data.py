@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import urllib.error
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from recsys.cli._common import database_errors, err_console, fail, load_settings
-from recsys.data import load_dataset
-from recsys.data.events import EventLog, IdKind, read_event_log
-from recsys.data.fetch import FetchError, fetch_dataset, is_present, staged_folder
-from recsys.data.frames import DatasetError, DatasetNotFoundError
-from recsys.data.loader import detect_layout
-from recsys.data.stats import describe
-from recsys.data.synth import generate
-from recsys.data.writer import write_dataset
-from recsys.db.event_import import ImportSummary, import_event_log
-from recsys.db.session import create_engine, create_session_factory
-from recsys.events import EventWeights
-from recsys.settings import get_settings
+
+# pandas, SQLAlchemy and the dataset readers are imported by the commands that use them, so
+# that `recsys data --help` stays fast (tests/unit/test_cli_startup.py).
+if TYPE_CHECKING:
+    from recsys.data.events import EventLog, IdKind
+    from recsys.db.event_import import ImportSummary
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 console = Console()
 
-# Failures a user can act on: one red line and exit code 1, never a traceback.
-_EXPECTED = (
-    DatasetError,
-    DatasetNotFoundError,
-    FetchError,
-    urllib.error.URLError,
-    TimeoutError,
-    ConnectionError,
-)
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures a user can act on: one red line and exit code 1, never a traceback."""
+    from recsys.data.fetch import FetchError
+    from recsys.data.frames import DatasetError, DatasetNotFoundError
+
+    return (
+        DatasetError,
+        DatasetNotFoundError,
+        FetchError,
+        urllib.error.URLError,
+        TimeoutError,
+        ConnectionError,
+    )
+
 
 DataDirOption = Annotated[
     Path | None,
@@ -47,6 +46,8 @@ DataDirOption = Annotated[
 
 
 def _data_dir(override: Path | None) -> Path:
+    from recsys.settings import get_settings
+
     return override if override is not None else get_settings().data_dir
 
 
@@ -70,6 +71,8 @@ def fetch(
     data_dir: DataDirOption = None,
 ) -> None:
     """Download (or copy) a dataset into DATA_DIR/NAME, verifying its pinned checksum."""
+    from recsys.data.fetch import fetch_dataset
+
     try:
         result = fetch_dataset(
             name,
@@ -80,7 +83,7 @@ def fetch(
             verify=not no_verify,
             console=err_console,
         )
-    except _EXPECTED as exc:
+    except _expected_errors() as exc:
         fail(str(exc))
     console.print(result.message, markup=False, highlight=False)
 
@@ -97,6 +100,10 @@ def synth(
     data_dir: DataDirOption = None,
 ) -> None:
     """Generate a synthetic dataset (MovieLens CSV layout) into DATA_DIR/NAME."""
+    from recsys.data.fetch import is_present, staged_folder
+    from recsys.data.synth import generate
+    from recsys.data.writer import write_dataset
+
     target = _data_dir(data_dir) / name
     if is_present(target) and not force:
         fail(f"{target} already holds a dataset (use --force to replace it)")
@@ -124,11 +131,15 @@ def info(
     data_dir: DataDirOption = None,
 ) -> None:
     """Counts, density, rating distribution and date range of a dataset on disk."""
+    from recsys.data import detect_layout, load_dataset
+    from recsys.data.stats import describe
+    from recsys.settings import get_settings
+
     label = name or get_settings().dataset
     folder = _data_dir(data_dir) / label
     try:
         dataset = load_dataset(folder, name=label)
-    except _EXPECTED as exc:
+    except _expected_errors() as exc:
         fail(str(exc))
     stats = describe(dataset)
     table = Table(title=f"{label}  ({folder}, {detect_layout(folder) or 'nested'} layout)")
@@ -171,6 +182,12 @@ def import_events(
     ] = "external",
 ) -> None:
     """Load an event log into the database in one transaction (all lines or none)."""
+    import asyncio
+
+    from recsys.data.events import read_event_log
+    from recsys.data.frames import DatasetError
+    from recsys.events import EventWeights
+
     if ids not in ("external", "internal"):
         fail(f"--ids must be external or internal, got {ids!r}")
     kind: IdKind = "external" if ids == "external" else "internal"
@@ -198,6 +215,9 @@ def import_events(
 
 
 async def _import(url: str, log: EventLog, ids: IdKind) -> ImportSummary:
+    from recsys.db.event_import import import_event_log
+    from recsys.db.session import create_engine, create_session_factory
+
     engine = create_engine(url)
     try:
         async with create_session_factory(engine)() as session, session.begin():

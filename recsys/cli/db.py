@@ -7,18 +7,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
 
 import recsys
 from recsys.cli._common import database_errors, fail, load_settings
-from recsys.data.frames import DatasetError, DatasetNotFoundError
-from recsys.db.seed import SeedError
-from recsys.db.session import ensure_sqlite_dir
+
+# Alembic, SQLAlchemy and the seed (pandas) are imported when a command runs, not by --help.
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -36,6 +34,8 @@ def alembic_config(
     force_unseed: bool = False,
 ) -> Config:
     """Alembic Config for the packaged migrations; options override Settings for this run."""
+    from alembic.config import Config
+
     # stdout looked up now: Config's default is bound at import (tests swap sys.stdout).
     ini = str(ALEMBIC_INI) if ALEMBIC_INI.is_file() else None
     config = Config(ini, stdout=sys.stdout)
@@ -67,6 +67,8 @@ def upgrade(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create the schema and seed the configured dataset (Alembic upgrade)."""
+    from alembic import command
+
     _run(lambda url: command.upgrade(_config(url, dataset, data_dir), revision))
 
 
@@ -84,6 +86,8 @@ def downgrade(
 
     From head: -1 drops the events and external ids (0003), the next -1 the seeded rows (0002).
     """
+    from alembic import command
+
     _run(
         lambda url: command.downgrade(
             alembic_config(database_url=url, force_unseed=force), revision
@@ -94,6 +98,8 @@ def downgrade(
 @app.command()
 def current() -> None:
     """Show the database's current revision."""
+    from alembic import command
+
     _run(lambda url: command.current(alembic_config(database_url=url)), verbose=False)
 
 
@@ -102,6 +108,12 @@ def _config(url: str, dataset: str | None, data_dir: Path | None) -> Config:
 
 
 def _run(action: Callable[[str], object], *, verbose: bool = True) -> None:
+    from alembic.util import CommandError
+
+    from recsys.data.frames import DatasetError, DatasetNotFoundError
+    from recsys.db.seed import SeedError
+    from recsys.db.session import ensure_sqlite_dir
+
     url = load_settings().database_url
     ensure_sqlite_dir(url)
     with database_errors(url):

@@ -5,28 +5,21 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from recsys.cli._choices import MODEL_TYPES, PROTOCOLS
 from recsys.cli._common import fail, load_settings
-from recsys.data import load_dataset
-from recsys.data.frames import DatasetError, DatasetNotFoundError
-from recsys.evaluation.experiment import run_evaluation
-from recsys.evaluation.report import EvaluationReport, metric_label, write_report
-from recsys.evaluation.splits import PROTOCOLS, interactions_from_ratings, item_attributes
-from recsys.modeling.registry import MODEL_TYPES, model_class
+
+# The evaluation and model packages (scipy, pandas, implicit, ...) are imported when the
+# command runs, so that `recsys --help` does not pay for them.
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from recsys.evaluation.report import EvaluationReport
 
 _out = Console()
 # The metrics of the terminal table (report.md has them all).
@@ -86,6 +79,12 @@ def evaluate_command(
 
     No database needed: reads the dataset files; writes report.md, results.json, PNG plots.
     """
+    from recsys.data import load_dataset
+    from recsys.data.frames import DatasetError, DatasetNotFoundError
+    from recsys.evaluation.experiment import run_evaluation
+    from recsys.evaluation.report import write_report
+    from recsys.evaluation.splits import interactions_from_ratings, item_attributes
+
     if protocol not in PROTOCOLS:
         fail(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     model_types = _model_types(models)
@@ -131,6 +130,15 @@ class _BarProgress:
     """One rich progress bar per model: a spinner while fitting, users scored while evaluating."""
 
     def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description:<28}"),
@@ -173,9 +181,11 @@ class _BarProgress:
 
 
 def _model_types(models: str) -> list[str]:
+    from recsys.modeling import registry
+
     names = [part.strip() for part in models.split(",") if part.strip()]
     if names == ["all"]:
-        return list(MODEL_TYPES)
+        return list(registry.MODEL_TYPES)  # registration order, not the help's sorted copy
     if not names or "all" in names:
         fail(f"--models takes 'all' or model types separated by commas, got {models!r}")
     for name in names:
@@ -184,6 +194,8 @@ def _model_types(models: str) -> list[str]:
 
 
 def _known(model_type: str) -> None:
+    from recsys.modeling.registry import model_class
+
     try:
         model_class(model_type)
     except ValueError as exc:
@@ -191,6 +203,8 @@ def _known(model_type: str) -> None:
 
 
 def _parse_params(pairs: list[str], model_types: list[str]) -> dict[str, dict[str, Any]]:
+    from recsys.modeling.registry import model_class
+
     params: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -240,6 +254,8 @@ def _command(
 
 
 def _print_summary(report: EvaluationReport, paths: list[Path]) -> None:
+    from recsys.evaluation.report import metric_label
+
     n_users = report.runs[0].users.shape[0] if report.runs else 0
     table = Table(
         title=f"{report.dataset}, {report.protocol}: {n_users:,} test users, K = {report.k} "

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from recsys.cli._choices import MODEL_TYPES, WEIGHTING_KINDS
 from recsys.cli._common import artifact_store, database_errors, fail, load_settings
-from recsys.data.frames import Interactions
-from recsys.db.session import create_engine, create_session_factory
-from recsys.evaluation.batch import iter_top_k, write_top_k_csv
-from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model
-from recsys.modeling.artifacts.stores import ArtifactStore
-from recsys.modeling.dataset import WEIGHTING_KINDS, WeightingKind
-from recsys.modeling.registry import MODEL_TYPES, model_class
-from recsys.recommender import (
-    FALLBACK_MODEL,
-    LoadedModel,
-    Recommendations,
-    RecommenderError,
-    RecommenderService,
-)
-from recsys.settings import Settings
-from recsys.training import NoInteractionsError, TrainReport, read_interactions, train
+
+# The models, the database layer and the recommender are imported when a command runs, so that
+# `recsys --help` does not pay for implicit, scipy, pandas and SQLAlchemy.
+if TYPE_CHECKING:
+    from recsys.data.frames import Interactions
+    from recsys.modeling.artifacts.stores import ArtifactStore
+    from recsys.modeling.dataset import WeightingKind
+    from recsys.recommender import LoadedModel, Recommendations, RecommenderService
+    from recsys.settings import Settings
+    from recsys.training import TrainReport
 
 _out = Console()
 _MODEL_HELP = f"Model type: {', '.join(sorted(MODEL_TYPES))}."
@@ -62,6 +54,11 @@ def train_command(
     ] = 5,
 ) -> None:
     """Read every rating from the database, fit a model and store a new artifact version."""
+    import asyncio
+
+    from recsys.modeling.artifacts import ArtifactError
+    from recsys.training import NoInteractionsError
+
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
     settings = load_settings()
@@ -98,6 +95,10 @@ def predict_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file for --all.")] = None,
 ) -> None:
     """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
+    import asyncio
+
+    from recsys.recommender import RecommenderError, RecommenderService
+
     target = _predict_target(user_id, all_users=all_users, out=out)
     _known_model_type(model_type)
     settings = load_settings()
@@ -124,6 +125,11 @@ async def _train(
     weighting: WeightingKind | None,
     keep: int,
 ) -> TrainReport:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from recsys.db.session import create_engine, create_session_factory
+    from recsys.training import train
+
     engine = create_engine(settings.database_url)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:
@@ -152,6 +158,8 @@ async def _train(
 async def _recommend(
     settings: Settings, service: RecommenderService, user_id: int, model_type: str, k: int
 ) -> Recommendations:
+    from recsys.db.session import create_engine, create_session_factory
+
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
@@ -177,6 +185,16 @@ def _predict_all(
     settings: Settings, models: dict[str, LoadedModel], model_type: str, k: int, out: Path
 ) -> None:
     # Every rating from the database is every user's history; scoring is chunked and vectorised.
+    import asyncio
+
+    import numpy as np
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from recsys.db.session import create_engine, create_session_factory
+    from recsys.evaluation.batch import iter_top_k, write_top_k_csv
+    from recsys.recommender import FALLBACK_MODEL
+    from recsys.training import read_interactions
+
     engine = create_engine(settings.database_url)
 
     async def export() -> Interactions:
@@ -211,6 +229,9 @@ def _predict_all(
 def _load_models(
     store: ArtifactStore, model_type: str, version: str | None
 ) -> dict[str, LoadedModel]:
+    from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model
+    from recsys.recommender import FALLBACK_MODEL, LoadedModel
+
     models: dict[str, LoadedModel] = {}
     try:
         model, manifest = load_model(store, model_type, version)
@@ -250,10 +271,12 @@ def _parse_params(model_type: str, pairs: list[str]) -> dict[str, Any]:
 def _weighting_kind(weighting: str | None) -> WeightingKind | None:
     if weighting is not None and weighting not in WEIGHTING_KINDS:
         fail(f"--weighting must be one of {', '.join(WEIGHTING_KINDS)}, got {weighting!r}")
-    return cast(WeightingKind | None, weighting)
+    return cast("WeightingKind | None", weighting)
 
 
 def _known_model_type(model_type: str) -> type[Any]:
+    from recsys.modeling.registry import model_class
+
     try:
         return model_class(model_type)
     except ValueError as exc:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
-from uvicorn.config import LOGGING_CONFIG
 
 import recsys
-from recsys.api.app import ConfigurationError, create_app
 from recsys.cli._common import artifact_store, database_errors, fail, load_settings
-from recsys.db.session import create_engine, create_session_factory
-from recsys.modeling.artifacts import ArtifactError, ArtifactStore, read_latest, read_manifest
-from recsys.settings import Settings
-from recsys.training import NoInteractionsError, TrainReport, train
+
+# uvicorn, the API (FastAPI, the models) and the database layer are imported when a command
+# runs, so that `recsys --help` does not pay for them.
+if TYPE_CHECKING:
+    from recsys.modeling.artifacts import ArtifactStore
+    from recsys.settings import Settings
+    from recsys.training import TrainReport
 
 _out = Console()
 _PACKAGE_DIR = Path(recsys.__file__).resolve().parent
@@ -48,6 +47,10 @@ def serve_command(
     ] = False,
 ) -> None:
     """Serve the HTTP API with uvicorn (models: RECSYS_MODELS, loaded at startup)."""
+    import uvicorn
+
+    from recsys.api.app import ConfigurationError, create_app
+
     if reload and workers > 1:
         fail("--reload runs one process; drop --workers or --reload")
     settings = load_settings()
@@ -82,6 +85,8 @@ def serve_command(
 def _log_config(settings: Settings) -> dict[str, Any]:
     # Uvicorn's own logging setup, plus the recsys loggers (which models loaded, what is missing)
     # on the same handler and format.
+    from uvicorn.config import LOGGING_CONFIG
+
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["recsys"] = {
         "handlers": ["default"],
@@ -103,6 +108,11 @@ def ensure_models_command(
     ] = None,
 ) -> None:
     """Train every RECSYS_MODELS type that has no loadable LATEST version yet (default params)."""
+    import asyncio
+
+    from recsys.modeling.artifacts import ArtifactError
+    from recsys.training import NoInteractionsError
+
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
     todo = []
@@ -130,6 +140,8 @@ def ensure_models_command(
 
 def _stored_version(store: ArtifactStore, model_type: str) -> str | None:
     # The LATEST version if its manifest reads back; anything less means "train it".
+    from recsys.modeling.artifacts import ArtifactError, read_latest, read_manifest
+
     try:
         version = read_latest(store, model_type)
         read_manifest(store, model_type, version)
@@ -141,6 +153,9 @@ def _stored_version(store: ArtifactStore, model_type: str) -> str | None:
 async def _train_all(
     settings: Settings, store: ArtifactStore, model_types: list[str]
 ) -> list[TrainReport]:
+    from recsys.db.session import create_engine, create_session_factory
+    from recsys.training import train
+
     engine = create_engine(settings.database_url)
     try:
         sessions = create_session_factory(engine)

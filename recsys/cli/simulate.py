@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from recsys.cli._choices import FEEDBACKS, MAX_WINDOWS, MODEL_TYPES
 from recsys.cli._common import err_console, fail
 from recsys.cli._dataset import DataDirOption, DatasetOption, load_interactions
-from recsys.evaluation.metrics import Estimate
-from recsys.evaluation.simulate import (
-    FEEDBACKS,
-    MAX_WINDOWS,
-    ABTest,
-    Feedback,
-    FeedbackLoop,
-    simulate_ab,
-    simulate_feedback_loop,
-    write_ab,
-    write_feedback_loop,
-)
-from recsys.modeling.registry import MODEL_TYPES, model_class
+
+# The simulations (scipy, matplotlib, the models) are imported when a command runs, so that
+# `recsys --help` does not pay for them.
+if TYPE_CHECKING:
+    from recsys.evaluation.metrics import Estimate
+    from recsys.evaluation.simulate import ABTest, Feedback, FeedbackLoop
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 _out = Console()
@@ -56,6 +50,8 @@ def ab_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """A/B test of two policies: users split at random, a click is a hit on the held-out item."""
+    from recsys.evaluation.simulate import simulate_ab, write_ab
+
     _known(policy_a)
     _known(policy_b)
     if policy_a == policy_b:
@@ -118,6 +114,8 @@ def feedback_loop_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Replay the data window by window: retrain each policy, score it on the next window."""
+    from recsys.evaluation.simulate import simulate_feedback_loop, write_feedback_loop
+
     names = [part.strip() for part in policies.split(",") if part.strip()]
     if not names:
         fail(f"--policies takes model types separated by commas, got {policies!r}")
@@ -139,7 +137,7 @@ def feedback_loop_command(
                 windows=windows,
                 k=k,
                 seed=seed,
-                feedback=cast(Feedback, feedback),
+                feedback=cast("Feedback", feedback),
                 dataset=name,
                 command=shlex.join(args),
                 say=status.update,
@@ -152,6 +150,8 @@ def feedback_loop_command(
 
 
 def _known(policy: str) -> None:
+    from recsys.modeling.registry import model_class
+
     try:
         model_class(policy)
     except ValueError as exc:

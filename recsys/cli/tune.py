@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from recsys.cli._choices import MAX_FOLDS, PROTOCOLS, TUNABLE_MODEL_TYPES, TUNING_METRICS
 from recsys.cli._common import artifact_store, database_errors, fail, load_settings
 from recsys.cli._dataset import DataDirOption, DatasetOption, load_interactions
-from recsys.db.session import create_engine, create_session_factory
-from recsys.evaluation.report import format_estimate, metric_label
-from recsys.evaluation.splits import PROTOCOLS
-from recsys.evaluation.tuning import (
-    MAX_FOLDS,
-    SEARCH_SPACES,
-    TUNING_METRICS,
-    Trial,
-    TuningResult,
-    run_tuning,
-    search_space,
-)
-from recsys.modeling.artifacts import ArtifactError, ArtifactStore
-from recsys.settings import Settings
-from recsys.training import NoInteractionsError, TrainReport, train
+
+# The search (scipy, the models) and the database layer are imported when the command runs, so
+# that `recsys --help` does not pay for them.
+if TYPE_CHECKING:
+    from recsys.evaluation.tuning import Trial, TuningResult
+    from recsys.modeling.artifacts import ArtifactStore
+    from recsys.settings import Settings
+    from recsys.training import TrainReport
 
 _out = Console()
 
@@ -46,7 +31,7 @@ def tune_command(
     model_type: Annotated[
         str,
         typer.Option(
-            "--model-type", "-m", help=f"Model to tune: {', '.join(sorted(SEARCH_SPACES))}."
+            "--model-type", "-m", help=f"Model to tune: {', '.join(sorted(TUNABLE_MODEL_TYPES))}."
         ),
     ] = "als",
     trials: Annotated[
@@ -113,6 +98,8 @@ def tune_command(
     The test part is never used to choose; --score-test reports it afterwards. No database
     needed, unless --train-final.
     """
+    from recsys.evaluation.tuning import run_tuning
+
     _check_options(model_type, protocol, metric, train_final, bucket_name, artifact_uri)
     settings = load_settings()
     store = (
@@ -164,6 +151,17 @@ class _TrialProgress:
     """A rich bar over trials whose label shows the best value so far."""
 
     def __init__(self, model_type: str, metric: str, k: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from recsys.evaluation.report import metric_label
+
         self._label = f"{model_type}: best {metric_label(metric, k)}"
         self._progress = Progress(
             SpinnerColumn(),
@@ -202,6 +200,8 @@ def _check_options(
     bucket_name: str | None,
     artifact_uri: str | None,
 ) -> None:
+    from recsys.evaluation.tuning import search_space
+
     try:
         search_space(model_type)
     except ValueError as exc:
@@ -215,6 +215,8 @@ def _check_options(
 
 
 def _print_result(result: TuningResult) -> None:
+    from recsys.evaluation.report import format_estimate, metric_label
+
     label = metric_label(result.metric, result.k)
     best = result.best
     names = list(result.space)
@@ -268,6 +270,12 @@ def _train_final(
     params: dict[str, Any],
     keep: int,
 ) -> TrainReport:
+    import asyncio
+
+    from recsys.db.session import create_engine, create_session_factory
+    from recsys.modeling.artifacts import ArtifactError
+    from recsys.training import NoInteractionsError, train
+
     async def run() -> TrainReport:
         engine = create_engine(settings.database_url)
         try:

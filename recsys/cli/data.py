@@ -16,7 +16,7 @@ from recsys.cli._common import database_errors, err_console, fail, load_settings
 # pandas, SQLAlchemy and the dataset readers are imported by the commands that use them, so
 # that `recsys data --help` stays fast (tests/unit/test_cli_startup.py).
 if TYPE_CHECKING:
-    from recsys.data.events import EventLog, IdKind
+    from recsys.data.events import IdKind
     from recsys.db.event_import import ImportSummary
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -182,10 +182,13 @@ def import_events(
     ] = "external",
 ) -> None:
     """Load an event log into the database in one transaction (all lines or none)."""
+    # Imported before the clock starts: the seconds printed are the parse and the load.
     import asyncio
 
     from recsys.data.events import read_event_log
     from recsys.data.frames import DatasetError
+    from recsys.db.event_import import import_event_log
+    from recsys.db.session import create_engine, create_session_factory
     from recsys.events import EventWeights
 
     if ids not in ("external", "internal"):
@@ -199,9 +202,18 @@ def import_events(
     except DatasetError as exc:
         fail(str(exc))
     parsed = time.perf_counter() - started
+
+    async def load() -> ImportSummary:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session, session.begin():
+                return await import_event_log(session, log, ids=kind)
+        finally:
+            await engine.dispose()
+
     with database_errors(settings.database_url):
         try:
-            summary = asyncio.run(_import(settings.database_url, log, kind))
+            summary = asyncio.run(load())
         except DatasetError as exc:
             fail(str(exc))
     seconds = time.perf_counter() - started
@@ -212,15 +224,3 @@ def import_events(
         markup=False,
         highlight=False,
     )
-
-
-async def _import(url: str, log: EventLog, ids: IdKind) -> ImportSummary:
-    from recsys.db.event_import import import_event_log
-    from recsys.db.session import create_engine, create_session_factory
-
-    engine = create_engine(url)
-    try:
-        async with create_session_factory(engine)() as session, session.begin():
-            return await import_event_log(session, log, ids=ids)
-    finally:
-        await engine.dispose()

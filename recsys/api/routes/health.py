@@ -8,12 +8,14 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.api.deps import RegistryDep, SessionDep
+from recsys.api.registry import ModelRegistry
 from recsys.api.schemas import HealthOut, ModelStatusOut, ReadinessOut
 from recsys.db.repositories import DatasetSeedRepository
 
 router = APIRouter(tags=["health"])
 
-# A readiness probe must answer even when the database hangs (k8s probes time out at 1 s).
+# A readiness probe must answer even when the database hangs (k8s probes time out at 1 s,
+# SageMaker gives /ping 2 s).
 DATABASE_TIMEOUT_S = 0.8
 _OK = HealthOut()
 
@@ -32,6 +34,17 @@ async def healthz() -> HealthOut:
 )
 async def readyz(session: SessionDep, registry: RegistryDep, response: Response) -> ReadinessOut:
     """200 when the database answers and every configured model is loaded, else 503."""
+    readiness = await check_readiness(session, registry)
+    if not readiness.ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return readiness
+
+
+async def check_readiness(session: AsyncSession, registry: ModelRegistry) -> ReadinessOut:
+    """Whether the database answers and every configured model is loaded, and if not, why.
+
+    The one definition of "ready" behind `/readyz` and SageMaker's `/ping`.
+    """
     reasons: list[str] = []
     database = await _database_status(session)
     if database != "ok":
@@ -48,8 +61,6 @@ async def readyz(session: SessionDep, registry: RegistryDep, response: Response)
             error = registry.missing.get(model_type, "not loaded")
             models[model_type] = ModelStatusOut(loaded=False, error=error)
             reasons.append(f"model {model_type}: {error}")
-    if reasons:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return ReadinessOut(ready=not reasons, database=database, models=models, reasons=reasons)
 
 

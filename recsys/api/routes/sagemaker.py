@@ -7,21 +7,15 @@ Users and items are named by their external ids (``"u001"``, ``"v005"``) where t
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.api.deps import RegistryDep, ServiceDep, SessionDep, StateDep
 from recsys.api.errors import error_responses
+from recsys.api.routes.health import check_readiness
 from recsys.api.schemas import InvocationIn, InvocationItemOut, InvocationOut, PingOut
-from recsys.db.repositories import DatasetSeedRepository
 from recsys.identities import movie_keys, resolve_user
 
 router = APIRouter(tags=["sagemaker"])
-
-# SageMaker gives /ping 2 s; a hung database must not make the check itself time out.
-DATABASE_TIMEOUT_S = 0.8
 
 
 @router.get(
@@ -33,13 +27,10 @@ DATABASE_TIMEOUT_S = 0.8
 async def ping(session: SessionDep, registry: RegistryDep, response: Response) -> PingOut:
     """200 when the database answers and every configured model is loaded (as `/readyz`), else
     503: SageMaker sends no traffic to an instance that is not ready."""
-    reasons = [f"model {name}: {error}" for name, error in registry.missing.items()]
-    database = await _database_problem(session)
-    if database is not None:
-        reasons.append(f"database: {database}")
-    if reasons:
+    readiness = await check_readiness(session, registry)
+    if not readiness.ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return PingOut(status="not ready", reasons=reasons)
+        return PingOut(status="not ready", reasons=readiness.reasons)
     return PingOut(status="ok", reasons=[])
 
 
@@ -67,14 +58,3 @@ async def invocations(
             for key, movie in zip(keys, result.movies, strict=True)
         ],
     )
-
-
-async def _database_problem(session: AsyncSession) -> str | None:
-    try:
-        async with asyncio.timeout(DATABASE_TIMEOUT_S):
-            await DatasetSeedRepository(session).latest()
-    except TimeoutError:
-        return f"no answer within {DATABASE_TIMEOUT_S} s"
-    except Exception as exc:
-        return (str(exc).strip() or type(exc).__name__).splitlines()[0]
-    return None

@@ -13,50 +13,30 @@ at TEST_DATABASE_URL; ML-100K under ./data: ``make data``). Bounded in time: abo
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-from alembic import command
-from sqlalchemy.engine import make_url
+from _harness import (
+    LUA_DONE,
+    ROOT,
+    cpu_seconds,
+    free_port,
+    ml100k_database,
+    run_wrk,
+    train_models,
+    uvicorn,
+)
 
-from recsys.cli.db import alembic_config
-from recsys.db.session import create_engine, create_session_factory
-from recsys.modeling.artifacts import open_store
-from recsys.training import train
-
-HOST = "127.0.0.1"  # loopback only, never a routable address
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MODELS = ("als", "item_knn", "popularity")
 N_USERS = 943  # ML-100K user ids are 1..943
 
-# The done() hook prints one JSON line wrk's own text output cannot be confused with.
-_LUA_DONE = """
-done = function(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, '
-    .. '"max_us": %d, "non_2xx": %d, "socket_errors": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, errors.status,
-    errors.connect + errors.read + errors.write + errors.timeout))
-end
-"""
 _LUA_CONSTANT = 'request = function() return wrk.format("GET", "/healthz") end\n'
 _LUA_RECOMMEND = f"""
 math.randomseed(os.time())
@@ -93,11 +73,17 @@ def main() -> None:
         work = Path(tmp)
         models = served_models(args.model)
         with _database(args) as database_url:
-            artifact_uri = args.artifact_uri or _train_models(
+            artifact_uri = args.artifact_uri or train_models(
                 database_url, work / "artifacts", models
             )
-            port = _free_port()
-            with _uvicorn(database_url, artifact_uri, port, work / "uvicorn.log", models) as pid:
+            port = free_port()
+            settings = {
+                "RECSYS_DATABASE_URL": database_url,
+                "RECSYS_ARTIFACT_URI": artifact_uri,
+                "RECSYS_MODELS": ",".join(models),
+                "RECSYS_DEFAULT_MODEL": models[0],
+            }
+            with uvicorn(settings, port, work / "uvicorn.log") as pid:
                 runs = _measure(wrk, port, pid, args, work)
     _report(runs, args)
 
@@ -132,36 +118,12 @@ def _parse_args() -> argparse.Namespace:
 
 @contextmanager
 def _database(args: argparse.Namespace) -> Iterator[str]:
+    # --database-url: an already seeded database, kept; else a throwaway one.
     if args.database_url:
         yield args.database_url
         return
-    if not (args.data_dir / "ml-100k").is_dir():
-        sys.exit(f"ML-100K not found under {args.data_dir}: run `make data` first")
-    admin_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
-    name = f"recsys_bench_serve_{uuid.uuid4().hex[:8]}"
-    dsn = make_url(admin_url).set(drivername="postgresql")
-    asyncio.run(_admin(dsn.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        print(f"seeding ML-100K into {name} ...", flush=True)
-        config = alembic_config(database_url=url, dataset="ml-100k", data_dir=args.data_dir)
-        command.upgrade(config, "head")
+    with ml100k_database(args.data_dir, "recsys_bench_serve") as url:
         yield url
-    finally:
-        asyncio.run(
-            _admin(
-                dsn.render_as_string(hide_password=False),
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-            )
-        )
-
-
-async def _admin(dsn: str, sql: str) -> None:
-    connection = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def served_models(model: str) -> tuple[str, ...]:
@@ -169,100 +131,21 @@ def served_models(model: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((model, *MODELS)))
 
 
-def _train_models(database_url: str, folder: Path, models: tuple[str, ...]) -> str:
-    uri = f"file://{folder}"
-
-    async def run() -> None:
-        engine = create_engine(database_url)
-        try:
-            sessions = create_session_factory(engine)
-            for model_type in models:
-                print(f"training {model_type} ...", flush=True)
-                await train(sessions, model_type=model_type, store=open_store(uri))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-    return uri
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _uvicorn(
-    database_url: str, artifact_uri: str, port: int, log: Path, models: tuple[str, ...]
-) -> Iterator[int]:
-    env = {
-        **os.environ,
-        "RECSYS_DATABASE_URL": database_url,
-        "RECSYS_ARTIFACT_URI": artifact_uri,
-        "RECSYS_MODELS": ",".join(models),
-        "RECSYS_DEFAULT_MODEL": models[0],
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "recsys.api.app:create_app",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    print(f"starting uvicorn on {HOST}:{port} ...", flush=True)
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(f"http://{HOST}:{port}/readyz", process, log)
-            yield process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"uvicorn not ready after 60 s ({url}):\n{log.read_text()}")
-
-
 def _measure(wrk: str, port: int, pid: int, args: argparse.Namespace, work: Path) -> list[Run]:
     scripts = {
         "constant": work / "constant.lua",
         "recommendations": work / "recommendations.lua",
     }
-    scripts["constant"].write_text(_LUA_CONSTANT + _LUA_DONE)
-    scripts["recommendations"].write_text(_LUA_RECOMMEND + _LUA_DONE)
+    scripts["constant"].write_text(_LUA_CONSTANT + LUA_DONE)
+    scripts["recommendations"].write_text(_LUA_RECOMMEND + LUA_DONE)
     runs: list[Run] = []
     for round_no in range(1, args.rounds + 1):
         for route, script in scripts.items():
             if args.warmup:
-                _wrk(wrk, script, port, args.connections, args.warmup)
-            cpu_before = _cpu_seconds(pid)
-            figures = _wrk(wrk, script, port, args.connections, args.duration)
-            cpu = _cpu_seconds(pid) - cpu_before
+                run_wrk(wrk, script, port, args.connections, args.warmup)
+            cpu_before = cpu_seconds(pid)
+            figures = run_wrk(wrk, script, port, args.connections, args.duration)
+            cpu = cpu_seconds(pid) - cpu_before
             run = Run(
                 route=route,
                 rps=figures["requests"] / (figures["duration_us"] / 1e6),
@@ -281,33 +164,6 @@ def _measure(wrk: str, port: int, pid: int, args: argparse.Namespace, work: Path
                 flush=True,
             )
     return runs
-
-
-def _wrk(wrk: str, script: Path, port: int, connections: int, seconds: int) -> dict[str, int]:
-    # One wrk thread: the machine's cores are better spent on the server being measured.
-    cmd = [
-        wrk,
-        "-t1",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(script),
-        f"http://{HOST}:{port}",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30)
-    for line in out.stdout.splitlines():
-        if line.startswith("WRKJSON "):
-            figures: dict[str, int] = json.loads(line.removeprefix("WRKJSON "))
-            return figures
-    raise RuntimeError(f"wrk printed no summary:\n{out.stdout}\n{out.stderr}")
-
-
-def _cpu_seconds(pid: int) -> float:
-    # utime + stime of the uvicorn process, in clock ticks (proc(5)).
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _report(runs: list[Run], args: argparse.Namespace) -> None:

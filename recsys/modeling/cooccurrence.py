@@ -11,7 +11,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import Recommender, StateArrays
-from recsys.modeling.csr_state import csr_arrays, csr_from_state
+from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_choice, check_int
@@ -67,17 +67,11 @@ class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
         )
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        product = sp.csr_matrix(weighted @ self.neighbours).tocoo()
         # Items no history item co-occurs with stay -inf, as item_knn (nothing links to them).
-        scores = np.full(product.shape, -np.inf, dtype=np.float32)
-        scores[product.row, product.col] = product.data
-        return scores
+        return dense_scores(weighted @ self.neighbours)
 
     def _similar(self, item_index: int) -> FloatArray:
-        row = self.neighbours[item_index]
-        scores = np.full(self.n_items, -np.inf, dtype=np.float32)
-        scores[row.indices] = row.data
-        return scores
+        return dense_row(self.neighbours, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {"neighbours": csr_arrays(self.neighbours)}

@@ -1,4 +1,5 @@
-"""A scipy CSR matrix <-> the plain arrays of one .npz file (no pickle, checked on load)."""
+"""Scipy CSR helpers: a matrix <-> the plain arrays of one .npz file (no pickle, checked on
+load), and sparse scores as the dense rows ``Recommender._score`` returns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import Arrays, _arrays
+from recsys.modeling.dataset import FloatArray
 from recsys.modeling.errors import ModelStateError
 
 
@@ -44,3 +46,19 @@ def csr_from_state(
     except ValueError as exc:
         raise ModelStateError(f"{name}.npz: not a valid CSR matrix: {exc}") from exc
     return matrix
+
+
+def dense_scores(product: sp.spmatrix) -> FloatArray:
+    """Dense float32 scores of a sparse product; cells nothing links to are -inf."""
+    coo = sp.coo_matrix(product)
+    scores = np.full(coo.shape, -np.inf, dtype=np.float32)
+    scores[coo.row, coo.col] = coo.data
+    return scores
+
+
+def dense_row(matrix: sp.csr_matrix, index: int) -> FloatArray:
+    """Row ``index`` of an items x items CSR as dense float32; -inf where it stores nothing."""
+    row = matrix[index]
+    scores = np.full(matrix.shape[1], -np.inf, dtype=np.float32)
+    scores[row.indices] = row.data
+    return scores

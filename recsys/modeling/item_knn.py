@@ -18,7 +18,7 @@ from implicit.nearest_neighbours import (
 )
 
 from recsys.modeling.base import Recommender, StateArrays
-from recsys.modeling.csr_state import csr_arrays, csr_from_state
+from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_choice, check_float, check_int
@@ -100,20 +100,14 @@ class ItemKNNRecommender(Recommender[ItemKNNParams]):
         return ItemItemRecommender(K=p.k)
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        product = sp.csr_matrix(weighted @ self.similarity).tocoo()
         # Items no history item links to stay -inf (implicit's scorer never returns them).
-        scores = np.full(product.shape, -np.inf, dtype=np.float32)
-        scores[product.row, product.col] = product.data
-        return scores
+        return dense_scores(weighted @ self.similarity)
 
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         return (self.similarity,)
 
     def _similar(self, item_index: int) -> FloatArray:
-        row = self.similarity[item_index]
-        scores = np.full(self.n_items, -np.inf, dtype=np.float32)
-        scores[row.indices] = row.data
-        return scores
+        return dense_row(self.similarity, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {"similarity": csr_arrays(self.similarity)}

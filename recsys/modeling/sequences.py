@@ -136,11 +136,3 @@ def training_sequences(source: Interactions, *, user_ids: IdArray, item_ids: IdA
         tiebreak=movies,
         default_time=int(times.max()) + 1 if times.shape[0] else 0,
     )
-
-
-def sparse_to_dense_scores(product: sp.spmatrix) -> FloatArray:
-    """Dense float32 scores of a sparse product; cells nothing links to are -inf."""
-    coo = sp.coo_matrix(product)
-    scores = np.full(coo.shape, -np.inf, dtype=np.float32)
-    scores[coo.row, coo.col] = coo.data
-    return scores

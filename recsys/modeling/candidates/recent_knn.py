@@ -11,12 +11,12 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import Recommender, StateArrays, _arrays
-from recsys.modeling.csr_state import csr_arrays, csr_from_state
+from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.item_knn import ItemKNNParams, ItemKNNRecommender
 from recsys.modeling.params import ModelParams, check_float, check_int
-from recsys.modeling.sequences import Sequences, sparse_to_dense_scores
+from recsys.modeling.sequences import Sequences
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +70,7 @@ class RecentKNNRecommender(Recommender[RecentKNNParams]):
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
         binary = sp.csr_matrix(weighted, dtype=np.float32, copy=True)
         binary.data[:] = 1.0
-        return sparse_to_dense_scores(binary @ self.similarity)
+        return dense_scores(binary @ self.similarity)
 
     def _score_sequences(
         self, user_index: IndexArray, weighted: sp.csr_matrix, sequences: Sequences
@@ -78,7 +78,7 @@ class RecentKNNRecommender(Recommender[RecentKNNParams]):
         profile = sequences.recency_profile(
             self.n_items, last=self.params.last_items, decay=self.params.recency
         )
-        return sparse_to_dense_scores(profile @ self.similarity)
+        return dense_scores(profile @ self.similarity)
 
     def anchor_window(self) -> tuple[int | None, float]:
         return self.params.last_items, self.params.recency
@@ -87,10 +87,7 @@ class RecentKNNRecommender(Recommender[RecentKNNParams]):
         return (self.similarity,)
 
     def _similar(self, item_index: int) -> FloatArray:
-        row = self.similarity[item_index]
-        scores = np.full(self.n_items, -np.inf, dtype=np.float32)
-        scores[row.indices] = row.data
-        return scores
+        return dense_row(self.similarity, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {

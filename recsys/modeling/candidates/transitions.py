@@ -11,11 +11,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import Recommender, StateArrays, _arrays
-from recsys.modeling.csr_state import csr_arrays, csr_from_state
+from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_float, check_int
-from recsys.modeling.sequences import Sequences, sparse_to_dense_scores, training_sequences
+from recsys.modeling.sequences import Sequences, training_sequences
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +85,7 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
         # Without an order every history item proposes with full weight.
         binary = sp.csr_matrix(weighted, dtype=np.float32, copy=True)
         binary.data[:] = 1.0
-        return sparse_to_dense_scores(binary @ self.transitions)
+        return dense_scores(binary @ self.transitions)
 
     def _score_sequences(
         self, user_index: IndexArray, weighted: sp.csr_matrix, sequences: Sequences
@@ -93,7 +93,7 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
         profile = sequences.recency_profile(
             self.n_items, last=self.params.last_items, decay=self.params.recency
         )
-        return sparse_to_dense_scores(profile @ self.transitions)
+        return dense_scores(profile @ self.transitions)
 
     def anchor_window(self) -> tuple[int | None, float]:
         return self.params.last_items, self.params.recency
@@ -103,10 +103,7 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
 
     def _similar(self, item_index: int) -> FloatArray:
         # "What is watched next after this movie".
-        row = self.transitions[item_index]
-        scores = np.full(self.n_items, -np.inf, dtype=np.float32)
-        scores[row.indices] = row.data
-        return scores
+        return dense_row(self.transitions, item_index)
 
     def _state_arrays(self) -> StateArrays:
         return {

@@ -16,6 +16,8 @@ from pydantic import (
     Tag,
 )
 
+from recsys.ingestion import IncomingEvent
+
 # Ids are int4 in the database: bounds checked at the edge turn a huge id into a 422, not a 500.
 ID_MIN, ID_MAX = -(2**31), 2**31 - 1
 K_MAX = 100
@@ -358,6 +360,17 @@ class UserEventIn(BaseModel):
         "already stored is accepted and not stored (or counted) twice, so retries are safe.",
         examples=["3f1c9a7e-like-50"],
     )
+
+    def incoming(self, user: int | str) -> IncomingEvent:
+        """This event of ``user`` as the ingester takes it."""
+        return IncomingEvent(
+            user=user,
+            movie=self.movie_id,
+            type=self.type,
+            value=self.value,
+            occurred_at=self.occurred_at,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 class EventIn(UserEventIn):

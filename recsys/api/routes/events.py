@@ -61,18 +61,7 @@ async def post_events(
     batch: EventBatchIn, state: StateDep, session: WriteSessionDep
 ) -> EventsAcceptedOut:
     """Record events of any users; unknown users (by id or external id) are created."""
-    events = [
-        IncomingEvent(
-            user=e.user_id,
-            movie=e.movie_id,
-            type=e.type,
-            value=e.value,
-            occurred_at=e.occurred_at,
-            idempotency_key=e.idempotency_key,
-        )
-        for e in batch.events
-    ]
-    return await _ingest(state, session, events)
+    return await _ingest(state, session, [e.incoming(e.user_id) for e in batch.events])
 
 
 @router.post(
@@ -88,18 +77,7 @@ async def post_user_events(
     user_id: NewOrKnownUserId, batch: UserEventBatchIn, state: StateDep, session: WriteSessionDep
 ) -> EventsAcceptedOut:
     """Record events of one user (our integer id; created if unknown)."""
-    events = [
-        IncomingEvent(
-            user=user_id,
-            movie=e.movie_id,
-            type=e.type,
-            value=e.value,
-            occurred_at=e.occurred_at,
-            idempotency_key=e.idempotency_key,
-        )
-        for e in batch.events
-    ]
-    return await _ingest(state, session, events)
+    return await _ingest(state, session, [e.incoming(user_id) for e in batch.events])
 
 
 async def _ingest(

@@ -40,10 +40,12 @@ def anchors(
     """
     targets = np.asarray(movie_ids, dtype=np.int64).ravel()
     out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
+    if not matrices:  # most models, on every request: nothing to look up
+        return out
     target_cols = lookup(item_ids, targets)
     history_cols = lookup(item_ids, history.movie_ids)
     known = history_cols >= 0
-    if not matrices or not known.any() or not (target_cols >= 0).any():
+    if not known.any() or not (target_cols >= 0).any():
         return out
     rows, weights = _weights(history, known, last=last, recency=recency)
     anchor_ids = history.movie_ids[rows]

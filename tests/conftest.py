@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from recsys.cli.db import alembic_config
-from recsys.db.session import create_engine
+from recsys.db.session import create_engine, create_session_factory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -226,6 +226,31 @@ async def migrated_db(
         url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
     )
     return url
+
+
+@pytest.fixture(scope="session")
+async def tiny_sqlite_url(
+    tmp_path_factory: pytest.TempPathFactory, tiny_dataset: TinyDataset
+) -> str:
+    """URL of a session-wide SQLite database at head, seeded with ``tiny_dataset``."""
+    path = tmp_path_factory.mktemp("tiny-sqlite") / "recsys.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await run_alembic(
+        url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
+    )
+    return url
+
+
+@pytest.fixture
+async def sqlite_db(tiny_sqlite_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on ``tiny_sqlite_url``; its work is rolled back at the end (never committed)."""
+    engine = create_engine(tiny_sqlite_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            yield session
+            await session.rollback()
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")

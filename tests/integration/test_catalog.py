@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,32 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.catalog import MovieCatalog
 from recsys.db.repositories import UserRepository
-from recsys.db.session import create_engine, create_session_factory
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    pass
 
 Migrate = Callable[..., Awaitable[None]]
-
-
-@pytest.fixture(scope="session")
-async def catalog_sqlite_url(
-    tmp_path_factory: pytest.TempPathFactory, migrate: Migrate, tiny_dataset: TinyDataset
-) -> str:
-    path = tmp_path_factory.mktemp("catalog-sqlite") / "recsys.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
-    return url
-
-
-@pytest.fixture
-async def sqlite_db(catalog_sqlite_url: str) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(catalog_sqlite_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

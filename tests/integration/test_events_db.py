@@ -48,28 +48,6 @@ USER_1_EVENTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-async def events_sqlite_url(
-    tmp_path_factory: pytest.TempPathFactory, migrate: Migrate, tiny_dataset: TinyDataset
-) -> str:
-    path = tmp_path_factory.mktemp("events-sqlite") / "recsys.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
-    return url
-
-
-@pytest.fixture
-async def sqlite_db(events_sqlite_url: str) -> AsyncIterator[AsyncSession]:
-    """A session on the SQLite copy; its work is rolled back at the end (never committed)."""
-    engine = create_engine(events_sqlite_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            yield session
-            await session.rollback()
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(params=["postgresql", "sqlite"])
 def db(request: pytest.FixtureRequest) -> AsyncSession:
     """A session on the seeded tiny dataset, on each backend, rolled back after the test."""

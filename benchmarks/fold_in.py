@@ -37,11 +37,11 @@ from recsys.data.frames import Interactions
 from recsys.data.loader import load_dataset
 from recsys.data.synth import generate
 from recsys.evaluation.splits import interactions_from_ratings, leave_last_out, take
-from recsys.modeling import History, build_matrix, create_model
 from recsys.modeling.als import ALSRecommender, als_fold_in
-from recsys.modeling.base import Recommender, top_k
+from recsys.modeling.base import History, Recommender, top_k
 from recsys.modeling.bpr import BPRRecommender, bpr_fold_in
-from recsys.modeling.dataset import lookup
+from recsys.modeling.dataset import build_matrix, lookup
+from recsys.modeling.registry import create_model
 from recsys.training import DEFAULT_WEIGHTING
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from recsys.data.frames import Interactions
-from recsys.modeling import build_matrix, create_model
+from recsys.modeling.dataset import build_matrix
+from recsys.modeling.registry import create_model
 
 
 def synthetic(n_ratings: int, n_users: int, n_items: int, seed: int) -> Interactions:

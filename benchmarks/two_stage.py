@@ -23,7 +23,7 @@ import numpy as np
 from recsys.data import load_dataset
 from recsys.evaluation.runner import EvalData, fit_model
 from recsys.evaluation.splits import interactions_from_ratings, item_attributes, make_split
-from recsys.modeling import History
+from recsys.modeling.base import History
 from recsys.modeling.dataset import lookup
 from recsys.modeling.two_stage.model import TwoStageRecommender
 

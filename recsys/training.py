@@ -20,9 +20,10 @@ from recsys.data.frames import Interactions
 from recsys.db.repositories import MovieRepository, RatingRepository
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import ArtifactInfo, ArtifactStore, prune, save_model
-from recsys.modeling.dataset import WeightingKind, build_matrix
+from recsys.modeling.dataset import build_matrix
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import create_model, model_class
+from recsys.modeling.weighting import WeightingKind
 
 # Each model type's default weighting of raw 1-5 ratings: ALS takes confidence weights
 # (Hu, Koren & Volinsky), item-kNN applies its own cosine/BM25 normalisation to 0/1 input, and

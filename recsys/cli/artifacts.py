@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._choices import MODEL_TYPES
 from recsys.cli._common import artifact_store, fail, load_settings
+from recsys.service.choices import MODEL_TYPES
 
 app = typer.Typer(no_args_is_help=True)
 _out = Console()

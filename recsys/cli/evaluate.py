@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._choices import MODEL_TYPES, PROTOCOLS
 from recsys.cli._common import fail, load_settings
+from recsys.service.choices import MODEL_TYPES, PROTOCOLS
 
 # The evaluation and model packages (scipy, pandas, implicit, ...) are imported when the
 # command runs, so that `recsys --help` does not pay for them.

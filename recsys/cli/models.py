@@ -10,16 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._choices import MODEL_TYPES, WEIGHTING_KINDS
 from recsys.cli._common import artifact_store, database_errors, fail, load_settings
+from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
 
 # The models, the database layer and the recommender are imported when a command runs, so that
 # `recsys --help` does not pay for implicit, scipy, pandas and SQLAlchemy.
 if TYPE_CHECKING:
     from recsys.data.frames import Interactions
     from recsys.modeling.artifacts.stores import ArtifactStore
-    from recsys.modeling.dataset import WeightingKind
     from recsys.recommender import LoadedModel, Recommendations, RecommenderService
+    from recsys.service.choices import WeightingKind
     from recsys.settings import Settings
     from recsys.training import TrainReport
 

@@ -10,15 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._choices import FEEDBACKS, MAX_WINDOWS, MODEL_TYPES
 from recsys.cli._common import err_console, fail
 from recsys.cli._dataset import DataDirOption, DatasetOption, load_interactions
+from recsys.service.choices import FEEDBACKS, MAX_WINDOWS, MODEL_TYPES
 
 # The simulations (scipy, matplotlib, the models) are imported when a command runs, so that
 # `recsys --help` does not pay for them.
 if TYPE_CHECKING:
     from recsys.evaluation.metrics import Estimate
-    from recsys.evaluation.simulate import ABTest, Feedback, FeedbackLoop
+    from recsys.evaluation.simulate import ABTest, FeedbackLoop
+    from recsys.service.choices import Feedback
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 _out = Console()

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._choices import MAX_FOLDS, PROTOCOLS, TUNABLE_MODEL_TYPES, TUNING_METRICS
 from recsys.cli._common import artifact_store, database_errors, fail, load_settings
 from recsys.cli._dataset import DataDirOption, DatasetOption, load_interactions
+from recsys.service.choices import MAX_FOLDS, MODEL_TYPES, PROTOCOLS, TUNING_METRICS
 
 # The search (scipy, the models) and the database layer are imported when the command runs, so
 # that `recsys --help` does not pay for them.
@@ -31,7 +31,10 @@ def tune_command(
     model_type: Annotated[
         str,
         typer.Option(
-            "--model-type", "-m", help=f"Model to tune: {', '.join(sorted(TUNABLE_MODEL_TYPES))}."
+            "--model-type",
+            "-m",
+            help=f"Model to tune, one with a search space ({', '.join(sorted(MODEL_TYPES))}: "
+            "a type without one is refused with the list of those that have one).",
         ),
     ] = "als",
     trials: Annotated[

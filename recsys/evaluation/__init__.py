@@ -1,31 +1,6 @@
-"""Offline evaluation: splits, full-ranking metrics with confidence intervals, reports."""
+"""Offline evaluation: splits, full-ranking metrics with confidence intervals, reports.
 
-from recsys.evaluation.metrics import Estimate, PairedComparison, mean_ci, paired_comparison
-from recsys.evaluation.runner import EvalData, ModelEvaluation, evaluate_model, fit_model
-from recsys.evaluation.splits import (
-    PROTOCOLS,
-    Split,
-    interactions_from_ratings,
-    leave_last_out,
-    make_split,
-    random_split,
-    temporal_split,
-)
-
-__all__ = [
-    "PROTOCOLS",
-    "Estimate",
-    "EvalData",
-    "ModelEvaluation",
-    "PairedComparison",
-    "Split",
-    "evaluate_model",
-    "fit_model",
-    "interactions_from_ratings",
-    "leave_last_out",
-    "make_split",
-    "mean_ci",
-    "paired_comparison",
-    "random_split",
-    "temporal_split",
-]
+This package's ``__init__`` imports nothing (``recsys.evaluation.choices`` must stay cheap to
+import for the CLI's help): import from the modules themselves. Nothing here imports the
+database or the service.
+"""

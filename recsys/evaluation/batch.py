@@ -20,7 +20,7 @@ import pandas as pd
 
 from recsys.data.frames import Interactions
 from recsys.evaluation.splits import take
-from recsys.modeling import PAD_ID, Recommender
+from recsys.modeling.base import PAD_ID, Recommender
 
 IdArray = npt.NDArray[np.int64]
 CSV_HEADER = ("user_id", "movie_id", "rank", "score")

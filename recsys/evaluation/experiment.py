@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Interactions
+from recsys.evaluation.choices import RANDOM, TEMPORAL
 from recsys.evaluation.report import EvaluationReport
 from recsys.evaluation.runner import EvalData, evaluate_model, fit_model
-from recsys.evaluation.splits import RANDOM, TEMPORAL, make_split
+from recsys.evaluation.splits import make_split
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import model_class
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from recsys.data.frames import Dataset
 from recsys.evaluation.report import EvaluationReport
-from recsys.modeling import History, Recommender
+from recsys.modeling.base import History, Recommender
 
 
 def summary_frame(report: EvaluationReport) -> pd.DataFrame:

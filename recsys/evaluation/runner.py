@@ -21,9 +21,11 @@ from recsys.data.frames import Interactions
 from recsys.evaluation import metrics
 from recsys.evaluation.metrics import Estimate
 from recsys.evaluation.splits import Split, take
-from recsys.modeling import PAD_ID, Recommender, build_matrix, create_model
-from recsys.modeling.dataset import WeightingKind, lookup
+from recsys.modeling.base import PAD_ID, Recommender
+from recsys.modeling.dataset import build_matrix, lookup
 from recsys.modeling.items import ItemAttributes
+from recsys.modeling.registry import create_model
+from recsys.modeling.weighting import WeightingKind
 from recsys.training import DEFAULT_WEIGHTING
 
 IdArray = npt.NDArray[np.int64]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,20 +31,18 @@ from scipy import stats
 
 from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Interactions
+from recsys.evaluation.choices import FEEDBACKS, MAX_WINDOWS, Feedback
 from recsys.evaluation.experiment import seeded_params
 from recsys.evaluation.metrics import Estimate, mean_ci, z_value
 from recsys.evaluation.runner import EvalData, evaluate_model, fit_model
 from recsys.evaluation.splits import Split, leave_last_out, take
-from recsys.modeling import PAD_ID, Recommender
+from recsys.modeling.base import PAD_ID, Recommender
 from recsys.modeling.registry import model_class
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 Say = Callable[[str], None]
 
-Feedback = Literal["all", "clicks"]
-FEEDBACKS: tuple[str, ...] = get_args(Feedback)
-MAX_WINDOWS: Final = 50
 AB_FILES = ("ab.md", "ab.json")
 LOOP_FILES = ("feedback_loop.md", "feedback_loop.json", "feedback_loop.png")
 

@@ -20,22 +20,19 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from recsys.data.frames import Interactions
+from recsys.evaluation.choices import LEAVE_LAST_OUT, PROTOCOLS, RANDOM, TEMPORAL
 from recsys.modeling.items import ItemAttributes
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-LEAVE_LAST_OUT: Final = "leave-last-out"
-TEMPORAL: Final = "temporal"
-RANDOM: Final = "random"
-PROTOCOLS: tuple[str, ...] = (LEAVE_LAST_OUT, TEMPORAL, RANDOM)
 DEFAULT_TEST_FRACTION = 0.2
 
 

@@ -26,6 +26,7 @@ from implicit.recommender_base import ModelFitError as ImplicitFitError
 
 from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Interactions
+from recsys.evaluation.choices import MAX_FOLDS, TUNING_METRICS
 from recsys.evaluation.experiment import seeded_params, split_options
 from recsys.evaluation.metrics import Estimate, mean_ci
 from recsys.evaluation.runner import EvalData, evaluate_model, fit_model
@@ -37,9 +38,6 @@ from recsys.modeling.registry import model_class
 # (ValueError, e.g. more SVD factors than items) or a diverged fit (implicit's NaN check).
 _TRIAL_ERRORS = (ValueError, ModelError, ImplicitFitError)
 
-# Metrics a search can maximise (novelty is not a quality to maximise on its own).
-TUNING_METRICS: tuple[str, ...] = ("ndcg", "hr", "recall", "precision", "map", "mrr", "auc")
-MAX_FOLDS = 5
 MAX_TRIALS = 10_000
 # Draws tried for a configuration not seen before, before the space counts as exhausted.
 _FRESH_DRAWS = 200

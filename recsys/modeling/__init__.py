@@ -1,17 +1,5 @@
-"""Models and their artifacts; nothing here imports the database or FastAPI."""
+"""Models and their artifacts; nothing here imports the database, the service or FastAPI.
 
-from recsys.modeling.base import PAD_ID, History, Recommender
-from recsys.modeling.dataset import InteractionMatrix, Weighting, build_matrix
-from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
-
-__all__ = [
-    "MODEL_TYPES",
-    "PAD_ID",
-    "History",
-    "InteractionMatrix",
-    "Recommender",
-    "Weighting",
-    "build_matrix",
-    "create_model",
-    "model_class",
-]
+This package's ``__init__`` imports nothing: ``recsys.modeling.registry`` must stay cheap to
+import (the CLI's help lists model types), so import from the modules themselves.
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,9 +15,7 @@ from recsys.data.fingerprint import interactions_fingerprint
 from recsys.data.frames import Interactions
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.params import check_choice, check_float
-
-WeightingKind = Literal["binary", "rating", "threshold", "confidence", "bm25"]
-WEIGHTING_KINDS: tuple[str, ...] = get_args(WeightingKind)
+from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
 
 IdArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.intp]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from recsys.cli import app
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset as write_files
-from recsys.modeling import MODEL_TYPES, model_class
+from recsys.modeling.registry import MODEL_TYPES, model_class
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

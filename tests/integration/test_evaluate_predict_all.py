@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from recsys.cli import app
-from recsys.modeling import History
 from recsys.modeling.artifacts import LocalArtifactStore, load_model
+from recsys.modeling.base import History
 from tests.conftest import TinyDataset
 
 

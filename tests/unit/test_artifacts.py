@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from google.cloud import storage
 
-from recsys.modeling import MODEL_TYPES, History, build_matrix, create_model
 from recsys.modeling.artifacts import (
     FORMAT_VERSION,
     ArtifactCorruptError,
@@ -32,8 +31,9 @@ from recsys.modeling.artifacts import (
     save_model,
     set_latest,
 )
-from recsys.modeling.base import Recommender
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.base import History, Recommender
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
+from recsys.modeling.registry import MODEL_TYPES, create_model
 from recsys.modeling.toy import two_taste_groups, two_taste_items
 
 # Created by the session-wide gcs_client fixture (tests/conftest.py).

@@ -12,8 +12,9 @@ import pytest
 from recsys.data.frames import Interactions
 from recsys.evaluation.batch import CSV_HEADER, iter_top_k, write_top_k_csv
 from recsys.evaluation.splits import take
-from recsys.modeling import History, build_matrix, create_model
-from recsys.modeling.base import Recommender
+from recsys.modeling.base import History, Recommender
+from recsys.modeling.dataset import build_matrix
+from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
 
 K = 3

@@ -13,7 +13,7 @@ from recsys.data.synth import generate
 from recsys.evaluation import runner
 from recsys.evaluation.runner import EvalData, evaluate_model, fit_model
 from recsys.evaluation.splits import Split, interactions_from_ratings, random_split
-from recsys.modeling import History
+from recsys.modeling.base import History
 
 K = 5
 

@@ -6,8 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix, create_model
+from recsys.modeling.base import History
+from recsys.modeling.dataset import build_matrix
 from recsys.modeling.explain import NO_ANCHOR, anchors
+from recsys.modeling.registry import create_model
 
 ITEMS = np.array([10, 20, 30, 40, 50], dtype=np.int64)
 

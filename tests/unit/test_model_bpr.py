@@ -8,9 +8,9 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix
+from recsys.modeling.base import History
 from recsys.modeling.bpr import BPRParams, BPRRecommender, bpr_fold_in
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.toy import random_interactions
 
 K = 10

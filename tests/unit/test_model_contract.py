@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
-from recsys.modeling import MODEL_TYPES, PAD_ID, History, build_matrix, create_model
-from recsys.modeling.base import Recommender
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.base import PAD_ID, History, Recommender
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.errors import NotFittedError
+from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.toy import two_taste_groups, two_taste_items
 from recsys.training import DEFAULT_WEIGHTING
 
@@ -135,7 +135,7 @@ def model(model_type: str, matrix: InteractionMatrix) -> Recommender[Any]:
 @pytest.mark.parametrize("model_type", sorted(MODEL_TYPES), scope="class")
 class TestRecommenderContract:
     def test_registry_name_matches_class(self, model_type: str) -> None:
-        assert MODEL_TYPES[model_type].model_type == model_type
+        assert model_class(model_type).model_type == model_type
 
     def test_group_a_user_gets_the_remaining_group_a_movies_first(
         self, model: Recommender[Any], interactions: Interactions
@@ -249,7 +249,7 @@ class TestRecommenderContract:
             model.recommend(GROUP_A_USER, k=k)
 
     def test_bad_params_raise_naming_the_parameter(self, model_type: str) -> None:
-        params_type = MODEL_TYPES[model_type].params_type
+        params_type = model_class(model_type).params_type
         for name, value in BAD_PARAMS[model_type]:
             with pytest.raises(ValueError, match=rf"\b{name}\b"):
                 params_type.from_dict({name: value})

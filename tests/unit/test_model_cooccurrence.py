@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix
+from recsys.modeling.base import History
 from recsys.modeling.cooccurrence import CooccurrenceParams, CooccurrenceRecommender
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
 
 # user: movies (ratings differ on purpose: counts must ignore them)
 RATED = {

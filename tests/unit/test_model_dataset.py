@@ -11,8 +11,8 @@ from implicit.nearest_neighbours import bm25_weight
 
 from recsys.data.fingerprint import interactions_fingerprint as fingerprint
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix
-from recsys.modeling.dataset import WEIGHTING_KINDS, lookup
+from recsys.modeling.base import History
+from recsys.modeling.dataset import WEIGHTING_KINDS, build_matrix, lookup
 from recsys.modeling.toy import random_interactions
 
 

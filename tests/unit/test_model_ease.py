@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.base import History
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.ease import EASEParams, EASERecommender
 from recsys.modeling.toy import random_interactions
 

@@ -12,9 +12,9 @@ from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, Item
 from threadpoolctl import threadpool_limits
 
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix
 from recsys.modeling.als import ALSParams, ALSRecommender
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.base import History
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.item_knn import ItemKNNParams, ItemKNNRecommender
 from recsys.modeling.toy import random_interactions
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.modeling import History, build_matrix
-from recsys.modeling.dataset import InteractionMatrix
+from recsys.modeling.base import History
+from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.random_baseline import RandomParams, RandomRecommender, uniform_scores
 from recsys.modeling.toy import random_interactions
 

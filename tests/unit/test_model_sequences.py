@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
-from recsys.modeling import History, build_matrix, create_model
+from recsys.modeling.base import History
+from recsys.modeling.dataset import build_matrix
+from recsys.modeling.registry import create_model
 from recsys.modeling.sequences import build_sequences
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.toy import two_taste_groups, two_taste_items

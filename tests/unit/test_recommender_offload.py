@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from recsys import recommender
-from recsys.modeling import build_matrix, create_model
+from recsys.modeling.dataset import build_matrix
+from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from recsys.api.registry import open_registry
 from recsys.api.reload import LiveModels, ReloadStatus, poll_latest
-from recsys.modeling import build_matrix, create_model
 from recsys.modeling.artifacts import LocalArtifactStore, read_latest, save_model
 from recsys.modeling.base import History
+from recsys.modeling.dataset import build_matrix
+from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
 
 GROUP_A_USER = 1

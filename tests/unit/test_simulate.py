@@ -25,7 +25,7 @@ from recsys.evaluation.simulate import (
     wilson_interval,
 )
 from recsys.evaluation.splits import interactions_from_ratings, leave_last_out, take
-from recsys.modeling import History
+from recsys.modeling.base import History
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

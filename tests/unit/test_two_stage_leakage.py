@@ -16,7 +16,7 @@ import pytest
 
 from recsys.data.frames import Interactions
 from recsys.evaluation.splits import take
-from recsys.modeling import build_matrix
+from recsys.modeling.dataset import build_matrix
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.sequences import training_sequences
 from recsys.modeling.toy import random_interactions

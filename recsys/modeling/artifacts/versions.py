@@ -34,7 +34,7 @@ from recsys.modeling.errors import (
     ModelStateError,
     ObjectNotFoundError,
 )
-from recsys.modeling.registry import MODEL_TYPES
+from recsys.modeling.registry import MODEL_TYPES, model_class
 
 # Keys save_model writes itself; extra_manifest may add only metrics and training info.
 _EXTRA_KEYS = frozenset({"metrics", "training"})
@@ -222,13 +222,12 @@ def _verified_bytes(store: ArtifactStore, key: str, entry: FileEntry) -> bytes:
 
 
 def _model_class(store: ArtifactStore, model_type: str) -> type[Recommender[Any]]:
-    cls = MODEL_TYPES.get(model_type)
-    if cls is None:
+    if model_type not in MODEL_TYPES:
         raise ArtifactIncompatibleError(
             f"unknown model type {model_type!r} (store {store.uri}); "
             f"known: {', '.join(sorted(MODEL_TYPES))}"
         )
-    return cls
+    return model_class(model_type)
 
 
 def _checked_version(store: ArtifactStore, model_type: str, version: str) -> str:

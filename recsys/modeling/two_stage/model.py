@@ -43,7 +43,6 @@ from recsys.modeling.dataset import (
     IndexArray,
     InteractionMatrix,
     Weighting,
-    WeightingKind,
     lookup,
 )
 from recsys.modeling.ease import EASERecommender
@@ -61,6 +60,7 @@ from recsys.modeling.two_stage.periods import (
     stable_uniform,
     subset_sequences,
 )
+from recsys.modeling.weighting import WeightingKind
 
 BoolArray = npt.NDArray[np.bool_]
 

@@ -15,10 +15,10 @@ ENV UV_COMPILE_BYTECODE=1 \
 WORKDIR /app
 # Dependencies first, in their own layer: a code change does not reinstall numpy and scipy.
 COPY pyproject.toml uv.lock .python-version README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-default-groups --no-install-project
 COPY alembic.ini ./
 COPY recsys ./recsys
-RUN uv sync --frozen --no-dev --no-editable
+RUN uv sync --frozen --no-default-groups --no-editable
 
 # --- notebook venv: the runtime venv plus JupyterLab, for the compose `jupyter` profile only -----
 FROM builder AS notebook-builder

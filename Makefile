@@ -3,7 +3,10 @@
 SHELL := /bin/bash
 
 UV ?= uv
-RUN := $(UV) run
+# --frozen everywhere and one set of groups ([tool.uv] default-groups in pyproject.toml): no
+# target installs or removes what another one did.
+RUN := $(UV) run --frozen
+DATA_DIR := $(or $(RECSYS_DATA_DIR),data)
 dataset ?= ml-100k
 model_type ?= als
 user_id ?= 1
@@ -18,7 +21,7 @@ workers ?= 1
 retrain ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
-	train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events clean \
+	test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events clean \
 	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
@@ -53,11 +56,23 @@ format: install ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: lint lint-infra ## Lint (code and infra), then the whole test suite (needs PostgreSQL; TEST_DATABASE_URL to override)
+test: lint lint-infra test-data ## Lint (code and infra), then the whole test suite (needs PostgreSQL; TEST_DATABASE_URL to override)
 	$(RUN) pytest
 
-test-fast: install ## The test suite without lint
+test-fast: install test-data ## The test suite without lint
 	$(RUN) pytest
+
+# The tests that need real data read ML-100K and the RecBole wheel it comes from: both are fetched
+# once from the package index (the offline source), so no test is skipped for want of `make demo`.
+RECBOLE_WHEEL := recbole-1.2.1-py3-none-any.whl
+
+test-data: install $(DATA_DIR)/ml-100k ## Fetch what the tests read: the RecBole wheel and ML-100K from it (offline source)
+
+$(DATA_DIR)/$(RECBOLE_WHEEL):
+	$(UV) tool run --from pip pip download --no-deps --only-binary=:all: --disable-pip-version-check --quiet --dest $(DATA_DIR) recbole==1.2.1
+
+$(DATA_DIR)/ml-100k: | $(DATA_DIR)/$(RECBOLE_WHEEL)
+	RECSYS_RECBOLE_WHEEL=$(DATA_DIR)/$(RECBOLE_WHEEL) $(RUN) recsys data fetch ml-100k --offline --data-dir $(DATA_DIR)
 
 train-cli: install ## Train a model into the artifact store (model_type=als|item_knn|popularity [bucket_name=B])
 	$(RUN) recsys train --model-type $(model_type) $(if $(bucket_name),--bucket-name $(bucket_name))
@@ -100,23 +115,22 @@ bench-seed: install ## Benchmark: seed migration vs raw COPY, 1M synthetic ratin
 bench-train: install ## Benchmark: the recsys train job vs implicit's bare fit, 1M synthetic ratings in PostgreSQL
 	$(RUN) python benchmarks/train.py
 
-# Deployment files, validated offline. Tools come from the `infra` dependency group; checkov runs
-# pinned through `uv tool run` because its dependency tree would downgrade packaging, pytest and
-# python-dateutil in the project lock. Skipped checkov checks are listed in infra/checkov.yaml.
-INFRA_RUN := $(UV) run --frozen --group infra
+# Deployment files, validated offline. Tools come from the `infra` dependency group (synced by
+# default); checkov runs pinned through `uv tool run` because its dependency tree would downgrade
+# packaging, pytest and python-dateutil in the project lock. Skipped checkov checks are listed in
+# infra/checkov.yaml. tests/infra is part of the test suite (`make test` runs it once, in pytest).
 CHECKOV := $(UV) tool run checkov==3.3.30
 K8S_VERSION ?= 1.33.0
 K8S_MANIFESTS = $(filter-out %/kustomization.yaml,$(wildcard infra/k8s/*/*.yaml))
 
-lint-infra: ## Validate Dockerfile, compose, Cloud Build, Terraform and k8s offline (hadolint, checkov, schemas, tests/infra)
+lint-infra: install ## Validate Dockerfile, compose, Cloud Build, Terraform and k8s offline (hadolint, checkov, schemas)
 	@if command -v terraform >/dev/null 2>&1; then terraform fmt -check -recursive infra/terraform; else echo "terraform not on PATH: fmt check skipped"; fi
-	$(INFRA_RUN) hadolint Dockerfile
-	$(INFRA_RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yaml
-	$(INFRA_RUN) check-jsonschema --builtin-schema vendor.cloudbuild cloudbuild.yaml
-	$(INFRA_RUN) kubernetes-validate --strict --quiet -k $(K8S_VERSION) $(K8S_MANIFESTS)
+	$(RUN) hadolint Dockerfile
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yaml
+	$(RUN) check-jsonschema --builtin-schema vendor.cloudbuild cloudbuild.yaml
+	$(RUN) kubernetes-validate --strict --quiet -k $(K8S_VERSION) $(K8S_MANIFESTS)
 	$(CHECKOV) --config-file infra/checkov.yaml -d infra/terraform -d infra/k8s
 	$(CHECKOV) --config-file infra/checkov.yaml --file Dockerfile
-	$(INFRA_RUN) pytest tests/infra -q
 
 up: ## Start postgres, the GCS emulator, migrate, train and the API with docker compose (needs POSTGRES_PASSWORD)
 	docker compose up --build --detach api

@@ -13,117 +13,32 @@ the PostgreSQL tests are skipped, except under CI (``CI`` set), where that is an
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-from alembic import command
 from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from recsys.cli.db import alembic_config
 from recsys.db.session import create_engine, create_session_factory
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-
+from tests.support.databases import DEFAULT_TEST_DATABASE_URL, Migrate, asyncpg_dsn, run_alembic
+from tests.support.datasets import (
+    TINY_MOVIES,
+    TINY_RATINGS,
+    TinyDataset,
+    WriteDataset,
+    data_root,
+    write_csv_dataset,
+)
+from tests.support.network import free_port
 
 # --------------------------------------------------------------------------- tiny dataset
-
-
-@dataclass(frozen=True)
-class TinyRating:
-    user_id: int
-    movie_id: int
-    rating: float
-    timestamp: int
-
-
-@dataclass(frozen=True)
-class TinyMovie:
-    id: int
-    title: str
-    year: int | None
-    genres: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TinyDataset:
-    """The known answers of the tiny dataset (name ``tiny`` under ``data_dir``)."""
-
-    data_dir: Path
-    name: str
-    movies: tuple[TinyMovie, ...]
-    ratings: tuple[TinyRating, ...]
-
-    @property
-    def path(self) -> Path:
-        return self.data_dir / self.name
-
-    @property
-    def user_ids(self) -> list[int]:
-        return sorted({r.user_id for r in self.ratings})
-
-
-TINY_MOVIES = (
-    TinyMovie(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy")),
-    TinyMovie(2, "Jumanji", 1995, ("Adventure", "Children's", "Fantasy")),
-    TinyMovie(3, "Heat", 1995, ("Action", "Crime", "Thriller")),
-    TinyMovie(5, "Father of the Bride Part II", 1995, ("Comedy",)),
-    TinyMovie(7, "Sabrina", 1995, ("Comedy", "Romance")),
-    # Never rated: still seeded, so a catalogue lookup finds it.
-    TinyMovie(11, "American President, The", 1995, ("Comedy", "Drama", "Romance")),
-)
-# User 1 rated 4 movies at distinct times (history order known); user 2 rated two at the same
-# second (tie broken by movie id); user 3 rated one; user 4 rated in 2009.
-TINY_RATINGS = (
-    TinyRating(1, 1, 4.0, 964982703),
-    TinyRating(1, 3, 4.5, 964981247),
-    TinyRating(1, 5, 2.0, 964982224),
-    TinyRating(1, 7, 5.0, 964983815),
-    TinyRating(2, 3, 3.0, 1445714835),
-    TinyRating(2, 2, 0.5, 1445714835),
-    TinyRating(2, 1, 3.5, 1445714000),
-    TinyRating(3, 5, 1.0, 1306463578),
-    TinyRating(4, 2, 4.0, 1230000000),
-    TinyRating(4, 7, 3.0, 1230000100),
-)
-
-
-def write_csv_dataset(
-    folder: Path,
-    *,
-    ratings: Sequence[str | TinyRating],
-    movies: Sequence[str | TinyMovie],
-) -> Path:
-    """Write a MovieLens CSV-layout dataset (ratings.csv, movies.csv); raw strings pass as-is."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rating_lines = ["userId,movieId,rating,timestamp"]
-    for r in ratings:
-        rating_lines.append(
-            r if isinstance(r, str) else f"{r.user_id},{r.movie_id},{r.rating},{r.timestamp}"
-        )
-    movie_lines = ["movieId,title,genres"]
-    for m in movies:
-        if isinstance(m, str):
-            movie_lines.append(m)
-        else:
-            title = f"{m.title} ({m.year})" if m.year is not None else m.title
-            quoted = f'"{title}"' if "," in title else title
-            movie_lines.append(f"{m.id},{quoted},{'|'.join(m.genres) or '(no genres listed)'}")
-    (folder / "ratings.csv").write_text("\n".join(rating_lines) + "\n", encoding="utf-8")
-    (folder / "movies.csv").write_text("\n".join(movie_lines) + "\n", encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="session")
@@ -134,9 +49,6 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> TinyDataset:
     return TinyDataset(data_dir=data_dir, name="tiny", movies=TINY_MOVIES, ratings=TINY_RATINGS)
 
 
-WriteDataset = Callable[..., Path]
-
-
 @pytest.fixture(scope="session")
 def write_dataset() -> WriteDataset:
     """``write_dataset(folder, ratings=[...], movies=[...])``: see ``write_csv_dataset``."""
@@ -145,19 +57,17 @@ def write_dataset() -> WriteDataset:
 
 @pytest.fixture(scope="session")
 def ml100k_dir() -> Path:
-    """The offline MovieLens 100K (``make data``); skips the test when it is not there."""
-    data_dir = Path(os.environ.get("RECSYS_DATA_DIR", REPO_ROOT / "data"))
-    folder = data_dir / "ml-100k"
+    """The offline MovieLens 100K (``make test-data``); skips when absent (fails under CI)."""
+    folder = data_root() / "ml-100k"
     if not folder.is_dir() or not any(folder.iterdir()):
-        pytest.skip(f"MovieLens 100K not found at {folder}: run `recsys data fetch ml-100k`")
+        message = f"MovieLens 100K not found at {folder}: run `make test-data`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return folder
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +78,7 @@ def pg_admin_url() -> str:
 
 @pytest.fixture(scope="session")
 async def _pg_databases(pg_admin_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
-    dsn = _asyncpg_dsn(pg_admin_url)
+    dsn = asyncpg_dsn(pg_admin_url)
     try:
         admin = await asyncpg.connect(dsn, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -196,18 +106,6 @@ async def _pg_databases(pg_admin_url: str) -> AsyncIterator[Callable[[], Awaitab
 async def pg_url(_pg_databases: Callable[[], Awaitable[str]]) -> str:
     """A fresh, empty PostgreSQL database for this test (dropped at the end of the session)."""
     return await _pg_databases()
-
-
-Migrate = Callable[..., Awaitable[None]]
-
-
-async def run_alembic(url: str, action: str, revision: str = "head", **attributes: Any) -> None:
-    """Run ``alembic upgrade|downgrade REVISION`` against ``url`` as the CLI does."""
-    config = alembic_config(database_url=url)
-    config.attributes.update(attributes)
-    fn = {"upgrade": command.upgrade, "downgrade": command.downgrade}[action]
-    # env.py runs its own event loop (asyncio.run), so it needs a thread without one.
-    await asyncio.to_thread(fn, config, revision)
 
 
 @pytest.fixture(scope="session")
@@ -284,13 +182,6 @@ def session_factory(db_engine: AsyncEngine) -> Iterator[async_sessionmaker[Async
 # --------------------------------------------------------------------------- GCS emulator
 
 GCS_TEST_BUCKET = "recsys-test"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from recsys.training import train
 from tests.integration.served import serve
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 pytestmark = pytest.mark.realdata
 TOKEN = "test-write-token-0123456789"

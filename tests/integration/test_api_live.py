@@ -112,7 +112,8 @@ def stale_ranking(model: ALSRecommender, user_id: int, history: History, k: int)
     cols = lookup(model.item_ids, history.movie_ids)
     scores[0, cols[cols >= 0]] = -np.inf
     top, _ = top_k(scores, k)
-    return model.item_ids[top[0]].tolist()
+    ranking: list[int] = model.item_ids[top[0]].tolist()
+    return ranking
 
 
 # -- fold-in ---------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ import pytest
 from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.training import train
-from tests.conftest import TinyMovie, TinyRating, WriteDataset, run_alembic
 from tests.integration.served import serve
 from tests.integration.test_api import movies_of, settings_for
+from tests.support.databases import run_alembic
+from tests.support.datasets import TinyMovie, TinyRating, WriteDataset
 
 ALIEN, ALIENS, ALIEN_3, TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 2, 3, 4, 5, 6
 MOVIES = (

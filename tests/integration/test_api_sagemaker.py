@@ -28,11 +28,11 @@ from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from recsys.training import train
-from tests.conftest import free_port
 from tests.integration.served import serve
+from tests.support.network import free_port
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 TOKEN = "sagemaker-test-token-0123456789"
 MODELS = ("als", "popularity")

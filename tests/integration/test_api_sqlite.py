@@ -20,7 +20,7 @@ from recsys.settings import Settings
 from recsys.training import train
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 
 async def test_recommendations_ratings_and_readiness_on_sqlite(

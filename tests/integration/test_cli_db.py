@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from recsys.cli.db import app
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 runner = CliRunner()
 

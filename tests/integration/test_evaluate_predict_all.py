@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from recsys.cli import app
 from recsys.modeling.artifacts import LocalArtifactStore, load_model
 from recsys.modeling.base import History
-from tests.conftest import TinyDataset
+from tests.support.datasets import TinyDataset
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -27,7 +27,7 @@ from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 Migrate = Callable[..., Awaitable[None]]
 WEIGHTS = EventWeights({"watch": 1.0, "like": 2.0, "complete": 3.0})

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from click.testing import Result
 from sqlalchemy import text
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from recsys.cli.data import app
 from recsys.db import event_import
@@ -26,7 +25,7 @@ from recsys.modeling.artifacts import open_store
 from recsys.training import train
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 Migrate = Callable[..., Awaitable[None]]
 runner = CliRunner()

@@ -17,7 +17,7 @@ from recsys.db.seed import SeedError
 from recsys.db.session import create_engine
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 Migrate = Callable[..., Awaitable[None]]
 WriteDataset = Callable[..., Path]

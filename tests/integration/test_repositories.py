@@ -23,7 +23,7 @@ from recsys.db.repositories import (
 from recsys.db.session import create_engine, create_session_factory
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 Migrate = Callable[..., Awaitable[None]]
 

@@ -15,7 +15,7 @@ from recsys.data.writer import write_dataset
 from recsys.modeling.artifacts import LocalArtifactStore, read_latest, read_manifest
 
 if TYPE_CHECKING:
-    from conftest import TinyDataset
+    from tests.support.datasets import TinyDataset
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ TIMEOUT_SECONDS = 120
 
 
 def _read(name: str) -> nbformat.NotebookNode:
-    return nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    # nbformat.read has no annotations (nbformat ships no stubs for it): mypy sees it untyped.
+    notebook: nbformat.NotebookNode = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)  # type: ignore[no-untyped-call]
+    return notebook
 
 
 def _code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -20,11 +21,11 @@ from rich.console import Console
 
 from recsys.data import DatasetError, load_dataset
 from recsys.data import registry as registry_module
-from recsys.data.fetch import FetchError, fetch_dataset, sha256_of
+from recsys.data.fetch import WHEEL_ENV, FetchError, fetch_dataset, sha256_of
 from recsys.data.registry import RECBOLE_ML100K_MEMBERS, RECBOLE_WHEEL, REGISTRY, RemoteDataset
+from tests.support.datasets import data_root
 
 MakeZip = Callable[..., Path]
-REAL_WHEEL_DIRS = (Path("/tmp/rb"), Path(__file__).resolve().parents[2] / "data")
 
 
 def hidden_leftovers(folder: Path) -> list[str]:
@@ -143,10 +144,15 @@ def test_wheel_for_another_dataset_is_refused(tmp_path: Path, fake_wheel: Path) 
 
 
 def test_real_recbole_wheel(tmp_path: Path) -> None:
-    wheels = [d / RECBOLE_WHEEL for d in REAL_WHEEL_DIRS if (d / RECBOLE_WHEEL).is_file()]
-    if not wheels:
-        pytest.skip(f"{RECBOLE_WHEEL} not in /tmp/rb or data/ (uvx --from pip pip download ...)")
-    result = fetch_dataset("ml-100k", data_dir=tmp_path, source=wheels[0])
+    # `make test-data` keeps the wheel beside the dataset it extracts ML-100K from; the
+    # offline fetch's own download is a temporary file.
+    wheel = Path(os.environ.get(WHEEL_ENV) or data_root() / RECBOLE_WHEEL)
+    if not wheel.is_file():
+        message = f"{wheel} not found: run `make test-data`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    result = fetch_dataset("ml-100k", data_dir=tmp_path, source=wheel)
     dataset = load_dataset(result.path)
     assert (len(dataset.ratings), len(dataset.users), len(dataset.movies)) == (100_000, 943, 1_682)
 

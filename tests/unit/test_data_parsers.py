@@ -67,7 +67,7 @@ def test_ml100k_layout(ml100k_dir: Path, fixture_ratings: list[tuple[int, int, i
     assert unknown["title"] == "unknown" and unknown["year"] is pd.NA and unknown["genres"] == []
     users = dataset.users.set_index("id")
     assert users.loc[3, "zip_code"] == "03067"  # a zip code is text: the leading zero stays
-    assert users.loc[2].tolist() == ["F", 53, "other", "94043"]
+    assert list(users.loc[2]) == ["F", 53, "other", "94043"]
     assert dataset.sources["ratings"].path == ml100k_dir / "u.data"
 
 
@@ -124,7 +124,7 @@ def test_recbole_layout(
     # RecBole left "(1995)" in this title and put junk in release_year: the title's year wins.
     assert movie(dataset, 20) == {"title": "Misérables, Les", "year": 1995, "genres": ["Drama"]}
     assert movie(dataset, 30)["year"] is pd.NA
-    assert dataset.users.set_index("id").loc[1].tolist() == ["M", 24, "technician", "85711"]
+    assert list(dataset.users.set_index("id").loc[1]) == ["M", 24, "technician", "85711"]
 
 
 def test_nested_folder_as_zips_unpack(ml100k_dir: Path, tmp_path: Path) -> None:

@@ -70,10 +70,10 @@ def test_genre_shares_by_month_and_decade(dataset: Dataset) -> None:
     by_month = stats.genre_shares(dataset, by="rated_month")
     # January: Alpha (Drama, War) and Beta (Comedy); February: Gamma (Drama), Alpha twice.
     assert [str(p) for p in by_month.index] == ["1998-01", "1998-02"]
-    assert by_month.loc[pd.Period("1998-01", "M"), "Drama"] == pytest.approx(0.5)
-    assert by_month.loc[pd.Period("1998-01", "M"), "Comedy"] == pytest.approx(0.5)
-    assert by_month.loc[pd.Period("1998-02", "M"), "Drama"] == pytest.approx(1.0)
-    assert by_month.loc[pd.Period("1998-02", "M"), "War"] == pytest.approx(2 / 3)
+    assert by_month.at[pd.Period("1998-01", "M"), "Drama"] == pytest.approx(0.5)
+    assert by_month.at[pd.Period("1998-01", "M"), "Comedy"] == pytest.approx(0.5)
+    assert by_month.at[pd.Period("1998-02", "M"), "Drama"] == pytest.approx(1.0)
+    assert by_month.at[pd.Period("1998-02", "M"), "War"] == pytest.approx(2 / 3)
     assert by_month.columns[0] == "Drama"  # the most-rated genre comes first
     by_decade = stats.genre_shares(dataset, by="release_decade")
     # Gamma has no year and is left out; Alpha (1970s) 3 ratings, Beta (1990s) 1.

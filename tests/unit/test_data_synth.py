@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,14 @@ from recsys.data import load_dataset
 from recsys.data.synth import SyntheticDataset, generate
 from recsys.data.writer import write_dataset
 
-SIZE = {"users": 2_000, "items": 1_000, "interactions": 20_000}
+
+class Size(TypedDict):
+    users: int
+    items: int
+    interactions: int
+
+
+SIZE: Size = {"users": 2_000, "items": 1_000, "interactions": 20_000}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +126,7 @@ def test_write_then_load_round_trip(synth: SyntheticDataset, tmp_path: Path) -> 
     ],
 )
 def test_bad_parameters_name_the_allowed_range(option: str, value: float, message: str) -> None:
-    options: dict[str, float] = {**SIZE, "seed": 0}
+    options: dict[str, float] = {"users": 2_000, "items": 1_000, "interactions": 20_000, "seed": 0}
     options[option] = value
     with pytest.raises(ValueError, match=message):
         generate(**options)  # type: ignore[arg-type]

@@ -9,8 +9,8 @@ import pytest
 
 from recsys.data.frames import Interactions
 from recsys.data.synth import generate
+from recsys.evaluation.choices import PROTOCOLS
 from recsys.evaluation.splits import (
-    PROTOCOLS,
     Split,
     interactions_from_ratings,
     leave_last_out,

@@ -12,8 +12,9 @@ from implicit.nearest_neighbours import bm25_weight
 from recsys.data.fingerprint import interactions_fingerprint as fingerprint
 from recsys.data.frames import Interactions
 from recsys.modeling.base import History
-from recsys.modeling.dataset import WEIGHTING_KINDS, build_matrix, lookup
+from recsys.modeling.dataset import build_matrix, lookup
 from recsys.modeling.toy import random_interactions
+from recsys.modeling.weighting import WEIGHTING_KINDS
 
 
 def make(users: list[int], movies: list[int], ratings: list[float]) -> Interactions:

@@ -51,4 +51,4 @@ def test_env_file_is_read(tmp_path: Path) -> None:
 
 def test_bad_log_level_is_refused() -> None:
     with pytest.raises(ValidationError, match="log_level"):
-        Settings(log_level="LOUD")  # type: ignore[arg-type]
+        Settings(log_level="LOUD")

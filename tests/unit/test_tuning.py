@@ -15,6 +15,7 @@ from recsys.data.frames import Interactions
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
 from recsys.evaluation import tuning
+from recsys.evaluation.runner import fit_model
 from recsys.evaluation.splits import Split, interactions_from_ratings, make_split
 from recsys.evaluation.tuning import (
     Choice,
@@ -56,7 +57,10 @@ def test_dimensions_stay_in_range_and_keep_their_type() -> None:
 
 
 def test_configurations_are_seeded_distinct_and_lead_with_the_given_one() -> None:
-    space = {"l2": LogUniform(1.0, 1000.0), "k": Choice((5, 10, 20))}
+    space: dict[str, Choice | LogUniform | Uniform] = {
+        "l2": LogUniform(1.0, 1000.0),
+        "k": Choice((5, 10, 20)),
+    }
     first = sample_configurations(space, n=8, seed=3, first={"l2": 250.0, "k": 10, "extra": 1})
     assert first == sample_configurations(space, n=8, seed=3, first={"l2": 250.0, "k": 10})
     assert first != sample_configurations(space, n=8, seed=4, first={"l2": 250.0, "k": 10})
@@ -99,7 +103,7 @@ def test_the_tuner_only_ever_sees_the_validation_folds(
     split = make_split(synth, protocol="leave-last-out")
     handed: list[Split] = []
     fitted: list[Interactions] = []
-    real_tune, real_fit = tuning.tune, tuning.fit_model
+    real_tune, real_fit = tuning.tune, fit_model
 
     def spy_tune(folds: list[Split], **options: Any) -> tuning.TuningResult:
         handed.extend(folds)
@@ -129,7 +133,7 @@ def test_score_test_fits_on_the_whole_train_part_after_the_search(
 ) -> None:
     split = make_split(synth, protocol="leave-last-out")
     fitted: list[Interactions] = []
-    real_fit = tuning.fit_model
+    real_fit = fit_model
 
     def spy_fit(model_type: str, train: Interactions, **options: Any) -> Any:
         fitted.append(train)

@@ -11,7 +11,7 @@ import pytest
 from tests.infra.helpers import K8S_DIR, ROOT, TERRAFORM_DIR
 
 hcl2 = pytest.importorskip(
-    "hcl2", reason="python-hcl2 is in the `infra` group: `make lint-infra` runs these tests"
+    "hcl2", reason="python-hcl2 is in the `infra` group (synced by default: uv sync --frozen)"
 )
 
 

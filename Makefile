@@ -44,7 +44,7 @@ db-downgrade: install ## Roll back one revision (revision=base for everything)
 db-current: install ## Show the database's current revision
 	$(RUN) recsys db current
 
-demo: data db-upgrade train-models ## Everything: ML-100K, migrate + seed, train the 3 models, serve on :8000 (reuses what exists)
+demo: data db-upgrade train-models ## Everything: ML-100K, migrate + seed, train the RECSYS_MODELS types (3 by default), serve on :8000 (reuses what exists)
 	$(RUN) recsys serve --host $(host) --port $(port)
 
 lint: install ## ruff (lint + format check) and mypy (strict)
@@ -74,7 +74,7 @@ $(DATA_DIR)/$(RECBOLE_WHEEL):
 $(DATA_DIR)/ml-100k: | $(DATA_DIR)/$(RECBOLE_WHEEL)
 	RECSYS_RECBOLE_WHEEL=$(DATA_DIR)/$(RECBOLE_WHEEL) $(RUN) recsys data fetch ml-100k --offline --data-dir $(DATA_DIR)
 
-train-cli: install ## Train a model into the artifact store (model_type=als|item_knn|popularity [bucket_name=B])
+train-cli: install ## Train a model into the artifact store (model_type=als or any registered type [bucket_name=B])
 	$(RUN) recsys train --model-type $(model_type) $(if $(bucket_name),--bucket-name $(bucket_name))
 
 predict-cli: install ## Print a user's top-k with titles (user_id=1 model_type=als k=10 [bucket_name=B])

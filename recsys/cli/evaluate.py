@@ -254,7 +254,7 @@ def _command(
 
 
 def _print_summary(report: EvaluationReport, paths: list[Path]) -> None:
-    from recsys.evaluation.report import metric_label
+    from recsys.evaluation.metrics import metric_label
 
     n_users = report.runs[0].users.shape[0] if report.runs else 0
     table = Table(

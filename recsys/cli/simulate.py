@@ -17,8 +17,9 @@ from recsys.service.choices import FEEDBACKS, MAX_WINDOWS, MODEL_TYPES
 # The simulations (scipy, matplotlib, the models) are imported when a command runs, so that
 # `recsys --help` does not pay for them.
 if TYPE_CHECKING:
-    from recsys.evaluation.metrics import Estimate
-    from recsys.evaluation.simulate import ABTest, FeedbackLoop
+    from recsys.evaluation.simulations.ab import ABTest
+    from recsys.evaluation.simulations.feedback_loop import FeedbackLoop
+    from recsys.evaluation.statistics import Estimate
     from recsys.service.choices import Feedback
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -51,7 +52,7 @@ def ab_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """A/B test of two policies: users split at random, a click is a hit on the held-out item."""
-    from recsys.evaluation.simulate import simulate_ab, write_ab
+    from recsys.evaluation.simulations.ab import simulate_ab, write_ab
 
     _known(policy_a)
     _known(policy_b)
@@ -115,7 +116,8 @@ def feedback_loop_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Replay the data window by window: retrain each policy, score it on the next window."""
-    from recsys.evaluation.simulate import simulate_feedback_loop, write_feedback_loop
+    from recsys.evaluation.simulations.feedback_loop import simulate_feedback_loop
+    from recsys.evaluation.simulations.feedback_loop_files import write_feedback_loop
 
     names = [part.strip() for part in policies.split(",") if part.strip()]
     if not names:

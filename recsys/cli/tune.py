@@ -19,7 +19,7 @@ from recsys.service.choices import MAX_FOLDS, MODEL_TYPES, PROTOCOLS, TUNING_MET
 # The search (scipy, the models) and the database layer are imported when the command runs, so
 # that `recsys --help` does not pay for them.
 if TYPE_CHECKING:
-    from recsys.evaluation.tuning import Trial, TuningResult
+    from recsys.evaluation.tuning_results import Trial, TuningResult
     from recsys.modeling.artifacts import ArtifactStore
     from recsys.settings import Settings
     from recsys.training import TrainReport
@@ -101,7 +101,7 @@ def tune_command(
     The test part is never used to choose; --score-test reports it afterwards. No database
     needed, unless --train-final.
     """
-    from recsys.evaluation.tuning import run_tuning
+    from recsys.evaluation.tuning_run import run_tuning
 
     _check_options(model_type, protocol, metric, train_final, bucket_name, artifact_uri)
     settings = load_settings()
@@ -163,7 +163,7 @@ class _TrialProgress:
             TimeElapsedColumn,
         )
 
-        from recsys.evaluation.report import metric_label
+        from recsys.evaluation.metrics import metric_label
 
         self._label = f"{model_type}: best {metric_label(metric, k)}"
         self._progress = Progress(
@@ -218,7 +218,8 @@ def _check_options(
 
 
 def _print_result(result: TuningResult) -> None:
-    from recsys.evaluation.report import format_estimate, metric_label
+    from recsys.evaluation.metrics import metric_label
+    from recsys.evaluation.statistics import format_estimate
 
     label = metric_label(result.metric, result.k)
     best = result.best

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from recsys.cli.db import alembic_config
 from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import open_store
-from recsys.training import train
+from recsys.service.training import train
 
 HOST = "127.0.0.1"  # loopback only, never a routable address
 ROOT = Path(__file__).resolve().parent.parent

@@ -58,7 +58,7 @@ from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.als import ALSParams
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.item_knn import ItemKNNParams
-from recsys.training import DEFAULT_WEIGHTING
+from recsys.service.training import DEFAULT_WEIGHTING
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATASET_NAME = "synth"
@@ -212,7 +212,7 @@ def run_job(
 
 # What `recsys train` has imported before it reads the first rating (recsys/cli/models.py).
 _TRAIN_IMPORTS = (
-    "import recsys.cli, recsys.training, recsys.modeling.registry, recsys.db.session, "
+    "import recsys.cli, recsys.service.training, recsys.modeling.registry, recsys.db.session, "
     "recsys.settings, rich.progress"
 )
 

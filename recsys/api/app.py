@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from threadpoolctl import threadpool_limits
 
 from recsys.api.errors import install_error_handlers
-from recsys.api.registry import ModelRegistry, open_registry
-from recsys.api.reload import LiveModels, poll_latest
 from recsys.api.routes import admin, compat, events, health, movies, sagemaker, users
 from recsys.api.state import STATE_KEY, AppState
-from recsys.catalog import MovieCatalog
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
+from recsys.service.catalog import MovieCatalog
+from recsys.service.registry import ModelRegistry, open_registry
+from recsys.service.reload import LiveModels, poll_latest
 from recsys.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys.api.registry import ModelRegistry
 from recsys.api.state import STATE_KEY, AppState
-from recsys.recommender import RecommenderService
+from recsys.service.recommend import RecommenderService
+from recsys.service.registry import ModelRegistry
 
 # Every dependency is `async def`: FastAPI runs plain `def` dependencies in a worker thread,
 # a hop that costs more than everything these functions do.

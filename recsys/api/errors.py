@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from recsys.api.schemas import ErrorOut
-from recsys.recommender import RecommenderError, UnknownModelError, UnsupportedModelError
+from recsys.service.recommend import RecommenderError, UnknownModelError, UnsupportedModelError
 
 _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",

@@ -16,7 +16,7 @@ from pydantic import (
     Tag,
 )
 
-from recsys.ingestion import IncomingEvent
+from recsys.service.ingestion import IncomingEvent
 
 # Ids are int4 in the database: bounds checked at the edge turn a huge id into a 422, not a 500.
 ID_MIN, ID_MAX = -(2**31), 2**31 - 1

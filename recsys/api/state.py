@@ -7,10 +7,10 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from recsys.api.registry import ModelRegistry
-from recsys.api.reload import LiveModels
 from recsys.db.session import create_session_factory
-from recsys.recommender import RecommenderService
+from recsys.service.recommend import RecommenderService
+from recsys.service.registry import ModelRegistry
+from recsys.service.reload import LiveModels
 from recsys.settings import Settings
 
 # The key of the lifespan state (``request.state.recsys``).

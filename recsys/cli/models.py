@@ -18,10 +18,10 @@ from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
 if TYPE_CHECKING:
     from recsys.data.frames import Interactions
     from recsys.modeling.artifacts.stores import ArtifactStore
-    from recsys.recommender import LoadedModel, Recommendations, RecommenderService
     from recsys.service.choices import WeightingKind
+    from recsys.service.recommend import LoadedModel, Recommendations, RecommenderService
+    from recsys.service.training import TrainReport
     from recsys.settings import Settings
-    from recsys.training import TrainReport
 
 _out = Console()
 _MODEL_HELP = f"Model type: {', '.join(sorted(MODEL_TYPES))}."
@@ -57,7 +57,7 @@ def train_command(
     import asyncio
 
     from recsys.modeling.artifacts import ArtifactError
-    from recsys.training import NoInteractionsError
+    from recsys.service.training import NoInteractionsError
 
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
@@ -97,7 +97,7 @@ def predict_command(
     """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
     import asyncio
 
-    from recsys.recommender import RecommenderError, RecommenderService
+    from recsys.service.recommend import RecommenderError, RecommenderService
 
     target = _predict_target(user_id, all_users=all_users, out=out)
     _known_model_type(model_type)
@@ -128,7 +128,7 @@ async def _train(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from recsys.db.session import create_engine, create_session_factory
-    from recsys.training import train
+    from recsys.service.training import train
 
     engine = create_engine(settings.database_url)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
@@ -191,9 +191,9 @@ def _predict_all(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from recsys.db.session import create_engine, create_session_factory
-    from recsys.evaluation.batch import iter_top_k, write_top_k_csv
-    from recsys.recommender import FALLBACK_MODEL
-    from recsys.training import read_interactions
+    from recsys.service.batch import iter_top_k, write_top_k_csv
+    from recsys.service.recommend import FALLBACK_MODEL
+    from recsys.service.training import read_interactions
 
     engine = create_engine(settings.database_url)
 
@@ -230,7 +230,7 @@ def _load_models(
     store: ArtifactStore, model_type: str, version: str | None
 ) -> dict[str, LoadedModel]:
     from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model
-    from recsys.recommender import FALLBACK_MODEL, LoadedModel
+    from recsys.service.recommend import FALLBACK_MODEL, LoadedModel
 
     models: dict[str, LoadedModel] = {}
     try:

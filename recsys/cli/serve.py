@@ -16,8 +16,8 @@ from recsys.cli._common import artifact_store, database_errors, fail, load_setti
 # runs, so that `recsys --help` does not pay for them.
 if TYPE_CHECKING:
     from recsys.modeling.artifacts import ArtifactStore
+    from recsys.service.training import TrainReport
     from recsys.settings import Settings
-    from recsys.training import TrainReport
 
 _out = Console()
 _PACKAGE_DIR = Path(recsys.__file__).resolve().parent
@@ -111,7 +111,7 @@ def ensure_models_command(
     import asyncio
 
     from recsys.modeling.artifacts import ArtifactError
-    from recsys.training import NoInteractionsError
+    from recsys.service.training import NoInteractionsError
 
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
@@ -154,7 +154,7 @@ async def _train_all(
     settings: Settings, store: ArtifactStore, model_types: list[str]
 ) -> list[TrainReport]:
     from recsys.db.session import create_engine, create_session_factory
-    from recsys.training import train
+    from recsys.service.training import train
 
     engine = create_engine(settings.database_url)
     try:

@@ -21,8 +21,8 @@ from recsys.service.choices import MAX_FOLDS, MODEL_TYPES, PROTOCOLS, TUNING_MET
 if TYPE_CHECKING:
     from recsys.evaluation.tuning import Trial, TuningResult
     from recsys.modeling.artifacts import ArtifactStore
+    from recsys.service.training import TrainReport
     from recsys.settings import Settings
-    from recsys.training import TrainReport
 
 _out = Console()
 
@@ -277,7 +277,7 @@ def _train_final(
 
     from recsys.db.session import create_engine, create_session_factory
     from recsys.modeling.artifacts import ArtifactError
-    from recsys.training import NoInteractionsError, train
+    from recsys.service.training import NoInteractionsError, train
 
     async def run() -> TrainReport:
         engine = create_engine(settings.database_url)

@@ -22,8 +22,8 @@ from recsys.api.app import ConfigurationError
 from recsys.db.repositories import MovieRepository, RatingRepository
 from recsys.modeling.artifacts import LocalArtifactStore, load_model, read_latest
 from recsys.modeling.base import History
+from recsys.service.training import train
 from recsys.settings import Settings
-from recsys.training import train
 from tests.integration.served import serve
 
 pytestmark = pytest.mark.realdata

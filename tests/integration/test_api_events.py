@@ -22,8 +22,8 @@ from recsys.db.repositories import UserRepository
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
+from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from recsys.training import train
 from tests.integration.served import serve
 
 if TYPE_CHECKING:

@@ -34,8 +34,8 @@ from recsys.modeling.artifacts import (
 )
 from recsys.modeling.base import History, top_k
 from recsys.modeling.dataset import lookup
+from recsys.service.training import train
 from recsys.settings import Settings
-from recsys.training import train
 from tests.integration.served import serve
 
 pytestmark = pytest.mark.realdata

@@ -3,7 +3,8 @@
 A catalogue of two film series, watched in order by every user: after "Alien" comes "Aliens",
 after "Toy Story" comes "Toy Story 2". A user whose latest movie is "Alien" must be offered
 "Aliens" first, "because you watched Alien", by ``transitions`` and by ``two_stage`` (trained
-through ``recsys.training.train``, which reads the movies' years and genres from the database).
+through ``recsys.service.training.train``, which reads the movies' years and genres from the
+database).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import LocalArtifactStore
-from recsys.training import train
+from recsys.service.training import train
 from tests.conftest import TinyMovie, TinyRating, WriteDataset, run_alembic
 from tests.integration.served import serve
 from tests.integration.test_api import movies_of, settings_for

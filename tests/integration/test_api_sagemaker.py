@@ -26,8 +26,8 @@ from recsys.db.event_import import import_event_log
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
+from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from recsys.training import train
 from tests.conftest import free_port
 from tests.integration.served import serve
 

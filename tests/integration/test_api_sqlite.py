@@ -16,8 +16,8 @@ from recsys.api import create_app
 from recsys.cli import app
 from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import LocalArtifactStore, read_latest
+from recsys.service.training import train
 from recsys.settings import Settings
-from recsys.training import train
 
 if TYPE_CHECKING:
     from conftest import TinyDataset

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys.catalog import MovieCatalog
 from recsys.db.repositories import UserRepository
+from recsys.service.catalog import MovieCatalog
 
 if TYPE_CHECKING:
     pass

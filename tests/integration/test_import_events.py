@@ -23,7 +23,7 @@ from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import open_store
-from recsys.training import train
+from recsys.service.training import train
 
 if TYPE_CHECKING:
     from conftest import TinyDataset

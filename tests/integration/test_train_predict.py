@@ -21,14 +21,14 @@ from recsys.cli import app
 from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory
 from recsys.modeling.artifacts import LocalArtifactStore, list_versions, load_model, read_latest
-from recsys.recommender import (
+from recsys.service.recommend import (
     FallbackUnavailableError,
     LoadedModel,
     RecommenderService,
     UnknownModelError,
     UnknownUserError,
 )
-from recsys.training import NoInteractionsError, train
+from recsys.service.training import NoInteractionsError, train
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
-from recsys.evaluation.batch import CSV_HEADER, iter_top_k, write_top_k_csv
 from recsys.evaluation.splits import take
 from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
+from recsys.service.batch import CSV_HEADER, iter_top_k, write_top_k_csv
 
 K = 3
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from recsys.api.registry import open_registry
-from recsys.api.reload import LiveModels, ReloadStatus, poll_latest
 from recsys.modeling.artifacts import LocalArtifactStore, read_latest, save_model
 from recsys.modeling.base import History
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
+from recsys.service.registry import open_registry
+from recsys.service.reload import LiveModels, ReloadStatus, poll_latest
 
 GROUP_A_USER = 1
 
@@ -76,7 +76,7 @@ async def test_the_poll_does_not_reload_a_refused_version_again_but_an_admin_doe
     v1 = live.current.registry.loaded["als"].version
     bad = new_als_version(store)
     corrupt(store, bad)
-    with caplog.at_level(logging.ERROR, logger="recsys.api.reload"):
+    with caplog.at_level(logging.ERROR, logger="recsys.service.reload"):
         first = await live.reload(retry_refused=False)
         again = await live.reload(retry_refused=False)
         admin = await live.reload()

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response, status
 
 from recsys.api.auth import WriteAuth
 from recsys.api.deps import StateDep
-from recsys.api.reload import ReloadReport
 from recsys.api.schemas import ErrorOut, ModelReloadOut, ReloadOut
+from recsys.service.reload import ReloadReport
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[WriteAuth])
 

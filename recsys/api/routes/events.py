@@ -21,7 +21,7 @@ from recsys.api.errors import error_responses
 from recsys.api.schemas import ID_MAX, EventBatchIn, EventsAcceptedOut, UserEventBatchIn
 from recsys.api.state import AppState
 from recsys.events import EventWeights
-from recsys.ingestion import EventIngester, IncomingEvent, InvalidEventsError
+from recsys.service.ingestion import EventIngester, IncomingEvent, InvalidEventsError
 
 router = APIRouter(tags=["events"], dependencies=[WriteAuth])
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.api.deps import RegistryDep, SessionDep
-from recsys.api.registry import ModelRegistry
 from recsys.api.schemas import HealthOut, ModelStatusOut, ReadinessOut
 from recsys.db.repositories import DatasetSeedRepository
+from recsys.service.registry import ModelRegistry
 
 router = APIRouter(tags=["health"])
 

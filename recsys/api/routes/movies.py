@@ -9,7 +9,7 @@ from recsys.api.errors import error_responses
 from recsys.api.routes._params import K, ModelName, MovieId
 from recsys.api.schemas import MovieOut, SimilarMoviesOut
 from recsys.db.repositories import MovieRecord
-from recsys.recommender import SimilarMovies
+from recsys.service.recommend import SimilarMovies
 
 router = APIRouter(prefix="/movies", tags=["movies"])
 

@@ -13,7 +13,7 @@ from recsys.api.deps import RegistryDep, ServiceDep, SessionDep, StateDep
 from recsys.api.errors import error_responses
 from recsys.api.routes.health import check_readiness
 from recsys.api.schemas import InvocationIn, InvocationItemOut, InvocationOut, PingOut
-from recsys.identities import movie_keys, resolve_user
+from recsys.service.identities import movie_keys, resolve_user
 
 router = APIRouter(tags=["sagemaker"])
 

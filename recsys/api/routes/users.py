@@ -10,7 +10,7 @@ from recsys.api.deps import ServiceDep, SessionDep, StateDep
 from recsys.api.errors import error_responses
 from recsys.api.routes._params import K, ModelName, UserId
 from recsys.api.schemas import RATINGS_LIMIT_MAX, RecommendationsOut, UserRatingsOut
-from recsys.recommender import Recommendations, UserRatings
+from recsys.service.recommend import Recommendations, UserRatings
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import MovieRepository, UserRepository
-from recsys.recommender import RecommenderError
+from recsys.service.recommend import RecommenderError
 
 _INT4_MAX = 2**31 - 1
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from recsys.modeling.artifacts import ArtifactError, ArtifactStore, load_model, open_store
-from recsys.recommender import LoadedModel
+from recsys.service.recommend import LoadedModel
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,6 @@ from types import MappingProxyType
 
 import anyio.to_thread
 
-from recsys.api.registry import ModelRegistry
-from recsys.catalog import MovieCatalog
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import (
     ArtifactError,
@@ -31,7 +29,9 @@ from recsys.modeling.artifacts import (
     open_store,
     read_latest,
 )
-from recsys.recommender import LoadedModel, RecommenderService
+from recsys.service.catalog import MovieCatalog
+from recsys.service.recommend import LoadedModel, RecommenderService
+from recsys.service.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ import anyio.to_thread
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys.catalog import MovieCatalog
 from recsys.db.repositories import MovieRecord, RatingRepository, UserRepository
 from recsys.events import EventWeights
 from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import FloatArray, IdArray, lookup
 from recsys.modeling.explain import NO_ANCHOR
+from recsys.service.catalog import MovieCatalog
 
 FALLBACK_MODEL = "popularity"
 

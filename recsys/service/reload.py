@@ -30,8 +30,8 @@ from recsys.modeling.artifacts import (
     read_latest,
 )
 from recsys.service.catalog import MovieCatalog
-from recsys.service.recommend import LoadedModel, RecommenderService
-from recsys.service.registry import ModelRegistry
+from recsys.service.recommend import RecommenderService
+from recsys.service.registry import LoadedModel, ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ class LiveModels:
         registry: ModelRegistry,
         *,
         artifact_uri: str,
+        weights: EventWeights,
         catalog: MovieCatalog | None = None,
         warm: Warm | None = None,
-        weights: EventWeights | None = None,
     ) -> None:
         self._catalog = catalog if catalog is not None else MovieCatalog()
         self._weights = weights

@@ -15,9 +15,12 @@ from typer.testing import CliRunner
 from recsys.api import create_app
 from recsys.cli import app
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore, read_latest
 from recsys.service.training import train
-from recsys.settings import Settings
+from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     from conftest import TinyDataset
@@ -32,8 +35,14 @@ async def test_recommendations_ratings_and_readiness_on_sqlite(
     engine = create_engine(url)
     try:
         sessions = create_session_factory(engine)
-        await train(sessions, model_type="als", store=store, params={"factors": 2, "iterations": 2})
-        await train(sessions, model_type="popularity", store=store)
+        await train(
+            sessions,
+            weights=WEIGHTS,
+            model_type="als",
+            store=store,
+            params={"factors": 2, "iterations": 2},
+        )
+        await train(sessions, weights=WEIGHTS, model_type="popularity", store=store)
     finally:
         await engine.dispose()
     settings = Settings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,8 +15,6 @@ from recsys.api.routes import admin, compat, events, health, movies, sagemaker, 
 from recsys.service.reload import poll_latest
 from recsys.service.runtime import check_settings, load_configured, open_runtime
 from recsys.settings import Settings, get_settings
-
-logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Top-k movie recommendations with titles and genres, from models trained on the ratings in the

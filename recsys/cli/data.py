@@ -16,7 +16,7 @@ from recsys.cli._common import database_errors, err_console, fail, load_settings
 # pandas, SQLAlchemy and the dataset readers are imported by the commands that use them, so
 # that `recsys data --help` stays fast (tests/unit/test_cli_startup.py).
 if TYPE_CHECKING:
-    from recsys.service.datasets import IdKind
+    from recsys.service.ingestion import IdKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -181,7 +181,6 @@ def import_events(
     import asyncio
 
     from recsys.service import ingestion
-    from recsys.service.datasets import DatasetError, read_event_log
     from recsys.service.runtime import open_runtime
 
     if ids not in ("external", "internal"):
@@ -195,8 +194,8 @@ def import_events(
         # the write, so a bad line fails before the database is touched.
         async with open_runtime(settings) as runtime:
             try:
-                log = read_event_log(file, runtime.weights, ids=kind)
-            except DatasetError as exc:
+                log = ingestion.read_event_log(file, runtime.weights, ids=kind)
+            except ingestion.DatasetError as exc:
                 fail(str(exc))
             parsed = time.perf_counter() - started
             return await ingestion.import_events(runtime.write_sessions, log, ids=kind), parsed
@@ -204,7 +203,7 @@ def import_events(
     with database_errors(settings.database_url):
         try:
             summary, parsed = asyncio.run(load())
-        except DatasetError as exc:
+        except ingestion.DatasetError as exc:
             fail(str(exc))
     seconds = time.perf_counter() - started
     console.print(

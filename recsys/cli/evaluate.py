@@ -196,7 +196,7 @@ def _known(model_type: str) -> None:
 
 
 def _parse_params(pairs: list[str], model_types: list[str]) -> dict[str, dict[str, Any]]:
-    from recsys.service.models import check_params
+    from recsys.service.params import check_params
 
     params: dict[str, dict[str, Any]] = {}
     for pair in pairs:

@@ -239,7 +239,7 @@ def _load_models(
 
 
 def _parse_params(model_type: str, pairs: list[str]) -> dict[str, Any]:
-    from recsys.service.models import check_params
+    from recsys.service.params import check_params
 
     params: dict[str, Any] = {}
     for pair in pairs:

@@ -1,12 +1,11 @@
 """Datasets on disk, for the ``recsys data`` commands and the offline ones (evaluate, tune,
-simulate): fetch, generate, describe, load; event logs parsed for ``import-events``."""
+simulate): fetch, generate, describe, load. (Event log files: ``recsys.service.ingestion``.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from recsys.data import Dataset, DatasetError, DatasetNotFoundError, detect_layout, load_dataset
-from recsys.data.events import EventLog, IdKind, read_event_log
 from recsys.data.fetch import FetchError, fetch_dataset, is_present, staged_folder
 from recsys.data.frames import Interactions
 from recsys.data.stats import DatasetStats, describe
@@ -19,9 +18,7 @@ __all__ = [
     "DatasetError",
     "DatasetNotFoundError",
     "DatasetStats",
-    "EventLog",
     "FetchError",
-    "IdKind",
     "Interactions",
     "describe",
     "detect_layout",
@@ -30,7 +27,6 @@ __all__ = [
     "is_present",
     "load_dataset",
     "load_interactions",
-    "read_event_log",
     "staged_folder",
     "write_dataset",
 ]

@@ -114,7 +114,8 @@ class RecommenderService:
         catalog: MovieCatalog | None = None,
     ) -> None:
         self._models = MappingProxyType(dict(models))
-        # Model types that were asked for but could not be loaded, with the reason (503s).
+        # Model types that were asked for but could not be loaded, with the reason
+        # (ModelUnavailableError).
         self._unavailable = MappingProxyType(dict(unavailable or {}))
         self.catalog = catalog if catalog is not None else MovieCatalog()
         # How events add to a history's interaction weights (built once, by the runtime).

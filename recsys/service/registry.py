@@ -74,7 +74,8 @@ def load_registry(store: ArtifactStore, model_types: Sequence[str]) -> ModelRegi
             model, manifest = load_model(store, model_type)
         except ArtifactError as exc:
             # A store without this model (or with a corrupt one) must not crash-loop the pod:
-            # the app stays live, /readyz says what is missing, the route answers 503.
+            # the app stays live, /readyz says what is missing, requests for it get
+            # ModelUnavailableError.
             logger.error("model %s not loaded: %s", model_type, exc)
             missing[model_type] = str(exc)
             continue

@@ -144,7 +144,7 @@ class LiveModels:
                     before.registry.loaded,
                     before.registry.missing,
                 ):
-                    # New models, or a new reason a missing one is missing (its 503 says why).
+                    # New models, or a new reason a missing one is missing (its error says why).
                     service = self._service_for(registry)
                 if any(a.model is not None for a in attempts):
                     await self._warm_cache(registry)

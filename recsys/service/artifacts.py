@@ -26,7 +26,6 @@ __all__ = [
     "open_store",
     "promote",
     "read_manifest",
-    "stored_version",
 ]
 
 
@@ -36,16 +35,6 @@ def latest_or_none(store: ArtifactStore, model_type: str) -> str | None:
         return read_latest(store, model_type)
     except ArtifactNotFoundError:
         return None
-
-
-def stored_version(store: ArtifactStore, model_type: str) -> str | None:
-    """The LATEST version if its manifest reads back; anything less means "train it"."""
-    try:
-        version = read_latest(store, model_type)
-        read_manifest(store, model_type, version)
-    except ArtifactError:
-        return None
-    return version
 
 
 def promote(store: ArtifactStore, model_type: str, version: str) -> str | None:

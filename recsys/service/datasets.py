@@ -8,7 +8,7 @@ from pathlib import Path
 from recsys.data import Dataset, DatasetError, DatasetNotFoundError, detect_layout, load_dataset
 from recsys.data.fetch import FetchError, fetch_dataset, is_present, staged_folder
 from recsys.data.frames import Interactions
-from recsys.data.stats import DatasetStats, describe
+from recsys.data.stats import describe
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
 from recsys.evaluation.splits import interactions_from_ratings
@@ -17,7 +17,6 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "DatasetNotFoundError",
-    "DatasetStats",
     "FetchError",
     "Interactions",
     "describe",

@@ -27,7 +27,7 @@ from recsys.modeling.dataset import build_matrix, lookup
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import create_model
 from recsys.modeling.weighting import WeightingKind
-from recsys.training import DEFAULT_WEIGHTING
+from recsys.service.training import DEFAULT_WEIGHTING
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

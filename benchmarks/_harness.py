@@ -25,8 +25,13 @@ from sqlalchemy.engine import make_url
 
 from recsys.cli.db import alembic_config
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import open_store
-from recsys.training import train
+from recsys.service.training import train
+from recsys.settings import get_settings
+
+# What the service reads with: RECSYS_EVENT_WEIGHTS, as before repositories took them.
+WEIGHTS = EventWeights(get_settings().event_weights)
 
 HOST = "127.0.0.1"  # loopback only, never a routable address
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +88,7 @@ def train_models(database_url: str, folder: Path, models: Sequence[str]) -> str:
             sessions = create_session_factory(engine)
             for model_type in models:
                 print(f"training {model_type} ...", flush=True)
-                await train(sessions, model_type=model_type, store=open_store(uri))
+                await train(sessions, model_type=model_type, store=open_store(uri), weights=WEIGHTS)
         finally:
             await engine.dispose()
 

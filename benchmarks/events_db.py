@@ -50,6 +50,11 @@ from recsys.db.pgcopy import decode_ratings
 from recsys.db.repositories import RatingRepository
 from recsys.db.repositories.users import _RATED_MOVIES_PG
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
+from recsys.settings import get_settings
+
+# What the service reads with: RECSYS_EVENT_WEIGHTS, as before repositories took them.
+WEIGHTS = EventWeights(get_settings().event_weights)
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REPO = Path(__file__).resolve().parent.parent
@@ -151,7 +156,7 @@ def new_export(url: str) -> Callable[[], Coroutine[Any, Any, Interactions]]:
         engine = create_engine(url)
         try:
             async with create_session_factory(engine)() as session:
-                return await RatingRepository(session).export()
+                return await RatingRepository(session).export(WEIGHTS)
         finally:
             await engine.dispose()
 

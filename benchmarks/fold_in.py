@@ -42,7 +42,7 @@ from recsys.modeling.base import History, Recommender, top_k
 from recsys.modeling.bpr import BPRRecommender, bpr_fold_in
 from recsys.modeling.dataset import build_matrix, lookup
 from recsys.modeling.registry import create_model
-from recsys.training import DEFAULT_WEIGHTING
+from recsys.service.training import DEFAULT_WEIGHTING
 
 ROOT = Path(__file__).resolve().parent.parent
 ML1M_LONGEST = 2_314  # ML-1M's most active user rated this many movies

@@ -48,6 +48,11 @@ from recsys.db.pgcopy import encode_ratings
 from recsys.db.repositories import RatingRepository
 from recsys.db.seed import PreparedSeed, prepare
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
+from recsys.settings import get_settings
+
+# What the service reads with: RECSYS_EVENT_WEIGHTS, as before repositories took them.
+WEIGHTS = EventWeights(get_settings().event_weights)
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 USER_COLUMNS = ("id", "gender", "age", "occupation", "zip_code")
@@ -224,7 +229,7 @@ def time_export(url: str) -> tuple[float, int]:
             async with create_session_factory(engine)() as session:
                 await session.connection()  # connect outside the timing
                 start = time.perf_counter()
-                exported = await RatingRepository(session).export()
+                exported = await RatingRepository(session).export(WEIGHTS)
                 return time.perf_counter() - start, len(exported)
         finally:
             await engine.dispose()

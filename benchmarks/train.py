@@ -55,10 +55,15 @@ from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
 from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.modeling.als import ALSParams
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.item_knn import ItemKNNParams
-from recsys.training import DEFAULT_WEIGHTING
+from recsys.service.training import DEFAULT_WEIGHTING
+from recsys.settings import get_settings
+
+# What the service reads with: RECSYS_EVENT_WEIGHTS, as before repositories took them.
+WEIGHTS = EventWeights(get_settings().event_weights)
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATASET_NAME = "synth"
@@ -212,7 +217,7 @@ def run_job(
 
 # What `recsys train` has imported before it reads the first rating (recsys/cli/models.py).
 _TRAIN_IMPORTS = (
-    "import recsys.cli, recsys.training, recsys.modeling.registry, recsys.db.session, "
+    "import recsys.cli, recsys.service.training, recsys.modeling.registry, recsys.db.session, "
     "recsys.settings, rich.progress"
 )
 
@@ -236,7 +241,7 @@ def export(url: str) -> tuple[float, Interactions]:
         try:
             start = time.perf_counter()
             async with create_session_factory(engine)() as session:
-                interactions = await RatingRepository(session).export()
+                interactions = await RatingRepository(session).export(WEIGHTS)
             return time.perf_counter() - start, interactions
         finally:
             await engine.dispose()

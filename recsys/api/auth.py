@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from recsys.api.state import STATE_KEY, AppState
+from recsys.service.runtime import Runtime
 
 # auto_error=False: a missing header is our 401 with our message, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="RECSYS_API_WRITE_TOKEN")
@@ -24,8 +24,8 @@ async def require_write_token(
     is missing or not a bearer token, 403 when the token is wrong. The comparison takes the
     same time whatever the token, so it leaks nothing about how much of a guess was right.
     """
-    settings = cast(AppState, getattr(request.state, STATE_KEY)).settings
-    expected = settings.api_write_token
+    runtime: Runtime = request.state.recsys
+    expected = runtime.settings.api_write_token
     if expected is None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

@@ -1,4 +1,4 @@
-"""One handler for every domain error, and the OpenAPI ``responses=`` that document them."""
+"""Domain error types -> HTTP statuses (one table), the handler, and the routes' ``responses=``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,29 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from recsys.api.schemas import ErrorOut
-from recsys.recommender import RecommenderError, UnknownModelError, UnsupportedModelError
+from recsys.api.schemas.common import ErrorOut
+from recsys.service.errors import (
+    FallbackUnavailableError,
+    ModelUnavailableError,
+    ServiceError,
+    UnknownExternalUserError,
+    UnknownModelError,
+    UnknownMovieError,
+    UnknownUserError,
+    UnsupportedModelError,
+)
+
+# The status each domain error answers with; a type not listed here (and none of its bases) is
+# a 500. The service knows nothing of HTTP.
+STATUS: dict[type[ServiceError], int] = {
+    UnknownUserError: 404,
+    UnknownMovieError: 404,
+    UnknownExternalUserError: 404,
+    UnknownModelError: 422,
+    UnsupportedModelError: 422,
+    ModelUnavailableError: 503,
+    FallbackUnavailableError: 503,
+}
 
 _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",
@@ -28,9 +49,18 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
+def status_of(exc: ServiceError) -> int:
+    """The HTTP status of a domain error: its type's entry in ``STATUS``, else 500."""
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
 async def domain_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    """A ``RecommenderError`` as ``{"detail": message}`` with the error's status code."""
-    if not isinstance(exc, RecommenderError):  # only registered for RecommenderError
+    """A ``ServiceError`` as ``{"detail": message}`` with its type's status code."""
+    if not isinstance(exc, ServiceError):  # only registered for ServiceError
         raise exc
     if isinstance(exc, UnknownModelError | UnsupportedModelError):
         # A bad `model` is a bad query parameter: answer like FastAPI's own 422, so clients
@@ -45,9 +75,9 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
         ]
     else:
         detail = str(exc)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code)
+    return JSONResponse({"detail": detail}, status_code=status_of(exc))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route every domain error through ``domain_error_handler``."""
-    app.add_exception_handler(RecommenderError, domain_error_handler)
+    app.add_exception_handler(ServiceError, domain_error_handler)

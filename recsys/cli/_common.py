@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from recsys.modeling.artifacts import ArtifactStore
+    from recsys.service.artifacts import ArtifactStore
     from recsys.settings import Settings
 
 err_console = Console(stderr=True)
@@ -79,7 +79,7 @@ def artifact_store(
     *, bucket_name: str | None, artifact_uri: str | None, settings: Settings
 ) -> ArtifactStore:
     """The store named by --bucket-name / --artifact-uri, else RECSYS_ARTIFACT_URI."""
-    from recsys.modeling.artifacts import open_store
+    from recsys.service.artifacts import open_store
 
     if bucket_name and artifact_uri:
         fail("give --bucket-name or --artifact-uri, not both")

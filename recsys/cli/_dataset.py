@@ -10,7 +10,7 @@ import typer
 from recsys.cli._common import fail, load_settings
 
 if TYPE_CHECKING:
-    from recsys.data.frames import Interactions
+    from recsys.service.datasets import Interactions
 
 DatasetOption = Annotated[
     str | None,
@@ -26,15 +26,12 @@ DataDirOption = Annotated[
 def load_interactions(dataset: str | None, data_dir: Path | None) -> tuple[str, Interactions]:
     """The dataset's name and ratings; a missing or malformed dataset is one error line."""
     # Imported here, not at the top: pandas and the evaluation package are slow to import.
-    from recsys.data import load_dataset
-    from recsys.data.frames import DatasetError, DatasetNotFoundError
-    from recsys.evaluation.splits import interactions_from_ratings
+    from recsys.service import datasets
 
     settings = load_settings()
     name = dataset or settings.dataset
     folder = (data_dir or settings.data_dir) / name
     try:
-        data = load_dataset(folder, name=name)
-    except (DatasetNotFoundError, DatasetError) as exc:
+        return name, datasets.load_interactions(folder, name=name)
+    except (datasets.DatasetNotFoundError, datasets.DatasetError) as exc:
         fail(str(exc))
-    return name, interactions_from_ratings(data.ratings)

@@ -31,11 +31,10 @@ def list_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Every stored version of a model type, oldest first; the served one is marked LATEST."""
-    from recsys.modeling.artifacts import (
+    from recsys.service.artifacts import (
         ArtifactError,
-        ArtifactNotFoundError,
+        latest_or_none,
         list_versions,
-        read_latest,
         read_manifest,
     )
 
@@ -44,10 +43,7 @@ def list_command(
     )
     try:
         versions = list_versions(store, model_type)
-        try:
-            latest: str | None = read_latest(store, model_type)
-        except ArtifactNotFoundError:
-            latest = None
+        latest = latest_or_none(store, model_type)
         table = Table(title=f"{model_type} in {store.uri}", title_justify="left")
         table.add_column("version", no_wrap=True)
         for column in ("created (UTC)", "users x movies", "ratings", "params", ""):
@@ -80,27 +76,13 @@ def promote_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Point LATEST at VERSION (roll back or forward) after checking that it loads intact."""
-    from recsys.modeling.artifacts import (
-        ArtifactError,
-        ArtifactNotFoundError,
-        load_model,
-        read_latest,
-        set_latest,
-    )
+    from recsys.service.artifacts import ArtifactError, promote
 
     store = artifact_store(
         bucket_name=bucket_name, artifact_uri=artifact_uri, settings=load_settings()
     )
     try:
-        previous = read_latest(store, model_type)
-    except ArtifactNotFoundError:
-        previous = None
-    except ArtifactError as exc:
-        fail(str(exc))
-    try:
-        # A full load verifies every file's sha256: never point LATEST at a broken version.
-        load_model(store, model_type, version)
-        set_latest(store, model_type, version)
+        previous = promote(store, model_type, version)
     except ArtifactError as exc:
         fail(str(exc))
     _out.print(f"{model_type}: LATEST {previous or '(none)'} -> {version}")

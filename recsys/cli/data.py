@@ -16,8 +16,7 @@ from recsys.cli._common import database_errors, err_console, fail, load_settings
 # pandas, SQLAlchemy and the dataset readers are imported by the commands that use them, so
 # that `recsys data --help` stays fast (tests/unit/test_cli_startup.py).
 if TYPE_CHECKING:
-    from recsys.data.events import IdKind
-    from recsys.db.event_import import ImportSummary
+    from recsys.service.ingestion import IdKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -26,8 +25,7 @@ console = Console()
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Failures a user can act on: one red line and exit code 1, never a traceback."""
-    from recsys.data.fetch import FetchError
-    from recsys.data.frames import DatasetError, DatasetNotFoundError
+    from recsys.service.datasets import DatasetError, DatasetNotFoundError, FetchError
 
     return (
         DatasetError,
@@ -71,7 +69,7 @@ def fetch(
     data_dir: DataDirOption = None,
 ) -> None:
     """Download (or copy) a dataset into DATA_DIR/NAME, verifying its pinned checksum."""
-    from recsys.data.fetch import fetch_dataset
+    from recsys.service.datasets import fetch_dataset
 
     try:
         result = fetch_dataset(
@@ -100,9 +98,7 @@ def synth(
     data_dir: DataDirOption = None,
 ) -> None:
     """Generate a synthetic dataset (MovieLens CSV layout) into DATA_DIR/NAME."""
-    from recsys.data.fetch import is_present, staged_folder
-    from recsys.data.synth import generate
-    from recsys.data.writer import write_dataset
+    from recsys.service.datasets import generate, is_present, staged_folder, write_dataset
 
     target = _data_dir(data_dir) / name
     if is_present(target) and not force:
@@ -131,8 +127,7 @@ def info(
     data_dir: DataDirOption = None,
 ) -> None:
     """Counts, density, rating distribution and date range of a dataset on disk."""
-    from recsys.data import detect_layout, load_dataset
-    from recsys.data.stats import describe
+    from recsys.service.datasets import describe, detect_layout, load_dataset
     from recsys.settings import get_settings
 
     label = name or get_settings().dataset
@@ -185,36 +180,30 @@ def import_events(
     # Imported before the clock starts: the seconds printed are the parse and the load.
     import asyncio
 
-    from recsys.data.events import read_event_log
-    from recsys.data.frames import DatasetError
-    from recsys.db.event_import import import_event_log
-    from recsys.db.session import create_engine, create_session_factory
-    from recsys.events import EventWeights
+    from recsys.service import ingestion
+    from recsys.service.runtime import open_runtime
 
     if ids not in ("external", "internal"):
         fail(f"--ids must be external or internal, got {ids!r}")
     kind: IdKind = "external" if ids == "external" else "internal"
     settings = load_settings()
-    weights = EventWeights(settings.event_weights)
     started = time.perf_counter()
-    try:
-        log = read_event_log(file, weights, ids=kind)
-    except DatasetError as exc:
-        fail(str(exc))
-    parsed = time.perf_counter() - started
 
-    async def load() -> ImportSummary:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session, session.begin():
-                return await import_event_log(session, log, ids=kind)
-        finally:
-            await engine.dispose()
+    async def load() -> tuple[ingestion.ImportSummary, float]:
+        # The runtime's event weights check the file's types; the engine connects only for
+        # the write, so a bad line fails before the database is touched.
+        async with open_runtime(settings) as runtime:
+            try:
+                log = ingestion.read_event_log(file, runtime.weights, ids=kind)
+            except ingestion.DatasetError as exc:
+                fail(str(exc))
+            parsed = time.perf_counter() - started
+            return await ingestion.import_events(runtime.write_sessions, log, ids=kind), parsed
 
     with database_errors(settings.database_url):
         try:
-            summary = asyncio.run(load())
-        except DatasetError as exc:
+            summary, parsed = asyncio.run(load())
+        except ingestion.DatasetError as exc:
             fail(str(exc))
     seconds = time.perf_counter() - started
     console.print(

@@ -110,10 +110,9 @@ def _config(url: str, dataset: str | None, data_dir: Path | None) -> Config:
 def _run(action: Callable[[str], object], *, verbose: bool = True) -> None:
     from alembic.util import CommandError
 
-    from recsys.data.frames import DatasetError, DatasetNotFoundError
-    from recsys.db.seed import SeedError
-    from recsys.db.session import ensure_sqlite_dir
+    from recsys.service.database import SEED_ERRORS, ensure_sqlite_dir
 
+    expected: tuple[type[Exception], ...] = (*SEED_ERRORS, CommandError)
     url = load_settings().database_url
     ensure_sqlite_dir(url)
     with database_errors(url):
@@ -121,7 +120,7 @@ def _run(action: Callable[[str], object], *, verbose: bool = True) -> None:
         try:
             with _log_to_stderr(verbose=verbose):
                 action(url)
-        except (DatasetError, DatasetNotFoundError, SeedError, CommandError) as exc:
+        except expected as exc:
             fail(str(exc))
 
 

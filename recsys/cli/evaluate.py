@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.cli._common import fail, load_settings
-from recsys.service.choices import MODEL_TYPES, PROTOCOLS
+from recsys.service.choices import MODEL_TYPES, PROTOCOLS, UnknownModelTypeError, check_model_type
 
 # The evaluation and model packages (scipy, pandas, implicit, ...) are imported when the
 # command runs, so that `recsys --help` does not pay for them.
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from recsys.evaluation.report import EvaluationReport
+    from recsys.service.evaluation import EvaluationReport
 
 _out = Console()
 # The metrics of the terminal table (report.md has them all).
@@ -79,11 +79,8 @@ def evaluate_command(
 
     No database needed: reads the dataset files; writes report.md, results.json, PNG plots.
     """
-    from recsys.data import load_dataset
-    from recsys.data.frames import DatasetError, DatasetNotFoundError
-    from recsys.evaluation.experiment import run_evaluation
-    from recsys.evaluation.report import write_report
-    from recsys.evaluation.splits import interactions_from_ratings, item_attributes
+    from recsys.service.datasets import DatasetError, DatasetNotFoundError
+    from recsys.service.evaluation import load_for_evaluation, run_evaluation, write_report
 
     if protocol not in PROTOCOLS:
         fail(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -95,7 +92,7 @@ def evaluate_command(
     folder = (data_dir or settings.data_dir) / name
     target = out or Path("reports") / f"{name}-{protocol}"
     try:
-        data = load_dataset(folder, name=name)
+        interactions, items = load_for_evaluation(folder, name=name)
     except (DatasetNotFoundError, DatasetError) as exc:
         fail(str(exc))
     command = _command(
@@ -106,7 +103,7 @@ def evaluate_command(
     try:
         with _BarProgress() as progress:
             report = run_evaluation(
-                interactions_from_ratings(data.ratings),
+                interactions,
                 dataset=name,
                 protocol=protocol,
                 model_types=model_types,
@@ -118,7 +115,7 @@ def evaluate_command(
                 with_auc=auc,
                 command=command,
                 progress=progress,
-                items=item_attributes(data.movies),
+                items=items,
             )
     except ValueError as exc:
         fail(str(exc))
@@ -181,11 +178,9 @@ class _BarProgress:
 
 
 def _model_types(models: str) -> list[str]:
-    from recsys.modeling import registry
-
     names = [part.strip() for part in models.split(",") if part.strip()]
     if names == ["all"]:
-        return list(registry.MODEL_TYPES)  # registration order, not the help's sorted copy
+        return list(MODEL_TYPES)  # registration order, not the help's sorted copy
     if not names or "all" in names:
         fail(f"--models takes 'all' or model types separated by commas, got {models!r}")
     for name in names:
@@ -194,16 +189,14 @@ def _model_types(models: str) -> list[str]:
 
 
 def _known(model_type: str) -> None:
-    from recsys.modeling.registry import model_class
-
     try:
-        model_class(model_type)
-    except ValueError as exc:
+        check_model_type(model_type)
+    except UnknownModelTypeError as exc:
         fail(str(exc))
 
 
 def _parse_params(pairs: list[str], model_types: list[str]) -> dict[str, dict[str, Any]]:
-    from recsys.modeling.registry import model_class
+    from recsys.service.params import check_params
 
     params: dict[str, dict[str, Any]] = {}
     for pair in pairs:
@@ -221,7 +214,7 @@ def _parse_params(pairs: list[str], model_types: list[str]) -> dict[str, dict[st
         params.setdefault(model_type, {})[name] = value
     for model_type, values in params.items():
         try:
-            model_class(model_type).params_type.from_dict(values)
+            check_params(model_type, values)
         except (TypeError, ValueError) as exc:
             fail(str(exc))
     return params
@@ -254,7 +247,7 @@ def _command(
 
 
 def _print_summary(report: EvaluationReport, paths: list[Path]) -> None:
-    from recsys.evaluation.report import metric_label
+    from recsys.service.evaluation import metric_label
 
     n_users = report.runs[0].users.shape[0] if report.runs else 0
     table = Table(

@@ -11,17 +11,23 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.cli._common import artifact_store, database_errors, fail, load_settings
-from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
+from recsys.service.choices import (
+    MODEL_TYPES,
+    WEIGHTING_KINDS,
+    UnknownModelTypeError,
+    check_model_type,
+)
 
 # The models, the database layer and the recommender are imported when a command runs, so that
 # `recsys --help` does not pay for implicit, scipy, pandas and SQLAlchemy.
 if TYPE_CHECKING:
-    from recsys.data.frames import Interactions
-    from recsys.modeling.artifacts.stores import ArtifactStore
-    from recsys.recommender import LoadedModel, Recommendations, RecommenderService
+    from recsys.service.artifacts import ArtifactStore
     from recsys.service.choices import WeightingKind
+    from recsys.service.datasets import Interactions
+    from recsys.service.recommend import Recommendations
+    from recsys.service.registry import LoadedModel
+    from recsys.service.training import TrainReport
     from recsys.settings import Settings
-    from recsys.training import TrainReport
 
 _out = Console()
 _MODEL_HELP = f"Model type: {', '.join(sorted(MODEL_TYPES))}."
@@ -54,13 +60,16 @@ def train_command(
     ] = 5,
 ) -> None:
     """Read every rating from the database, fit a model and store a new artifact version."""
-    import asyncio
-
-    from recsys.modeling.artifacts import ArtifactError
-    from recsys.training import NoInteractionsError
-
+    # Before any heavy import: a mistyped model type is refused at once.
+    _known_model_type(model_type)
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
+
+    import asyncio
+
+    from recsys.service.artifacts import ArtifactError
+    from recsys.service.errors import NoInteractionsError
+
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
     with database_errors(settings.database_url):
@@ -95,24 +104,23 @@ def predict_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file for --all.")] = None,
 ) -> None:
     """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
-    import asyncio
-
-    from recsys.recommender import RecommenderError, RecommenderService
-
     target = _predict_target(user_id, all_users=all_users, out=out)
     _known_model_type(model_type)
+
+    import asyncio
+
+    from recsys.service.errors import ServiceError
+
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
     models = _load_models(store, model_type, version)
     if isinstance(target, Path):
         _predict_all(settings, models, model_type, k, target)
         return
-    user_id = target
-    service = RecommenderService(models)
     with database_errors(settings.database_url):
         try:
-            result = asyncio.run(_recommend(settings, service, user_id, model_type, k))
-        except RecommenderError as exc:
+            result = asyncio.run(_recommend(settings, models, target, model_type, k))
+        except ServiceError as exc:
             fail(str(exc))
     _print_recommendations(result)
 
@@ -127,12 +135,11 @@ async def _train(
 ) -> TrainReport:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from recsys.db.session import create_engine, create_session_factory
-    from recsys.training import train
+    from recsys.service.runtime import open_runtime
+    from recsys.service.training import train
 
-    engine = create_engine(settings.database_url)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    try:
+    async with open_runtime(settings) as runtime:
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(f"training {model_type}", total=_STAGES)
             started = [0]
@@ -143,29 +150,28 @@ async def _train(
                 started[0] += 1
 
             return await train(
-                create_session_factory(engine),
+                runtime.read_sessions,
                 model_type=model_type,
                 store=store,
                 params=params,
                 weighting=weighting,
                 keep=keep,
                 stage=stage,
+                weights=runtime.weights,
             )
-    finally:
-        await engine.dispose()
 
 
 async def _recommend(
-    settings: Settings, service: RecommenderService, user_id: int, model_type: str, k: int
+    settings: Settings, models: dict[str, LoadedModel], user_id: int, model_type: str, k: int
 ) -> Recommendations:
-    from recsys.db.session import create_engine, create_session_factory
+    from recsys.service.registry import ModelRegistry
+    from recsys.service.runtime import open_runtime
 
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            return await service.recommend(session, user_id, model_type=model_type, k=k)
-    finally:
-        await engine.dispose()
+    async with (
+        open_runtime(settings, registry=ModelRegistry.of(models)) as runtime,
+        runtime.read_sessions() as session,
+    ):
+        return await runtime.service.recommend(session, user_id, model_type=model_type, k=k)
 
 
 def _predict_target(user_id: int | None, *, all_users: bool, out: Path | None) -> int | Path:
@@ -187,21 +193,16 @@ def _predict_all(
     # Every rating from the database is every user's history; scoring is chunked and vectorised.
     import asyncio
 
-    import numpy as np
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from recsys.db.session import create_engine, create_session_factory
-    from recsys.evaluation.batch import iter_top_k, write_top_k_csv
-    from recsys.recommender import FALLBACK_MODEL
-    from recsys.training import read_interactions
-
-    engine = create_engine(settings.database_url)
+    from recsys.service.batch import count_users, iter_top_k, write_top_k_csv
+    from recsys.service.fallback import FALLBACK_MODEL
+    from recsys.service.runtime import open_runtime
+    from recsys.service.training import read_interactions
 
     async def export() -> Interactions:
-        try:
-            return await read_interactions(create_session_factory(engine))
-        finally:
-            await engine.dispose()
+        async with open_runtime(settings) as runtime:
+            return await read_interactions(runtime.read_sessions, runtime.weights)
 
     with database_errors(settings.database_url):
         interactions = asyncio.run(export())
@@ -209,7 +210,7 @@ def _predict_all(
         fail("no ratings or events to predict from: seed a dataset first (recsys db upgrade)")
     model = models[model_type].model
     fallback = models.get(FALLBACK_MODEL) if model_type != FALLBACK_MODEL else None
-    n_users = int(np.unique(interactions.user_ids).shape[0])
+    n_users = count_users(interactions)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{model_type}: top-{k} of {n_users:,} users", total=n_users)
@@ -229,29 +230,17 @@ def _predict_all(
 def _load_models(
     store: ArtifactStore, model_type: str, version: str | None
 ) -> dict[str, LoadedModel]:
-    from recsys.modeling.artifacts import ArtifactError, ArtifactNotFoundError, load_model
-    from recsys.recommender import FALLBACK_MODEL, LoadedModel
+    from recsys.service.artifacts import ArtifactError, load_for_prediction
 
-    models: dict[str, LoadedModel] = {}
     try:
-        model, manifest = load_model(store, model_type, version)
+        return load_for_prediction(store, model_type, version)
     except ArtifactError as exc:
         fail(str(exc))
-    models[model_type] = LoadedModel(model, manifest.version)
-    if model_type != FALLBACK_MODEL:
-        # Optional: only needed for users the model cannot score; the service says so if missing.
-        try:
-            fallback, fallback_manifest = load_model(store, FALLBACK_MODEL)
-            models[FALLBACK_MODEL] = LoadedModel(fallback, fallback_manifest.version)
-        except ArtifactNotFoundError:
-            pass
-        except ArtifactError as exc:
-            fail(f"the popularity fallback cannot be loaded: {exc}")
-    return models
 
 
 def _parse_params(model_type: str, pairs: list[str]) -> dict[str, Any]:
-    cls = _known_model_type(model_type)
+    from recsys.service.params import check_params
+
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -262,7 +251,7 @@ def _parse_params(model_type: str, pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[key.strip()] = raw  # a bare word such as similarity=bm25
     try:
-        cls.params_type.from_dict(params)
+        check_params(model_type, params)
     except (TypeError, ValueError) as exc:
         fail(str(exc))
     return params
@@ -274,12 +263,11 @@ def _weighting_kind(weighting: str | None) -> WeightingKind | None:
     return cast("WeightingKind | None", weighting)
 
 
-def _known_model_type(model_type: str) -> type[Any]:
-    from recsys.modeling.registry import model_class
-
+def _known_model_type(model_type: str) -> None:
+    # The name only: imports no model (the answer to a typo comes in well under a second).
     try:
-        return model_class(model_type)
-    except ValueError as exc:
+        check_model_type(model_type)
+    except UnknownModelTypeError as exc:
         fail(str(exc))
 
 

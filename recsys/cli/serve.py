@@ -15,9 +15,9 @@ from recsys.cli._common import artifact_store, database_errors, fail, load_setti
 # uvicorn, the API (FastAPI, the models) and the database layer are imported when a command
 # runs, so that `recsys --help` does not pay for them.
 if TYPE_CHECKING:
-    from recsys.modeling.artifacts import ArtifactStore
+    from recsys.service.artifacts import ArtifactStore
+    from recsys.service.training import TrainReport
     from recsys.settings import Settings
-    from recsys.training import TrainReport
 
 _out = Console()
 _PACKAGE_DIR = Path(recsys.__file__).resolve().parent
@@ -49,7 +49,8 @@ def serve_command(
     """Serve the HTTP API with uvicorn (models: RECSYS_MODELS, loaded at startup)."""
     import uvicorn
 
-    from recsys.api.app import ConfigurationError, create_app
+    from recsys.api.app import create_app
+    from recsys.service.errors import ConfigurationError
 
     if reload and workers > 1:
         fail("--reload runs one process; drop --workers or --reload")
@@ -107,26 +108,21 @@ def ensure_models_command(
         str | None, typer.Option(help="Artifact store URI (default: RECSYS_ARTIFACT_URI).")
     ] = None,
 ) -> None:
-    """Train every RECSYS_MODELS type that has no loadable LATEST version yet (default params)."""
+    """Train every RECSYS_MODELS type without a loadable LATEST trained on this database's data.
+
+    A LATEST trained on another dataset (its manifest's fingerprint is not the database's seed)
+    is trained again, with one line saying why.
+    """
     import asyncio
 
-    from recsys.modeling.artifacts import ArtifactError
-    from recsys.training import NoInteractionsError
+    from recsys.service.artifacts import ArtifactError
+    from recsys.service.errors import NoInteractionsError
 
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
-    todo = []
-    for model_type in settings.models:
-        version = None if retrain else _stored_version(store, model_type)
-        if version is None:
-            todo.append(model_type)
-        else:
-            _out.print(f"{model_type}: keeping {version} (--retrain to fit again)", highlight=False)
-    if not todo:
-        return
     with database_errors(settings.database_url):
         try:
-            reports = asyncio.run(_train_all(settings, store, todo))
+            reports = asyncio.run(_ensure(settings, store, retrain=retrain))
         except (NoInteractionsError, ArtifactError) as exc:
             fail(str(exc))
     for report in reports:
@@ -138,31 +134,40 @@ def ensure_models_command(
         )
 
 
-def _stored_version(store: ArtifactStore, model_type: str) -> str | None:
-    # The LATEST version if its manifest reads back; anything less means "train it".
-    from recsys.modeling.artifacts import ArtifactError, read_latest, read_manifest
+async def _ensure(settings: Settings, store: ArtifactStore, *, retrain: bool) -> list[TrainReport]:
+    from recsys.service.runtime import open_runtime
+    from recsys.service.training import check_stored, train
 
-    try:
-        version = read_latest(store, model_type)
-        read_manifest(store, model_type, version)
-    except ArtifactError:
-        return None
-    return version
-
-
-async def _train_all(
-    settings: Settings, store: ArtifactStore, model_types: list[str]
-) -> list[TrainReport]:
-    from recsys.db.session import create_engine, create_session_factory
-    from recsys.training import train
-
-    engine = create_engine(settings.database_url)
-    try:
-        sessions = create_session_factory(engine)
+    async with open_runtime(settings) as runtime:
+        todo = list(settings.models)
+        if not retrain:
+            todo = []
+            found = await check_stored(
+                runtime.read_sessions, store=store, model_types=settings.models
+            )
+            for stored in found:
+                if stored.keep:
+                    _out.print(
+                        f"{stored.model_type}: keeping {stored.version} (--retrain to fit again)",
+                        highlight=False,
+                    )
+                    continue
+                if stored.stale is not None:
+                    _out.print(
+                        f"{stored.model_type}: LATEST {stored.version} {stored.stale}: retraining",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                todo.append(stored.model_type)
         reports = []
-        for model_type in model_types:
+        for model_type in todo:
             _out.print(f"{model_type}: training ...", highlight=False)
-            reports.append(await train(sessions, model_type=model_type, store=store))
+            reports.append(
+                await train(
+                    runtime.read_sessions,
+                    model_type=model_type,
+                    store=store,
+                    weights=runtime.weights,
+                )
+            )
         return reports
-    finally:
-        await engine.dispose()

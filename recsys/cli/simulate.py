@@ -12,14 +12,19 @@ from rich.table import Table
 
 from recsys.cli._common import err_console, fail
 from recsys.cli._dataset import DataDirOption, DatasetOption, load_interactions
-from recsys.service.choices import FEEDBACKS, MAX_WINDOWS, MODEL_TYPES
+from recsys.service.choices import (
+    FEEDBACKS,
+    MAX_WINDOWS,
+    MODEL_TYPES,
+    UnknownModelTypeError,
+    check_model_type,
+)
 
 # The simulations (scipy, matplotlib, the models) are imported when a command runs, so that
 # `recsys --help` does not pay for them.
 if TYPE_CHECKING:
-    from recsys.evaluation.metrics import Estimate
-    from recsys.evaluation.simulate import ABTest, FeedbackLoop
     from recsys.service.choices import Feedback
+    from recsys.service.simulation import ABTest, Estimate, FeedbackLoop
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 _out = Console()
@@ -51,7 +56,7 @@ def ab_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """A/B test of two policies: users split at random, a click is a hit on the held-out item."""
-    from recsys.evaluation.simulate import simulate_ab, write_ab
+    from recsys.service.simulation import simulate_ab, write_ab
 
     _known(policy_a)
     _known(policy_b)
@@ -115,7 +120,7 @@ def feedback_loop_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Replay the data window by window: retrain each policy, score it on the next window."""
-    from recsys.evaluation.simulate import simulate_feedback_loop, write_feedback_loop
+    from recsys.service.simulation import simulate_feedback_loop, write_feedback_loop
 
     names = [part.strip() for part in policies.split(",") if part.strip()]
     if not names:
@@ -151,11 +156,9 @@ def feedback_loop_command(
 
 
 def _known(policy: str) -> None:
-    from recsys.modeling.registry import model_class
-
     try:
-        model_class(policy)
-    except ValueError as exc:
+        check_model_type(policy)
+    except UnknownModelTypeError as exc:
         fail(str(exc))
 
 

@@ -19,10 +19,10 @@ from recsys.service.choices import MAX_FOLDS, MODEL_TYPES, PROTOCOLS, TUNING_MET
 # The search (scipy, the models) and the database layer are imported when the command runs, so
 # that `recsys --help` does not pay for them.
 if TYPE_CHECKING:
-    from recsys.evaluation.tuning import Trial, TuningResult
-    from recsys.modeling.artifacts import ArtifactStore
+    from recsys.service.artifacts import ArtifactStore
+    from recsys.service.training import TrainReport
+    from recsys.service.tuning import Trial, TuningResult
     from recsys.settings import Settings
-    from recsys.training import TrainReport
 
 _out = Console()
 
@@ -101,7 +101,7 @@ def tune_command(
     The test part is never used to choose; --score-test reports it afterwards. No database
     needed, unless --train-final.
     """
-    from recsys.evaluation.tuning import run_tuning
+    from recsys.service.tuning import run_tuning
 
     _check_options(model_type, protocol, metric, train_final, bucket_name, artifact_uri)
     settings = load_settings()
@@ -163,7 +163,7 @@ class _TrialProgress:
             TimeElapsedColumn,
         )
 
-        from recsys.evaluation.report import metric_label
+        from recsys.service.tuning import metric_label
 
         self._label = f"{model_type}: best {metric_label(metric, k)}"
         self._progress = Progress(
@@ -203,7 +203,7 @@ def _check_options(
     bucket_name: str | None,
     artifact_uri: str | None,
 ) -> None:
-    from recsys.evaluation.tuning import search_space
+    from recsys.service.tuning import search_space
 
     try:
         search_space(model_type)
@@ -218,7 +218,7 @@ def _check_options(
 
 
 def _print_result(result: TuningResult) -> None:
-    from recsys.evaluation.report import format_estimate, metric_label
+    from recsys.service.tuning import format_estimate, metric_label
 
     label = metric_label(result.metric, result.k)
     best = result.best
@@ -275,22 +275,21 @@ def _train_final(
 ) -> TrainReport:
     import asyncio
 
-    from recsys.db.session import create_engine, create_session_factory
-    from recsys.modeling.artifacts import ArtifactError
-    from recsys.training import NoInteractionsError, train
+    from recsys.service.artifacts import ArtifactError
+    from recsys.service.errors import NoInteractionsError
+    from recsys.service.runtime import open_runtime
+    from recsys.service.training import train
 
     async def run() -> TrainReport:
-        engine = create_engine(settings.database_url)
-        try:
+        async with open_runtime(settings) as runtime:
             return await train(
-                create_session_factory(engine),
+                runtime.read_sessions,
                 model_type=model_type,
                 store=store,
                 params=params,
                 keep=keep,
+                weights=runtime.weights,
             )
-        finally:
-            await engine.dispose()
 
     with database_errors(settings.database_url):
         try:

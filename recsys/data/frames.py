@@ -15,10 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+# pandas only for the annotations: the training job and the API read ``Interactions`` (numpy
+# columns) and must not pay pandas' ~1.4 s import for it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 USER_COLUMNS = ("id", "gender", "age", "occupation", "zip_code")
 MOVIE_COLUMNS = ("id", "title", "year", "genres")

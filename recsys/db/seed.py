@@ -38,7 +38,6 @@ from recsys.data.frames import Dataset, DatasetError, Interactions, SourceRef
 from recsys.db.bulk import without_constraints
 from recsys.db.models import DatasetSeed, Movie, Rating, User
 from recsys.db.pgcopy import encode_ratings
-from recsys.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +78,15 @@ def resolve_source(
     *,
     attributes: Mapping[str, Any],
     x_args: Mapping[str, str],
-    settings: Settings | None = None,
+    default: SeedSource,
 ) -> SeedSource:
-    """Dataset and data dir from Alembic attributes, then ``-x`` arguments, then Settings."""
-    settings = settings or Settings()
-    dataset = attributes.get("dataset") or x_args.get("dataset") or settings.dataset
-    data_dir = attributes.get("data_dir") or x_args.get("data_dir") or settings.data_dir
+    """Dataset and data dir from Alembic attributes, then ``-x`` arguments, then ``default``.
+
+    The caller (the migration) reads ``default`` from the settings: nothing under recsys/db
+    reads them.
+    """
+    dataset = attributes.get("dataset") or x_args.get("dataset") or default.dataset
+    data_dir = attributes.get("data_dir") or x_args.get("data_dir") or default.data_dir
     return SeedSource(dataset=str(dataset), data_dir=Path(data_dir))
 
 

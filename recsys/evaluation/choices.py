@@ -1,4 +1,4 @@
-"""Names and bounds of the evaluation options, importable without numpy or pandas.
+"""Names and bounds of the evaluation options and their check, importable without numpy or pandas.
 
 The CLI builds its help from them; the modules that use them (splits, tuning, simulations)
 import them from here.
@@ -20,3 +20,9 @@ MAX_FOLDS: Final = 5
 Feedback = Literal["all", "clicks"]
 FEEDBACKS: tuple[str, ...] = get_args(Feedback)
 MAX_WINDOWS: Final = 50
+
+
+def check_int_option(name: str, value: object, *, low: int, high: int) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int in ``[low, high]``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")

@@ -1,4 +1,4 @@
-"""Top-K ranking metrics over full rankings, confidence intervals and paired comparisons.
+"""Top-K ranking and beyond-accuracy metrics over full rankings, per user.
 
 Definitions (binary relevance). For a user u, ``R_u`` is the set of u's test items; the
 candidates are every catalogue item (a movie in the train part) u has not interacted with in
@@ -20,7 +20,8 @@ train, all of them ranked (no sampled negatives). ``hit(i)`` is 1 when the item 
 - novelty@K   = per user, the mean self-information -log2(p_i) of the recommended items, with
   p_i = share of train users who interacted with item i (Zhou et al. 2010).
 
-Each per-user value is averaged over the evaluated users (users with at least one test item).
+Each per-user value is averaged over the evaluated users (users with at least one test item);
+the intervals and paired tests over those users are in ``recsys.evaluation.statistics``.
 Cross-check with ``implicit.evaluation.ranking_metrics_at_k``: its "ndcg" and "map" are the
 means of NDCG@K and AP@K here; its "precision" is the micro average
 sum_u hits_u / sum_u min(|R_u|, K), i.e. ``micro_recall``; its "auc" is
@@ -30,22 +31,30 @@ negatives too).
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy import stats
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.intp]
 
-# Ties in a paired comparison: per-user metric differences this small are equal.
-_TIE_TOLERANCE = 1e-12
+LABELS = {
+    "hr": "HR",
+    "recall": "Recall",
+    "precision": "Precision",
+    "ndcg": "NDCG",
+    "map": "MAP",
+    "mrr": "MRR",
+    "auc": "AUC",
+    "novelty": "Novelty",
+}
+
+
+def metric_label(name: str, k: int) -> str:
+    """Column title: ``NDCG@10``; AUC is not truncated, so no ``@K``."""
+    return LABELS[name] if name == "auc" else f"{LABELS[name]}@{k}"
 
 
 # -- hits ---------------------------------------------------------------------------------------
@@ -243,128 +252,6 @@ def novelty(recommended: npt.ArrayLike, information: FloatArray) -> FloatArray:
         return np.where(count > 0, values.sum(axis=1) / count, np.nan)
 
 
-# -- uncertainty --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A mean over users with a confidence interval (NaN bounds when n < 2)."""
-
-    mean: float
-    low: float
-    high: float
-    std: float
-    n: int
-    level: float = 0.95
-
-    @property
-    def half_width(self) -> float:
-        """Half the interval's width (the ``±`` of the report)."""
-        return (self.high - self.low) / 2.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN as None)."""
-        return {key: _json_number(value) for key, value in asdict(self).items()}
-
-
-def mean_ci(values: npt.ArrayLike, *, level: float = 0.95) -> Estimate:
-    """Mean and normal-approximation CI (mean ± z * sd / sqrt(n)) over the finite values."""
-    x = _finite(values)
-    _check_level(level)
-    n = int(x.shape[0])
-    if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, math.nan, 0, level)
-    mean = float(x.mean())
-    if n < 2:
-        return Estimate(mean, math.nan, math.nan, math.nan, n, level)
-    std = float(x.std(ddof=1))
-    half = z_value(level) * std / math.sqrt(n)
-    return Estimate(mean, mean - half, mean + half, std, n, level)
-
-
-def bootstrap_ci(
-    values: npt.ArrayLike,
-    *,
-    rng: np.random.Generator,
-    resamples: int = 2000,
-    level: float = 0.95,
-) -> Estimate:
-    """Mean and percentile-bootstrap CI over users (resampled with ``rng``)."""
-    x = _finite(values)
-    _check_level(level)
-    if resamples < 1:
-        raise ValueError(f"resamples must be >= 1, got {resamples}")
-    n = int(x.shape[0])
-    if n < 2:
-        return mean_ci(x, level=level)
-    means = x[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return Estimate(float(x.mean()), float(low), float(high), float(x.std(ddof=1)), n, level)
-
-
-@dataclass(frozen=True)
-class PairedComparison:
-    """A model's per-user metric minus a reference model's on the same users."""
-
-    mean_diff: float
-    low: float
-    high: float
-    t: float
-    p_value: float
-    n: int
-    better: int
-    worse: int
-    tied: int
-    level: float = 0.95
-
-    @property
-    def significant(self) -> bool:
-        """True when the CI excludes zero (two-sided test at 1 - level)."""
-        return bool(self.p_value < 1.0 - self.level)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN as None), plus ``significant``."""
-        out = {key: _json_number(value) for key, value in asdict(self).items()}
-        out["significant"] = self.significant
-        return out
-
-
-def paired_comparison(
-    values: npt.ArrayLike, reference: npt.ArrayLike, *, level: float = 0.95
-) -> PairedComparison:
-    """Paired difference ``values - reference`` per user: mean, normal CI, paired t-test.
-
-    Users where either value is NaN are left out. The t statistic is mean / (sd / sqrt(n)) with
-    a two-sided p-value from Student's t with n - 1 degrees of freedom.
-    """
-    a = np.asarray(values, dtype=np.float64).ravel()
-    b = np.asarray(reference, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"paired values need equal lengths, got {a.shape[0]} and {b.shape[0]}")
-    _check_level(level)
-    both = np.isfinite(a) & np.isfinite(b)
-    d = a[both] - b[both]
-    n = int(d.shape[0])
-    tied = int((np.abs(d) <= _TIE_TOLERANCE).sum())
-    better = int((d > _TIE_TOLERANCE).sum())
-    worse = n - tied - better
-    if n < 2:
-        mean = float(d.mean()) if n else math.nan
-        return PairedComparison(
-            mean, math.nan, math.nan, math.nan, math.nan, n, better, worse, tied, level
-        )
-    mean = float(d.mean())
-    se = float(d.std(ddof=1)) / math.sqrt(n)
-    half = z_value(level) * se
-    if se == 0.0:
-        t, p = (0.0, 1.0) if mean == 0.0 else (math.copysign(math.inf, mean), 0.0)
-    else:
-        t = mean / se
-        p = float(2.0 * stats.t.sf(abs(t), df=n - 1))
-    return PairedComparison(mean, mean - half, mean + half, t, p, n, better, worse, tied, level)
-
-
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -377,25 +264,3 @@ def _checked_counts(n_relevant: IntArray) -> IntArray:
 
 def _truncated(n_relevant: IntArray, k: int) -> FloatArray:
     return np.minimum(_checked_counts(n_relevant), k).astype(np.float64)
-
-
-def _finite(values: npt.ArrayLike) -> FloatArray:
-    x = np.asarray(values, dtype=np.float64).ravel()
-    return x[np.isfinite(x)]
-
-
-def _check_level(level: float) -> None:
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"confidence level must be in (0, 1), got {level!r}")
-
-
-def z_value(level: float) -> float:
-    """The two-sided standard-normal quantile of a confidence level (1.96 for 0.95)."""
-    _check_level(level)
-    return float(stats.norm.ppf(0.5 + level / 2.0))
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

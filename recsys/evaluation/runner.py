@@ -19,14 +19,15 @@ import scipy.sparse as sp
 
 from recsys.data.frames import Interactions
 from recsys.evaluation import metrics
-from recsys.evaluation.metrics import Estimate
+from recsys.evaluation.choices import check_int_option
 from recsys.evaluation.splits import Split, take
+from recsys.evaluation.statistics import Estimate, mean_ci, mean_ci_from_sums
 from recsys.modeling.base import PAD_ID, Recommender
 from recsys.modeling.dataset import build_matrix, lookup
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import create_model
 from recsys.modeling.weighting import WeightingKind
-from recsys.training import DEFAULT_WEIGHTING
+from recsys.service.training import DEFAULT_WEIGHTING
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -130,9 +131,7 @@ class ModelEvaluation:
 
     def estimates(self, *, level: float = 0.95) -> dict[str, Estimate]:
         """Mean and CI of each per-user metric."""
-        return {
-            name: metrics.mean_ci(values, level=level) for name, values in self.per_user.items()
-        }
+        return {name: mean_ci(values, level=level) for name, values in self.per_user.items()}
 
 
 def default_weighting(model_type: str) -> WeightingKind:
@@ -169,8 +168,7 @@ def evaluate_model(
     advance: Advance | None = None,
 ) -> ModelEvaluation:
     """Rank every catalogue candidate for every test user; per-user metrics at ``k``."""
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 1000:
-        raise ValueError(f"k must be an integer in [1, 1000], got {k!r}")
+    check_int_option("k", k, low=1, high=1000)
     notes: list[str] = []
     if with_auc and model.n_items > _MAX_WIDTH:
         notes.append(f"AUC skipped: {model.n_items:,} items is too many to rank in full")
@@ -219,7 +217,7 @@ def evaluate_model(
         name: np.concatenate(values) if values else np.full(n_users, np.nan)
         for name, values in parts.items()
     }
-    mean, half = _curve_estimate(curve_sum, curve_squares, n_users)
+    mean, half = mean_ci_from_sums(curve_sum, curve_squares, n_users)
     return ModelEvaluation(
         model_type=model.model_type,
         params=model.params.to_dict(),
@@ -243,13 +241,3 @@ def _columns(array: npt.NDArray[Any], width: int, *, fill: Any) -> npt.NDArray[A
     out = np.full((array.shape[0], width), fill, dtype=array.dtype)
     out[:, : array.shape[1]] = array
     return out
-
-
-def _curve_estimate(
-    total: FloatArray, squares: FloatArray, n: int
-) -> tuple[FloatArray, FloatArray]:
-    mean = total / max(n, 1)
-    if n < 2:
-        return mean, np.full_like(mean, np.nan)
-    variance = np.maximum(squares - n * mean**2, 0.0) / (n - 1)
-    return mean, metrics.z_value(0.95) * np.sqrt(variance / n)

@@ -18,13 +18,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.api import create_app
-from recsys.api.app import ConfigurationError
 from recsys.db.repositories import MovieRepository, RatingRepository
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore, load_model, read_latest
 from recsys.modeling.base import History
-from recsys.settings import Settings
-from recsys.training import train
+from recsys.service.errors import ConfigurationError
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from tests.integration.served import serve
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}
@@ -41,7 +44,9 @@ async def store_dir(
     folder = tmp_path_factory.mktemp("artifacts")
     store = LocalArtifactStore(folder)
     for model_type, params in (("als", FAST_ALS), ("item_knn", {}), ("popularity", {})):
-        await train(ml100k_sessions, model_type=model_type, store=store, params=params)
+        await train(
+            ml100k_sessions, weights=WEIGHTS, model_type=model_type, store=store, params=params
+        )
     return folder
 
 
@@ -310,7 +315,9 @@ async def test_readiness_flips_with_a_missing_model(
         assert missing.status_code == 503
         assert missing.json()["detail"].startswith("model 'item_knn' is not loaded")
         assert (await client.get("/users/1/recommendations?model=als")).status_code == 200
-    await train(ml100k_sessions, model_type="item_knn", store=LocalArtifactStore(partial))
+    await train(
+        ml100k_sessions, weights=WEIGHTS, model_type="item_knn", store=LocalArtifactStore(partial)
+    )
     async with serve(settings) as client:
         assert (await client.get("/readyz")).status_code == 200
 

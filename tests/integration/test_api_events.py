@@ -22,9 +22,11 @@ from recsys.db.repositories import UserRepository
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
+from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from recsys.training import train
 from tests.integration.served import serve
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     from tests.support.datasets import TinyDataset
@@ -44,8 +46,8 @@ async def store_dir(
 ) -> Path:
     folder = tmp_path_factory.mktemp("artifacts")
     store = LocalArtifactStore(folder)
-    await train(ml100k_sessions, model_type="als", store=store, params=FAST_ALS)
-    await train(ml100k_sessions, model_type="popularity", store=store)
+    await train(ml100k_sessions, weights=WEIGHTS, model_type="als", store=store, params=FAST_ALS)
+    await train(ml100k_sessions, weights=WEIGHTS, model_type="popularity", store=store)
     return folder
 
 
@@ -382,7 +384,9 @@ async def test_events_on_the_embedded_sqlite_default(
     store = LocalArtifactStore(tmp_path / "artifacts")
     engine = create_engine(url)
     try:
-        await train(create_session_factory(engine), model_type="popularity", store=store)
+        await train(
+            create_session_factory(engine), weights=WEIGHTS, model_type="popularity", store=store
+        )
     finally:
         await engine.dispose()
     settings = settings_for(url, store.root, models=("popularity",), default_model="popularity")

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.db.repositories import RatingRepository, UserRepository
 from recsys.db.repositories.events import EventRepository, NewEvent
+from recsys.events import EventWeights
 from recsys.modeling.als import ALSRecommender
 from recsys.modeling.artifacts import (
     LocalArtifactStore,
@@ -34,9 +35,11 @@ from recsys.modeling.artifacts import (
 )
 from recsys.modeling.base import History, top_k
 from recsys.modeling.dataset import lookup
-from recsys.settings import Settings
-from recsys.training import train
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from tests.integration.served import serve
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}
@@ -55,7 +58,9 @@ async def store_dir(
     folder = tmp_path_factory.mktemp("artifacts")
     store = LocalArtifactStore(folder)
     for model_type, params in (("als", FAST_ALS), ("popularity", {})):
-        await train(ml100k_sessions, model_type=model_type, store=store, params=params)
+        await train(
+            ml100k_sessions, weights=WEIGHTS, model_type=model_type, store=store, params=params
+        )
     return folder
 
 
@@ -207,7 +212,7 @@ async def add_events(
 async def current_history(sessions: async_sessionmaker[AsyncSession], user_id: int) -> History:
     """What the service reads per request: ratings plus event weights per movie."""
     async with sessions() as session:
-        rated = await UserRepository(session).rated_movies(user_id)
+        rated = await UserRepository(session).rated_movies(user_id, WEIGHTS)
     assert rated is not None
     return History.of(rated.movie_ids, rated.ratings)
 
@@ -365,7 +370,12 @@ async def test_a_model_type_missing_at_startup_is_loaded_by_a_reload(
         assert nothing.status_code == 409
         assert nothing.json()["models"]["popularity"]["status"] == "failed"
         assert "no trained 'popularity' model" in nothing.json()["models"]["popularity"]["error"]
-        await train(ml100k_sessions, model_type="popularity", store=LocalArtifactStore(own_store))
+        await train(
+            ml100k_sessions,
+            weights=WEIGHTS,
+            model_type="popularity",
+            store=LocalArtifactStore(own_store),
+        )
         response = await client.post("/admin/reload", headers=AUTH)
         ready = await client.get("/readyz")
         popular = await recommended(client, 1, model="popularity")

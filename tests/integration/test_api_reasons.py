@@ -3,7 +3,8 @@
 A catalogue of two film series, watched in order by every user: after "Alien" comes "Aliens",
 after "Toy Story" comes "Toy Story 2". A user whose latest movie is "Alien" must be offered
 "Aliens" first, "because you watched Alien", by ``transitions`` and by ``two_stage`` (trained
-through ``recsys.training.train``, which reads the movies' years and genres from the database).
+through ``recsys.service.training.train``, which reads the movies' years and genres from the
+database).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from pathlib import Path
 import pytest
 
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
-from recsys.training import train
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS
 from tests.integration.served import serve
 from tests.integration.test_api import movies_of, settings_for
 from tests.support.databases import run_alembic
 from tests.support.datasets import TinyMovie, TinyRating, WriteDataset
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 ALIEN, ALIENS, ALIEN_3, TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 2, 3, 4, 5, 6
 MOVIES = (
@@ -79,7 +84,9 @@ async def store_dir(url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
             ("als", {"factors": 4, "iterations": 3}),
             ("popularity", {}),
         ):
-            await train(sessions, model_type=model_type, store=store, params=params)
+            await train(
+                sessions, weights=WEIGHTS, model_type=model_type, store=store, params=params
+            )
     finally:
         await engine.dispose()
     return folder

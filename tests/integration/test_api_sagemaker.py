@@ -26,10 +26,12 @@ from recsys.db.event_import import import_event_log
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
+from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from recsys.training import train
 from tests.integration.served import serve
 from tests.support.network import free_port
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     from tests.support.datasets import TinyDataset
@@ -80,8 +82,14 @@ async def store_dir(seeded_url: str, tmp_path_factory: pytest.TempPathFactory) -
     engine = create_engine(seeded_url)
     try:
         sessions = create_session_factory(engine)
-        await train(sessions, model_type="als", store=store, params={"factors": 4, "iterations": 3})
-        await train(sessions, model_type="popularity", store=store)
+        await train(
+            sessions,
+            weights=WEIGHTS,
+            model_type="als",
+            store=store,
+            params={"factors": 4, "iterations": 3},
+        )
+        await train(sessions, weights=WEIGHTS, model_type="popularity", store=store)
     finally:
         await engine.dispose()
     return folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,10 +15,14 @@ from typer.testing import CliRunner
 
 from recsys.api import create_app
 from recsys.cli import app
+from recsys.db.repositories import EventRepository, NewEvent
 from recsys.db.session import create_engine, create_session_factory
-from recsys.modeling.artifacts import LocalArtifactStore, read_latest
-from recsys.settings import Settings
-from recsys.training import train
+from recsys.events import EventWeights
+from recsys.modeling.artifacts import LocalArtifactStore, read_latest, read_manifest
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     from tests.support.datasets import TinyDataset
@@ -32,8 +37,14 @@ async def test_recommendations_ratings_and_readiness_on_sqlite(
     engine = create_engine(url)
     try:
         sessions = create_session_factory(engine)
-        await train(sessions, model_type="als", store=store, params={"factors": 2, "iterations": 2})
-        await train(sessions, model_type="popularity", store=store)
+        await train(
+            sessions,
+            weights=WEIGHTS,
+            model_type="als",
+            store=store,
+            params={"factors": 2, "iterations": 2},
+        )
+        await train(sessions, weights=WEIGHTS, model_type="popularity", store=store)
     finally:
         await engine.dispose()
     settings = Settings(
@@ -82,6 +93,65 @@ async def test_ensure_models_trains_only_what_is_missing(
     forced = await asyncio.to_thread(CliRunner().invoke, app, ["ensure-models", "--retrain"])
     assert forced.exit_code == 0 and forced.output.count(": trained") == 2
     assert read_latest(store, "item_knn") != versions["item_knn"]
+
+
+async def test_ensure_models_retrains_what_was_trained_on_another_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    migrate: Callable[..., Awaitable[None]],
+    tiny_dataset: TinyDataset,
+    write_dataset: Callable[..., Path],
+) -> None:
+    # `make demo` on SQLite, then on another database, sharing ./artifacts: a LATEST trained on
+    # other data must not serve the second one.
+    other = write_dataset(
+        tmp_path / "data" / "other", ratings=tiny_dataset.ratings[:-3], movies=tiny_dataset.movies
+    )
+    first_url = f"sqlite+aiosqlite:///{tmp_path / 'first.db'}"
+    second_url = f"sqlite+aiosqlite:///{tmp_path / 'second.db'}"
+    await migrate(
+        first_url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
+    )
+    await migrate(second_url, "upgrade", "head", dataset="other", data_dir=other.parent)
+    monkeypatch.setenv("RECSYS_ARTIFACT_URI", f"file://{tmp_path / 'artifacts'}")
+    monkeypatch.setenv("RECSYS_MODELS", "popularity")
+    monkeypatch.setenv("RECSYS_DEFAULT_MODEL", "popularity")
+    monkeypatch.chdir(tmp_path)
+    store = LocalArtifactStore(tmp_path / "artifacts")
+
+    async def ensure(url: str) -> str:
+        monkeypatch.setenv("RECSYS_DATABASE_URL", url)
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["ensure-models"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "popularity: trained" in await ensure(first_url)
+    trained_first = read_latest(store, "popularity")
+    manifest = read_manifest(store, "popularity", trained_first)
+    # With no events, the interactions read are the seed's: the two fingerprints agree.
+    assert manifest.training["database"] == manifest.data["fingerprint"]
+    assert f"popularity: keeping {trained_first}" in await ensure(first_url)
+
+    switched = await ensure(second_url)
+    assert (
+        f"popularity: LATEST {trained_first} was trained on other data (fingerprint "
+        f"{manifest.data['fingerprint'][:19]}, database sha256:" in switched
+    )
+    assert "): retraining" in switched and "popularity: trained" in switched
+    trained_second = read_latest(store, "popularity")
+    assert trained_second != trained_first
+
+    # Events added since the training do not make it stale: it was trained on this database.
+    engine = create_engine(second_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await EventRepository(session).add_many(
+                [NewEvent(1, 2, "watch", None, datetime(2026, 1, 1, tzinfo=UTC))]
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    assert f"popularity: keeping {trained_second}" in await ensure(second_url)
 
 
 @pytest.mark.parametrize(

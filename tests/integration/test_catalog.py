@@ -9,8 +9,12 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys.catalog import MovieCatalog
 from recsys.db.repositories import UserRepository
+from recsys.events import EventWeights
+from recsys.service.catalog import MovieCatalog
+from recsys.settings import DEFAULT_EVENT_WEIGHTS
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     pass
@@ -29,7 +33,7 @@ def db(request: pytest.FixtureRequest) -> AsyncSession:
 
 async def test_rated_movies_answers_existence_and_history_at_once(db: AsyncSession) -> None:
     users = UserRepository(db)
-    rated = await users.rated_movies(1)
+    rated = await users.rated_movies(1, WEIGHTS)
     assert rated is not None
     assert sorted(zip(rated.movie_ids, rated.ratings, strict=True)) == [
         (1, 4.0),
@@ -37,9 +41,9 @@ async def test_rated_movies_answers_existence_and_history_at_once(db: AsyncSessi
         (5, 2.0),
         (7, 5.0),
     ]
-    assert await users.rated_movies(999) is None
+    assert await users.rated_movies(999, WEIGHTS) is None
     await db.execute(text("INSERT INTO users (id) VALUES (50)"))
-    empty = await users.rated_movies(50)
+    empty = await users.rated_movies(50, WEIGHTS)
     assert empty is not None and empty.movie_ids == [] and empty.ratings == []
     await db.rollback()
 
@@ -47,7 +51,7 @@ async def test_rated_movies_answers_existence_and_history_at_once(db: AsyncSessi
 async def test_rated_movies_sees_the_sessions_own_writes(session: AsyncSession) -> None:
     # PostgreSQL reads through the driver: it must still run inside the session's transaction.
     await session.execute(text("INSERT INTO ratings VALUES (3, 7, 4.0, now())"))
-    rated = await UserRepository(session).rated_movies(3)
+    rated = await UserRepository(session).rated_movies(3, WEIGHTS)
     assert rated is not None and sorted(rated.movie_ids) == [5, 7]
 
 

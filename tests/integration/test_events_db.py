@@ -138,18 +138,19 @@ async def test_rated_movies_sums_ratings_and_events_per_movie(db: AsyncSession) 
     assert empty is not None and (empty.movie_ids, empty.ratings, empty.last_at) == ([], [], [])
 
 
-async def test_rated_movies_without_weights_uses_the_configured_ones(
+async def test_the_runtime_weighs_events_as_configured(
     db: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from recsys.settings import get_settings
+    # Repositories read no settings: the runtime builds EventWeights once from
+    # RECSYS_EVENT_WEIGHTS and every query is given them.
+    from recsys.service.runtime import open_runtime
+    from recsys.settings import Settings
 
     monkeypatch.setenv("RECSYS_EVENT_WEIGHTS", '{"watch": 7}')
-    get_settings.cache_clear()
-    try:
-        await EventRepository(db).add_many(USER_1_EVENTS[:1])
-        rated = await UserRepository(db).rated_movies(1)
-    finally:
-        get_settings.cache_clear()
+    async with open_runtime(Settings(database_url="sqlite+aiosqlite://")) as runtime:
+        weights = runtime.weights
+    await EventRepository(db).add_many(USER_1_EVENTS[:1])
+    rated = await UserRepository(db).rated_movies(1, weights)
     assert rated is not None and rated.ratings[rated.movie_ids.index(1)] == 11.0
 
 

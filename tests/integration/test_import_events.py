@@ -22,7 +22,10 @@ from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import open_store
-from recsys.training import train
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     from tests.support.datasets import TinyDataset
@@ -213,7 +216,7 @@ async def test_training_reads_ratings_and_imported_events_summed(
             weights=EventWeights({"watch": 1.0, "like": 2.0, "complete": 3.0}),
         )
         async with create_session_factory(engine)() as session:
-            exported = await RatingRepository(session).export()
+            exported = await RatingRepository(session).export(WEIGHTS)
     finally:
         await engine.dispose()
     # 10 seeded ratings + 3 new (user, movie) pairs: (u001, v001), (u001, v002), (u002, v003).

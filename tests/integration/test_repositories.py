@@ -21,6 +21,10 @@ from recsys.db.repositories import (
     UserRepository,
 )
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
+from recsys.settings import DEFAULT_EVENT_WEIGHTS
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 if TYPE_CHECKING:
     from tests.support.datasets import TinyDataset
@@ -104,7 +108,7 @@ async def test_history_limit_and_ties(db: AsyncSession) -> None:
 
 
 async def test_export_equals_what_was_seeded(db: AsyncSession, tiny_dataset: TinyDataset) -> None:
-    exported = await RatingRepository(db).export()
+    exported = await RatingRepository(db).export(WEIGHTS)
     assert exported.user_ids.dtype == np.int64
     assert exported.ratings.dtype == np.float32
     assert exported.timestamps.dtype == np.int64
@@ -129,7 +133,7 @@ async def test_export_equals_what_was_seeded(db: AsyncSession, tiny_dataset: Tin
 async def test_export_of_an_empty_table(db: AsyncSession) -> None:
     # Inside the test's transaction (rolled back on PostgreSQL; never committed on SQLite).
     await db.execute(text("DELETE FROM ratings"))
-    exported = await RatingRepository(db).export()
+    exported = await RatingRepository(db).export(WEIGHTS)
     assert len(exported) == 0
     assert exported.timestamps.dtype == np.int64
     await db.rollback()
@@ -154,7 +158,7 @@ async def test_export_ml100k_matches_the_seed_fingerprint(
     engine = create_engine(pg_url)
     try:
         async with create_session_factory(engine)() as session:
-            exported = await RatingRepository(session).export()
+            exported = await RatingRepository(session).export(WEIGHTS)
             seed = await DatasetSeedRepository(session).latest()
     finally:
         await engine.dispose()

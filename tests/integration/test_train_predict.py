@@ -20,15 +20,20 @@ from typer.testing import CliRunner
 from recsys.cli import app
 from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore, list_versions, load_model, read_latest
-from recsys.recommender import (
+from recsys.service.errors import (
     FallbackUnavailableError,
-    LoadedModel,
-    RecommenderService,
+    NoInteractionsError,
     UnknownModelError,
     UnknownUserError,
 )
-from recsys.training import NoInteractionsError, train
+from recsys.service.recommend import RecommenderService
+from recsys.service.registry import LoadedModel
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS
+
+WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 pytestmark = pytest.mark.realdata
 FAST_ALS = {"factors": 32, "iterations": 5}
@@ -40,7 +45,9 @@ async def trained_store(
 ) -> LocalArtifactStore:
     store = LocalArtifactStore(tmp_path_factory.mktemp("artifacts"))
     for model_type, params in (("als", FAST_ALS), ("item_knn", {}), ("popularity", {})):
-        await train(ml100k_sessions, model_type=model_type, store=store, params=params)
+        await train(
+            ml100k_sessions, weights=WEIGHTS, model_type=model_type, store=store, params=params
+        )
     return store
 
 
@@ -49,7 +56,7 @@ def service_for(store: LocalArtifactStore, *model_types: str) -> RecommenderServ
     for model_type in model_types:
         model, manifest = load_model(store, model_type)
         loaded[model_type] = LoadedModel(model, manifest.version)
-    return RecommenderService(loaded)
+    return RecommenderService(loaded, weights=WEIGHTS)
 
 
 async def rated_by(sessions: async_sessionmaker[AsyncSession], user_id: int) -> set[int]:
@@ -233,6 +240,7 @@ async def test_nothing_to_train_on(
                 create_session_factory(engine),
                 model_type="popularity",
                 store=LocalArtifactStore(tmp_path / "artifacts"),
+                weights=WEIGHTS,
             )
     finally:
         await engine.dispose()

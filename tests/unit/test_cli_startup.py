@@ -60,6 +60,9 @@ def _modules_after(*argv: str) -> list[str]:
         pytest.param(["data", "--help"], id="data--help"),
         pytest.param(["tune", "--help"], id="tune--help"),
         pytest.param(["trian"], id="typo"),
+        # A mistyped model type is refused before any model, pandas or database import.
+        pytest.param(["train", "-m", "alss"], id="train-model-typo"),
+        pytest.param(["predict", "1", "-m", "alss"], id="predict-model-typo"),
     ],
 )
 def test_help_imports_no_heavy_package_and_no_recsys_module_outside_the_cli(

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
-from recsys.evaluation.batch import CSV_HEADER, iter_top_k, write_top_k_csv
 from recsys.evaluation.splits import take
 from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
+from recsys.service.batch import CSV_HEADER, iter_top_k, write_top_k_csv
+from recsys.service.fallback import can_score
 
 K = 3
 
@@ -88,3 +89,31 @@ def test_users_the_model_cannot_score_get_the_fallback(tmp_path: Path) -> None:
     assert [int(r["movie_id"]) for r in rows] == expected.tolist()
     without = list(iter_top_k(als, export, k=K))
     assert sum(int((c.ids[:, 0] == -1).sum()) for c in without) == 1
+
+
+def test_predict_all_falls_back_exactly_where_the_api_does() -> None:
+    # EASE scores any history, even one of movies it never saw (all zeros, ties broken by id),
+    # so "the model returned nothing" would keep its answer for user 99; the API's rule
+    # (recsys.service.fallback.can_score) gives that user popularity, and so must --all.
+    train = two_taste_groups()
+    ease = create_model("ease").fit(build_matrix(train, weighting="binary"))
+    popularity = create_model("popularity").fit(build_matrix(train, weighting="binary"))
+    export = Interactions(
+        user_ids=np.r_[train.user_ids, 99],
+        movie_ids=np.r_[train.movie_ids, 5555],
+        ratings=np.r_[train.ratings, np.float32(4.0)],
+        timestamps=np.r_[train.timestamps, 1],
+    )
+    alone = History.of([5555])
+    assert ease.recommend(99, history=alone, k=K)[0].shape[0] == K  # EASE does answer ...
+    assert not can_score(ease, 99, alone)  # ... but the API answers from the fallback
+    chunks = list(iter_top_k(ease, export, k=K, fallback=popularity, chunk_users=5))
+    for chunk in chunks:
+        for i, user in enumerate(chunk.users.tolist()):
+            mine = export.user_ids == user
+            history = History(export.movie_ids[mine], export.ratings[mine])
+            assert bool(chunk.fallback[i]) is not can_score(ease, user, history)
+    [last] = [c for c in chunks if 99 in c.users]
+    row = last.users.tolist().index(99)
+    expected, _ = popularity.recommend(99, history=alone, k=K)
+    assert last.fallback[row] and last.ids[row].tolist() == expected.tolist()

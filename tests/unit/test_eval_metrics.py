@@ -129,41 +129,6 @@ def test_coverage_and_novelty() -> None:
         metrics.self_information(np.array([0, 1]), 2)
 
 
-def test_mean_ci_is_the_normal_approximation() -> None:
-    e = metrics.mean_ci([0.0, 1.0, 1.0, 0.0, math.nan])
-    sd = math.sqrt(1 / 3)
-    assert e.n == 4 and e.mean == 0.5 and e.std == pytest.approx(sd)
-    assert e.half_width == pytest.approx(1.959964 * sd / 2, rel=1e-6)
-    single = metrics.mean_ci([0.3])
-    assert single.mean == 0.3 and math.isnan(single.low)
-
-
-def test_bootstrap_is_seeded_and_close_to_the_normal_interval() -> None:
-    values = np.random.default_rng(0).random(400)
-    first = metrics.bootstrap_ci(values, rng=np.random.default_rng(1))
-    again = metrics.bootstrap_ci(values, rng=np.random.default_rng(1))
-    normal = metrics.mean_ci(values)
-    assert first == again
-    assert first.low == pytest.approx(normal.low, abs=0.005)
-    assert first.high == pytest.approx(normal.high, abs=0.005)
-
-
-def test_paired_comparison_is_a_paired_t_test() -> None:
-    a = np.array([1.0, 2.0, 3.0, 4.0, math.nan])
-    b = np.array([0.0, 2.0, 1.0, 5.0, 1.0])
-    c = metrics.paired_comparison(a, b)
-    assert (c.n, c.better, c.worse, c.tied) == (4, 2, 1, 1)
-    assert c.mean_diff == pytest.approx(0.5)
-    se = math.sqrt(5 / 3) / 2
-    assert c.t == pytest.approx(0.5 / se)
-    reference = stats.ttest_rel(a[:4], b[:4])
-    assert c.p_value == pytest.approx(reference.pvalue)
-    assert c.high - c.mean_diff == pytest.approx(1.959964 * se, rel=1e-6)
-    assert not c.significant
-    clear = metrics.paired_comparison(np.arange(50) % 5 + 1.0, np.arange(50) % 5 + 0.0)
-    assert clear.significant and clear.p_value == 0.0 and clear.better == 50
-
-
 # -- cross-check with implicit ------------------------------------------------------------------
 
 

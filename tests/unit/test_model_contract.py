@@ -14,7 +14,7 @@ from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.toy import two_taste_groups, two_taste_items
-from recsys.training import DEFAULT_WEIGHTING
+from recsys.service.training import DEFAULT_WEIGHTING
 
 # Small and fast; factors=2 matches the two taste groups (extra factors only fit noise here).
 SMALL_PARAMS: dict[str, dict[str, Any]] = {

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from recsys import recommender
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
+from recsys.service import recommend
 
 
 async def test_scoring_moves_to_a_thread_only_above_the_catalogue_threshold(
@@ -17,7 +17,7 @@ async def test_scoring_moves_to_a_thread_only_above_the_catalogue_threshold(
 ) -> None:
     model = create_model("popularity").fit(build_matrix(two_taste_groups(), weighting="binary"))
     loop_thread = threading.get_ident()
-    assert model.n_items < recommender.OFFLOAD_MIN_ITEMS
-    assert await recommender._run_scoring(model, threading.get_ident) == loop_thread
-    monkeypatch.setattr(recommender, "OFFLOAD_MIN_ITEMS", model.n_items)
-    assert await recommender._run_scoring(model, threading.get_ident) != loop_thread
+    assert model.n_items < recommend.OFFLOAD_MIN_ITEMS
+    assert await recommend._run_scoring(model, threading.get_ident) == loop_thread
+    monkeypatch.setattr(recommend, "OFFLOAD_MIN_ITEMS", model.n_items)
+    assert await recommend._run_scoring(model, threading.get_ident) != loop_thread

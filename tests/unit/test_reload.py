@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from recsys.api.registry import open_registry
-from recsys.api.reload import LiveModels, ReloadStatus, poll_latest
+from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore, read_latest, save_model
 from recsys.modeling.base import History
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.registry import create_model
 from recsys.modeling.toy import two_taste_groups
+from recsys.service.registry import open_registry
+from recsys.service.reload import LiveModels, ReloadStatus, poll_latest
 
 GROUP_A_USER = 1
+WEIGHTS = EventWeights({"watch": 1.0})
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def store(tmp_path: Path) -> LocalArtifactStore:
 
 def live_on(store: LocalArtifactStore) -> LiveModels:
     registry = open_registry(store.uri, ("als", "popularity"))
-    return LiveModels(registry, artifact_uri=store.uri)
+    return LiveModels(registry, artifact_uri=store.uri, weights=WEIGHTS)
 
 
 def new_als_version(store: LocalArtifactStore) -> str:
@@ -76,7 +78,7 @@ async def test_the_poll_does_not_reload_a_refused_version_again_but_an_admin_doe
     v1 = live.current.registry.loaded["als"].version
     bad = new_als_version(store)
     corrupt(store, bad)
-    with caplog.at_level(logging.ERROR, logger="recsys.api.reload"):
+    with caplog.at_level(logging.ERROR, logger="recsys.service.reload"):
         first = await live.reload(retry_refused=False)
         again = await live.reload(retry_refused=False)
         admin = await live.reload()
@@ -125,7 +127,9 @@ async def test_a_missing_latest_fails_and_the_loaded_version_keeps_serving(
 
 async def test_an_unopenable_store_fails_every_type(tmp_path: Path) -> None:
     registry = open_registry(f"file://{tmp_path}/empty", ("als",))
-    live = LiveModels(registry, artifact_uri="gs://")  # no bucket: cannot be opened
+    live = LiveModels(
+        registry, artifact_uri="gs://", weights=WEIGHTS
+    )  # no bucket: cannot be opened
     [als] = (await live.reload()).outcomes
     assert als.status is ReloadStatus.FAILED and als.version is None
     assert als.error is not None and "cannot be opened" in als.error
@@ -142,7 +146,10 @@ async def test_the_warm_callback_sees_the_new_registry_before_the_swap(
         warmed.append((new, live.current.registry.loaded["als"].version))
 
     live = LiveModels(
-        open_registry(store.uri, ("als", "popularity")), artifact_uri=store.uri, warm=warm
+        open_registry(store.uri, ("als", "popularity")),
+        artifact_uri=store.uri,
+        weights=WEIGHTS,
+        warm=warm,
     )
     v1 = read_latest(store, "als")
     v2 = new_als_version(store)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,10 @@ from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
 from recsys.evaluation.experiment import seeded_params
 from recsys.evaluation.runner import fit_model
-from recsys.evaluation.simulate import (
-    assign_arms,
-    simulate_ab,
-    simulate_feedback_loop,
-    time_windows,
-    two_proportion_test,
-    wilson_interval,
-)
+from recsys.evaluation.simulations.ab import assign_arms, simulate_ab
+from recsys.evaluation.simulations.feedback_loop import simulate_feedback_loop, time_windows
 from recsys.evaluation.splits import interactions_from_ratings, leave_last_out, take
+from recsys.evaluation.statistics import two_proportion_test
 from recsys.modeling.base import History
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -37,32 +31,7 @@ def synth() -> Interactions:
     )
 
 
-# -- statistics ---------------------------------------------------------------------------------
-
-
-def test_wilson_interval_known_values() -> None:
-    # Textbook values (Newcombe 1998, table I / any Wilson calculator), z = 1.95996.
-    low, high = wilson_interval(0, 10)
-    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
-    low, high = wilson_interval(5, 10)
-    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
-
-
-def test_two_proportion_z_test_known_values() -> None:
-    # 30/100 vs 50/100: pooled 0.4, se = sqrt(0.4 * 0.6 * 0.02) = 0.069282, z = 2.8868.
-    result = two_proportion_test(30, 100, 50, 100)
-    assert result.difference == pytest.approx(0.2)
-    assert result.z == pytest.approx(2.88675, abs=1e-4)
-    assert result.p_value == pytest.approx(0.003892, abs=1e-5)
-    assert result.significant
-    # Wald half-width: 1.96 * sqrt(0.3 * 0.7 / 100 + 0.5 * 0.5 / 100) = 0.13294.
-    assert result.high - result.difference == pytest.approx(0.13294, abs=1e-4)
-    same = two_proportion_test(10, 100, 10, 100)
-    assert same.z == 0.0 and same.p_value == pytest.approx(1.0) and not same.significant
-    assert two_proportion_test(0, 50, 0, 50).p_value == 1.0
-    with pytest.raises(ValueError, match="both arms need users"):
-        two_proportion_test(0, 0, 1, 10)
+# -- arms ---------------------------------------------------------------------------------------
 
 
 def test_arms_are_seeded_balanced_and_ignore_listing_order() -> None:

@@ -14,18 +14,12 @@ from recsys.cli import app
 from recsys.data.frames import Interactions
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
-from recsys.evaluation import tuning
+from recsys.evaluation import tuning_run
 from recsys.evaluation.runner import fit_model
 from recsys.evaluation.splits import Split, interactions_from_ratings, make_split
-from recsys.evaluation.tuning import (
-    Choice,
-    LogUniform,
-    Uniform,
-    run_tuning,
-    sample_configurations,
-    tune,
-    validation_folds,
-)
+from recsys.evaluation.tuning import Choice, LogUniform, Uniform, sample_configurations
+from recsys.evaluation.tuning_results import TuningResult
+from recsys.evaluation.tuning_run import run_tuning, tune, validation_folds
 from recsys.modeling.ease import EASEParams
 
 
@@ -77,7 +71,7 @@ def test_a_small_discrete_space_runs_out() -> None:
 
 
 def test_same_seed_same_search_and_the_best_is_the_maximum(synth: Interactions) -> None:
-    def run(seed: int) -> tuning.TuningResult:
+    def run(seed: int) -> TuningResult:
         return run_tuning(
             synth, model_type="ease", protocol="leave-last-out", trials=4, k=10, seed=seed
         )
@@ -103,9 +97,9 @@ def test_the_tuner_only_ever_sees_the_validation_folds(
     split = make_split(synth, protocol="leave-last-out")
     handed: list[Split] = []
     fitted: list[Interactions] = []
-    real_tune, real_fit = tuning.tune, fit_model
+    real_tune, real_fit = tuning_run.tune, fit_model
 
-    def spy_tune(folds: list[Split], **options: Any) -> tuning.TuningResult:
+    def spy_tune(folds: list[Split], **options: Any) -> TuningResult:
         handed.extend(folds)
         return real_tune(folds, **options)
 
@@ -113,8 +107,8 @@ def test_the_tuner_only_ever_sees_the_validation_folds(
         fitted.append(train)
         return real_fit(model_type, train, **options)
 
-    monkeypatch.setattr(tuning, "tune", spy_tune)
-    monkeypatch.setattr(tuning, "fit_model", spy_fit)
+    monkeypatch.setattr(tuning_run, "tune", spy_tune)
+    monkeypatch.setattr(tuning_run, "fit_model", spy_fit)
     run_tuning(synth, model_type="cooccurrence", protocol="leave-last-out", trials=3, folds=2)
 
     held_out = pairs(split.test)
@@ -139,7 +133,7 @@ def test_score_test_fits_on_the_whole_train_part_after_the_search(
         fitted.append(train)
         return real_fit(model_type, train, **options)
 
-    monkeypatch.setattr(tuning, "fit_model", spy_fit)
+    monkeypatch.setattr(tuning_run, "fit_model", spy_fit)
     result = run_tuning(
         synth, model_type="item_knn", protocol="leave-last-out", trials=2, score_test=True
     )

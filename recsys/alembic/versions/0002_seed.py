@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from alembic import context, op
 
 from recsys.db import seed
+from recsys.settings import Settings
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
@@ -26,9 +27,11 @@ def upgrade() -> None:
     """Load the dataset into the empty tables."""
     if context.is_offline_mode():
         raise seed.SeedError("the seed reads files and COPYs rows; it cannot run in --sql mode")
+    settings = Settings()
     source = seed.resolve_source(
         attributes=context.config.attributes,
         x_args=context.get_x_argument(as_dictionary=True),
+        default=seed.SeedSource(dataset=settings.dataset, data_dir=settings.data_dir),
     )
     seed.seed_database(op.get_bind(), source)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from recsys.api.schemas import ID_MAX, ID_MIN, K_MAX
+from recsys.api.schemas.common import ID_MAX, ID_MIN, K_MAX
 
 UserId = Annotated[int, Path(ge=ID_MIN, le=ID_MAX, description="User id.", examples=[1])]
 MovieId = Annotated[int, Path(ge=ID_MIN, le=ID_MAX, description="Movie id.", examples=[50])]

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from recsys.api.auth import WriteAuth
-from recsys.api.deps import StateDep
-from recsys.api.reload import ReloadReport
-from recsys.api.schemas import ErrorOut, ModelReloadOut, ReloadOut
+from recsys.api.deps import RuntimeDep
+from recsys.api.schemas.admin import ModelReloadOut, ReloadOut
+from recsys.api.schemas.common import ErrorOut
+from recsys.service.reload import ReloadReport
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[WriteAuth])
 
@@ -30,14 +31,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_RESPONSES,
     summary="Hot-reload every model type's LATEST",
 )
-async def reload(state: StateDep, response: Response) -> ReloadOut:
+async def reload(runtime: RuntimeDep, response: Response) -> ReloadOut:
     """Load each configured model type whose LATEST names a version other than the one serving,
     then swap them in at once: requests already running finish on the old models, the next ones
     get the new. A version that does not load is refused and the old one keeps serving (409).
 
     Needs `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.
     """
-    report = await state.live.reload()
+    report = await runtime.live.reload()
     if report.refused:
         response.status_code = status.HTTP_409_CONFLICT
     return _out(report)

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from recsys.api.deps import ServiceDep, SessionDep, StateDep
+from recsys.api.deps import RuntimeDep, ServiceDep, SessionDep
 from recsys.api.errors import error_responses
 from recsys.api.routes._params import UserId
-from recsys.api.schemas import K_MAX, SeedItemOut, SeedRecommendationsOut
+from recsys.api.schemas.common import K_MAX
+from recsys.api.schemas.compat import SeedItemOut, SeedRecommendationsOut
 
 router = APIRouter(tags=["compatibility"])
 
@@ -22,13 +23,13 @@ router = APIRouter(tags=["compatibility"])
 )
 async def recommend(
     user_id: UserId,
-    state: StateDep,
+    runtime: RuntimeDep,
     session: SessionDep,
     service: ServiceDep,
     topk: Annotated[int, Query(ge=1, le=K_MAX, description=f"How many items, 1..{K_MAX}.")] = 10,
 ) -> SeedRecommendationsOut:
     """Same answer as `/users/{user_id}/recommendations` with the default model."""
-    result = await service.recommend(session, user_id, model_type=state.default_model, k=topk)
+    result = await service.recommend(session, user_id, model_type=runtime.default_model, k=topk)
     return SeedRecommendationsOut(
         user_id=result.user_id,
         recommendations=[SeedItemOut(item_id=m.id, score=m.score) for m in result.movies],

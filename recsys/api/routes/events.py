@@ -8,7 +8,6 @@ index and the field of every bad event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
@@ -16,12 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.api.auth import WriteAuth
-from recsys.api.deps import StateDep, WriteSessionDep
+from recsys.api.deps import RuntimeDep, WriteSessionDep
 from recsys.api.errors import error_responses
-from recsys.api.schemas import ID_MAX, EventBatchIn, EventsAcceptedOut, UserEventBatchIn
-from recsys.api.state import AppState
-from recsys.events import EventWeights
-from recsys.ingestion import EventIngester, IncomingEvent, InvalidEventsError
+from recsys.api.schemas.common import ID_MAX
+from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
+from recsys.service.ingestion import EventIngester, IncomingEvent, InvalidEventsError
 
 router = APIRouter(tags=["events"], dependencies=[WriteAuth])
 
@@ -58,10 +56,10 @@ field. Nothing of a refused batch is stored. A body over 4 MiB is a 413.
     max_body_size=MAX_BODY_BYTES,
 )
 async def post_events(
-    batch: EventBatchIn, state: StateDep, session: WriteSessionDep
+    batch: EventBatchIn, runtime: RuntimeDep, session: WriteSessionDep
 ) -> EventsAcceptedOut:
     """Record events of any users; unknown users (by id or external id) are created."""
-    return await _ingest(state, session, [e.incoming(e.user_id) for e in batch.events])
+    return await _ingest(runtime.ingester, session, [e.incoming(e.user_id) for e in batch.events])
 
 
 @router.post(
@@ -74,20 +72,19 @@ async def post_events(
     max_body_size=MAX_BODY_BYTES,
 )
 async def post_user_events(
-    user_id: NewOrKnownUserId, batch: UserEventBatchIn, state: StateDep, session: WriteSessionDep
+    user_id: NewOrKnownUserId,
+    batch: UserEventBatchIn,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
 ) -> EventsAcceptedOut:
     """Record events of one user (our integer id; created if unknown)."""
-    return await _ingest(state, session, [e.incoming(user_id) for e in batch.events])
+    return await _ingest(runtime.ingester, session, [e.incoming(user_id) for e in batch.events])
 
 
 async def _ingest(
-    state: AppState, session: AsyncSession, events: Sequence[IncomingEvent]
+    ingester: EventIngester, session: AsyncSession, events: Sequence[IncomingEvent]
 ) -> EventsAcceptedOut:
-    settings = state.settings
-    ingester = EventIngester(
-        EventWeights(settings.event_weights),
-        future_tolerance=timedelta(seconds=settings.event_future_tolerance_seconds),
-    )
+    # The ingester (and its EventWeights) is the runtime's, built once at startup.
     try:
         result = await ingester.ingest(session, events)
     except InvalidEventsError as exc:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from recsys.api.deps import ServiceDep, SessionDep, StateDep
+from recsys.api.deps import RuntimeDep, ServiceDep, SessionDep
 from recsys.api.errors import error_responses
 from recsys.api.routes._params import K, ModelName, MovieId
-from recsys.api.schemas import MovieOut, SimilarMoviesOut
-from recsys.db.repositories import MovieRecord
-from recsys.recommender import SimilarMovies
+from recsys.api.schemas.common import MovieOut
+from recsys.api.schemas.movies import SimilarMoviesOut
+from recsys.service.catalog import Movie
+from recsys.service.recommend import SimilarMovies
 
 router = APIRouter(prefix="/movies", tags=["movies"])
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/movies", tags=["movies"])
     responses=error_responses(404),
     summary="One movie",
 )
-async def movie(movie_id: MovieId, session: SessionDep, service: ServiceDep) -> MovieRecord:
+async def movie(movie_id: MovieId, session: SessionDep, service: ServiceDep) -> Movie:
     """Title, year and genres of a movie."""
     return await service.movie(session, movie_id)
 
@@ -33,11 +34,11 @@ async def movie(movie_id: MovieId, session: SessionDep, service: ServiceDep) -> 
 )
 async def similar(
     movie_id: MovieId,
-    state: StateDep,
+    runtime: RuntimeDep,
     session: SessionDep,
     service: ServiceDep,
     k: K = 10,
     model: ModelName = None,
 ) -> SimilarMovies:
     """The k nearest movies by item_knn's neighbourhoods or ALS's item factors (cosine)."""
-    return await service.similar(session, movie_id, model_type=model or state.default_model, k=k)
+    return await service.similar(session, movie_id, model_type=model or runtime.default_model, k=k)

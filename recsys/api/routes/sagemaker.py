@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from recsys.api.deps import RegistryDep, ServiceDep, SessionDep, StateDep
+from recsys.api.deps import RegistryDep, RuntimeDep, ServiceDep, SessionDep
 from recsys.api.errors import error_responses
-from recsys.api.routes.health import check_readiness
-from recsys.api.schemas import InvocationIn, InvocationItemOut, InvocationOut, PingOut
-from recsys.identities import movie_keys, resolve_user
+from recsys.api.schemas.sagemaker import InvocationIn, InvocationItemOut, InvocationOut, PingOut
+from recsys.service.identities import movie_keys, resolve_user
+from recsys.service.readiness import check_readiness
 
 router = APIRouter(tags=["sagemaker"])
 
@@ -41,7 +41,7 @@ async def ping(session: SessionDep, registry: RegistryDep, response: Response) -
     summary="SageMaker inference: a user's top-k in external ids",
 )
 async def invocations(
-    body: InvocationIn, state: StateDep, session: SessionDep, service: ServiceDep
+    body: InvocationIn, runtime: RuntimeDep, session: SessionDep, service: ServiceDep
 ) -> InvocationOut:
     """The default model's top-k unseen movies for the user, in the seed's shape.
 
@@ -49,7 +49,7 @@ async def invocations(
     popularity fallback for users the model cannot score).
     """
     user_id = await resolve_user(session, body.user_id)
-    result = await service.recommend(session, user_id, model_type=state.default_model, k=body.k)
+    result = await service.recommend(session, user_id, model_type=runtime.default_model, k=body.k)
     keys = await movie_keys(session, [movie.id for movie in result.movies])
     return InvocationOut(
         userId=body.user_id,

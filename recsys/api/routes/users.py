@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from recsys.api.deps import ServiceDep, SessionDep, StateDep
+from recsys.api.deps import RuntimeDep, ServiceDep, SessionDep
 from recsys.api.errors import error_responses
 from recsys.api.routes._params import K, ModelName, UserId
-from recsys.api.schemas import RATINGS_LIMIT_MAX, RecommendationsOut, UserRatingsOut
-from recsys.recommender import Recommendations, UserRatings
+from recsys.api.schemas.common import RATINGS_LIMIT_MAX
+from recsys.api.schemas.users import RecommendationsOut, UserRatingsOut
+from recsys.service.recommend import Recommendations, UserRatings
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 )
 async def recommendations(
     user_id: UserId,
-    state: StateDep,
+    runtime: RuntimeDep,
     session: SessionDep,
     service: ServiceDep,
     k: K = 10,
@@ -34,7 +35,7 @@ async def recommendations(
     A user the model never saw and whose ratings it cannot use gets the popularity model's
     answer with `"fallback": true`.
     """
-    return await service.recommend(session, user_id, model_type=model or state.default_model, k=k)
+    return await service.recommend(session, user_id, model_type=model or runtime.default_model, k=k)
 
 
 @router.get(

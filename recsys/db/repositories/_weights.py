@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, literal
 
 from recsys.db.models import Event
 from recsys.events import RATING, EventWeights
-from recsys.settings import get_settings
-
-
-def resolve(weights: EventWeights | None) -> EventWeights:
-    """``weights``, or the configured ones (RECSYS_EVENT_WEIGHTS) when None."""
-    if weights is not None:
-        return weights
-    return _configured(tuple(sorted(get_settings().event_weights.items())))
-
-
-@lru_cache(maxsize=8)
-def _configured(items: tuple[tuple[str, float], ...]) -> EventWeights:
-    # Built once per configuration, not once per request.
-    return EventWeights(dict(items))
 
 
 def pg_arrays(weights: EventWeights) -> tuple[list[str], list[float]]:

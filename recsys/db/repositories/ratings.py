@@ -67,14 +67,13 @@ class RatingRepository:
         rows = (await self._session.execute(query)).all()
         return [RatingRecord(row.movie_id, row.rating, row.rated_at) for row in rows]
 
-    async def export(self, weights: EventWeights | None = None) -> Interactions:
+    async def export(self, weights: EventWeights) -> Interactions:
         """Every (user, movie) interaction as column arrays (unordered), ratings and events summed.
 
         An interaction's weight is its rating plus its events' weights (recsys.events), its
-        timestamp the latest of them. ``weights`` None means RECSYS_EVENT_WEIGHTS. Binary COPY on
+        timestamp the latest of them (``weights``: what each event type adds). Binary COPY on
         PostgreSQL, no row objects; with no events at all it is the plain ratings COPY.
         """
-        weights = _weights.resolve(weights)
         connection = await self._session.connection()
         has_events = bool((await connection.execute(select(exists().select_from(Event)))).scalar())
         if connection.dialect.name == "postgresql":

@@ -70,14 +70,11 @@ class UserRepository:
         query = select(exists().where(User.id == user_id))
         return bool((await self._session.execute(query)).scalar())
 
-    async def rated_movies(
-        self, user_id: int, weights: EventWeights | None = None
-    ) -> RatedMovies | None:
+    async def rated_movies(self, user_id: int, weights: EventWeights) -> RatedMovies | None:
         """The user's movies with summed weights and latest times; None when no such user.
 
-        One query on PostgreSQL. ``weights`` None means the configured RECSYS_EVENT_WEIGHTS.
+        One query on PostgreSQL; ``weights`` says what each event type adds.
         """
-        weights = _weights.resolve(weights)
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
             raw = await connection.get_raw_connection()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,21 @@ DEFAULT_MAX_MOVIES = 100_000
 _WARM_CHUNK = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class Movie:
+    """A movie as the service shows it; immutable, so it is safe to cache across requests."""
+
+    id: int
+    title: str
+    year: int | None
+    genres: tuple[str, ...]
+
+    @classmethod
+    def of(cls, record: MovieRecord) -> Movie:
+        """The service's copy of a repository row (made once, when the cache first sees it)."""
+        return cls(record.id, record.title, record.year, record.genres)
+
+
 class MovieCatalog:
     """Movies by id, cached; safe to share between the requests of one event loop."""
 
@@ -27,17 +43,17 @@ class MovieCatalog:
         if max_movies < 1:
             raise ValueError(f"max_movies must be >= 1, got {max_movies}")
         self._max = max_movies
-        self._movies: OrderedDict[int, MovieRecord] = OrderedDict()
+        self._movies: OrderedDict[int, Movie] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._movies)
 
-    async def get_many(self, session: AsyncSession, ids: Sequence[int]) -> list[MovieRecord]:
+    async def get_many(self, session: AsyncSession, ids: Sequence[int]) -> list[Movie]:
         """Movies for ``ids`` in the order given; ids the database does not know are left out."""
         wanted = list(dict.fromkeys(ids))
-        found: dict[int, MovieRecord] = {}
+        found: dict[int, Movie] = {}
         missing: list[int] = []
         for movie_id in wanted:
             movie = self._movies.get(movie_id)
@@ -50,7 +66,8 @@ class MovieCatalog:
         if missing:
             self.misses += len(missing)
             # Two requests missing the same id both query it: harmless, and cheaper than a lock.
-            for movie in await MovieRepository(session).get_many(missing):
+            for record in await MovieRepository(session).get_many(missing):
+                movie = Movie.of(record)
                 found[movie.id] = movie
                 self._put(movie)
         return [found[i] for i in wanted if i in found]
@@ -59,18 +76,18 @@ class MovieCatalog:
         """Load ``ids`` (up to the cache's size) ahead of the first requests; returns how many."""
         wanted = list(dict.fromkeys(int(i) for i in ids))[: self._max]
         for start in range(0, len(wanted), _WARM_CHUNK):
-            for movie in await MovieRepository(session).get_many(
+            for record in await MovieRepository(session).get_many(
                 wanted[start : start + _WARM_CHUNK]
             ):
-                self._put(movie)
+                self._put(Movie.of(record))
         return len(self._movies)
 
-    async def get(self, session: AsyncSession, movie_id: int) -> MovieRecord | None:
+    async def get(self, session: AsyncSession, movie_id: int) -> Movie | None:
         """One movie, or None if the database does not know it."""
         movies = await self.get_many(session, [movie_id])
         return movies[0] if movies else None
 
-    def _put(self, movie: MovieRecord) -> None:
+    def _put(self, movie: Movie) -> None:
         self._movies[movie.id] = movie
         self._movies.move_to_end(movie.id)
         while len(self._movies) > self._max:

@@ -2,7 +2,8 @@
 
 Used by ``recsys predict --all``. Each user's history is their rows of the interactions
 export, so everything they rated is excluded, as in the single-user path. A user the model
-returns nothing for (no history it can use) gets the fallback model's list when one is given.
+cannot score (``recsys.service.fallback.can_score``: the API's rule) gets the fallback model's
+list when one is given.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from recsys.data.frames import Interactions
 from recsys.evaluation.splits import take
 from recsys.modeling.base import PAD_ID, Recommender
+from recsys.service.fallback import can_score_batch
 
 IdArray = npt.NDArray[np.int64]
 CSV_HEADER = ("user_id", "movie_id", "rank", "score")
@@ -52,6 +54,11 @@ class BatchSummary:
     seconds: float
 
 
+def count_users(interactions: Interactions) -> int:
+    """How many distinct users ``interactions`` holds (the rows ``iter_top_k`` will write)."""
+    return int(np.unique(interactions.user_ids).shape[0])
+
+
 def iter_top_k(
     model: Recommender[Any],
     interactions: Interactions,
@@ -73,12 +80,17 @@ def iter_top_k(
         hi = int(np.searchsorted(rows.user_ids, batch[-1], side="right"))
         histories = take(rows, np.arange(lo, hi))
         ids, scores = model.recommend_batch(batch, histories=histories, k=k)
-        empty = ids[:, 0] == PAD_ID
         used = np.zeros(batch.shape[0], dtype=np.bool_)
-        if fallback is not None and empty.any():
-            fb_ids, fb_scores = fallback.recommend_batch(batch[empty], histories=histories, k=k)
-            ids[empty], scores[empty] = fb_ids, fb_scores
-            used = empty & (ids[:, 0] != PAD_ID)
+        if fallback is not None:
+            # The API's rule (recsys.service.fallback), so a user gets the same kind of answer
+            # here as from GET /users/{id}/recommendations.
+            unscorable = ~can_score_batch(model, batch, histories)
+            if unscorable.any():
+                fb_ids, fb_scores = fallback.recommend_batch(
+                    batch[unscorable], histories=histories, k=k
+                )
+                ids[unscorable], scores[unscorable] = fb_ids, fb_scores
+                used = unscorable & (ids[:, 0] != PAD_ID)
         yield TopKChunk(batch, ids, scores, used)
 
 

@@ -1,4 +1,4 @@
-"""The models the API serves: the LATEST version of each configured type (see reload.py)."""
+"""The models that serve: the LATEST version of each configured type (see reload.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from recsys.modeling.artifacts import ArtifactError, ArtifactStore, load_model, open_store
-from recsys.recommender import LoadedModel
+from recsys.modeling.base import Recommender
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A fitted model plus the artifact version it was loaded from."""
+
+    model: Recommender[Any]
+    version: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,15 @@ class ModelRegistry:
     # Loaded types whose newer LATEST a hot reload refused (corrupt or incompatible), and why:
     # the loaded version keeps serving.
     refused: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of(cls, models: Mapping[str, LoadedModel]) -> ModelRegistry:
+        """A registry serving exactly ``models`` (none missing), e.g. what a CLI command loaded."""
+        return cls(
+            configured=tuple(models),
+            loaded=MappingProxyType(dict(models)),
+            missing=MappingProxyType({}),
+        )
 
     @property
     def complete(self) -> bool:
@@ -56,7 +74,8 @@ def load_registry(store: ArtifactStore, model_types: Sequence[str]) -> ModelRegi
             model, manifest = load_model(store, model_type)
         except ArtifactError as exc:
             # A store without this model (or with a corrupt one) must not crash-loop the pod:
-            # the app stays live, /readyz says what is missing, the route answers 503.
+            # the app stays live, /readyz says what is missing, requests for it get
+            # ModelUnavailableError.
             logger.error("model %s not loaded: %s", model_type, exc)
             missing[model_type] = str(exc)
             continue

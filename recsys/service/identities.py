@@ -12,19 +12,9 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import MovieRepository, UserRepository
-from recsys.recommender import RecommenderError
+from recsys.service.errors import UnknownExternalUserError
 
 _INT4_MAX = 2**31 - 1
-
-
-class UnknownExternalUserError(RecommenderError):
-    """No user has this external id (and it is not one of our integer ids either)."""
-
-    status_code = 404
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        super().__init__(f"user {key!r} does not exist")
 
 
 async def resolve_user(session: AsyncSession, user: int | str) -> int:

@@ -21,8 +21,6 @@ from types import MappingProxyType
 
 import anyio.to_thread
 
-from recsys.api.registry import ModelRegistry
-from recsys.catalog import MovieCatalog
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import (
     ArtifactError,
@@ -31,7 +29,9 @@ from recsys.modeling.artifacts import (
     open_store,
     read_latest,
 )
-from recsys.recommender import LoadedModel, RecommenderService
+from recsys.service.catalog import MovieCatalog
+from recsys.service.recommend import RecommenderService
+from recsys.service.registry import LoadedModel, ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ class LiveModels:
         registry: ModelRegistry,
         *,
         artifact_uri: str,
+        weights: EventWeights,
         catalog: MovieCatalog | None = None,
         warm: Warm | None = None,
-        weights: EventWeights | None = None,
     ) -> None:
         self._catalog = catalog if catalog is not None else MovieCatalog()
         self._weights = weights
@@ -144,7 +144,7 @@ class LiveModels:
                     before.registry.loaded,
                     before.registry.missing,
                 ):
-                    # New models, or a new reason a missing one is missing (its 503 says why).
+                    # New models, or a new reason a missing one is missing (its error says why).
                     service = self._service_for(registry)
                 if any(a.model is not None for a in attempts):
                     await self._warm_cache(registry)

@@ -18,14 +18,22 @@ import anyio.to_thread
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys.catalog import MovieCatalog
-from recsys.db.repositories import MovieRecord, RatingRepository, UserRepository
+from recsys.db.repositories import RatingRepository, UserRepository
 from recsys.events import EventWeights
 from recsys.modeling.base import History, Recommender
-from recsys.modeling.dataset import FloatArray, IdArray, lookup
+from recsys.modeling.dataset import FloatArray, IdArray
 from recsys.modeling.explain import NO_ANCHOR
-
-FALLBACK_MODEL = "popularity"
+from recsys.service.catalog import Movie, MovieCatalog
+from recsys.service.errors import (
+    FallbackUnavailableError,
+    ModelUnavailableError,
+    UnknownModelError,
+    UnknownMovieError,
+    UnknownUserError,
+    UnsupportedModelError,
+)
+from recsys.service.fallback import FALLBACK_MODEL, can_score
+from recsys.service.registry import LoadedModel
 
 # Scoring runs on the event loop below this catalogue size and in a worker thread above it.
 # Measured on ML-100K (1,682 movies, 2 vCPU): one top-10 costs ~0.3-0.5 ms, nearly all of it
@@ -38,89 +46,6 @@ FALLBACK_MODEL = "popularity"
 OFFLOAD_MIN_ITEMS = 50_000
 
 T = TypeVar("T")
-
-
-class RecommenderError(Exception):
-    """Base of the service's domain errors; ``status_code`` is what HTTP callers answer."""
-
-    status_code = 500
-
-
-class UnknownUserError(RecommenderError):
-    """The user id is not in the database."""
-
-    status_code = 404
-
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
-        super().__init__(f"user {user_id} does not exist")
-
-
-class UnknownModelError(RecommenderError):
-    """The requested model type is not one the service has loaded."""
-
-    status_code = 422
-
-    def __init__(self, model_type: str, loaded: list[str]) -> None:
-        self.model_type = model_type
-        self.loaded = loaded
-        choices = ", ".join(loaded) or "none"
-        super().__init__(f"model {model_type!r} is not loaded; loaded models: {choices}")
-
-
-class ModelUnavailableError(RecommenderError):
-    """The model type is configured but could not be loaded (no artifact, or a corrupt one)."""
-
-    status_code = 503
-
-    def __init__(self, model_type: str, reason: str) -> None:
-        self.model_type = model_type
-        self.reason = reason
-        super().__init__(f"model {model_type!r} is not loaded: {reason}")
-
-
-class UnsupportedModelError(RecommenderError):
-    """The model is loaded but cannot answer this kind of question (e.g. popularity: similar)."""
-
-    status_code = 422
-
-    def __init__(self, model_type: str, question: str, choices: list[str]) -> None:
-        self.model_type = model_type
-        self.choices = choices
-        super().__init__(
-            f"model {model_type!r} cannot rank {question}; "
-            f"use one of: {', '.join(choices) or 'none is loaded'}"
-        )
-
-
-class UnknownMovieError(RecommenderError):
-    """The movie id is not in the database."""
-
-    status_code = 404
-
-    def __init__(self, movie_id: int) -> None:
-        self.movie_id = movie_id
-        super().__init__(f"movie {movie_id} does not exist")
-
-
-class FallbackUnavailableError(RecommenderError):
-    """The model cannot score this user and no popularity model is loaded to fall back on."""
-
-    status_code = 503
-
-    def __init__(self, user_id: int, model_type: str) -> None:
-        super().__init__(
-            f"{model_type} has nothing to go on for user {user_id} (no history it knows) and "
-            "the popularity fallback is not trained: run `make train-cli model_type=popularity`"
-        )
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A fitted model plus the artifact version it was loaded from."""
-
-    model: Recommender[Any]
-    version: str
 
 
 @dataclass(frozen=True)
@@ -151,7 +76,7 @@ class Recommendations:
 class SimilarMovies:
     """The movies a model finds closest to one movie, best first."""
 
-    movie: MovieRecord
+    movie: Movie
     model: str
     model_version: str
     movies: list[ScoredMovie]
@@ -184,15 +109,16 @@ class RecommenderService:
         self,
         models: Mapping[str, LoadedModel],
         *,
+        weights: EventWeights,
         unavailable: Mapping[str, str] | None = None,
         catalog: MovieCatalog | None = None,
-        weights: EventWeights | None = None,
     ) -> None:
         self._models = MappingProxyType(dict(models))
-        # Model types that were asked for but could not be loaded, with the reason (503s).
+        # Model types that were asked for but could not be loaded, with the reason
+        # (ModelUnavailableError).
         self._unavailable = MappingProxyType(dict(unavailable or {}))
         self.catalog = catalog if catalog is not None else MovieCatalog()
-        # How events add to a history's interaction weights (None: RECSYS_EVENT_WEIGHTS).
+        # How events add to a history's interaction weights (built once, by the runtime).
         self._weights = weights
 
     @property
@@ -211,7 +137,8 @@ class RecommenderService:
         return self._unavailable
 
     def get(self, model_type: str) -> LoadedModel:
-        """The loaded model of ``model_type``; 503 if it failed to load, 422 if never asked for."""
+        """The loaded model of ``model_type``; ``ModelUnavailableError`` if it failed to load,
+        ``UnknownModelError`` if it was never asked for."""
         loaded = self._models.get(model_type)
         if loaded is not None:
             return loaded
@@ -235,7 +162,7 @@ class RecommenderService:
             np.asarray(rated.last_at, dtype=np.int64),
         )
         answer, fallback = loaded, False
-        if not _can_score(loaded.model, user_id, history):
+        if not can_score(loaded.model, user_id, history):
             fallback_model = self._models.get(FALLBACK_MODEL)
             if fallback_model is None:
                 raise FallbackUnavailableError(user_id, model_type)
@@ -255,7 +182,7 @@ class RecommenderService:
             movies=await self._titled(session, ids, scores, anchors),
         )
 
-    async def movie(self, session: AsyncSession, movie_id: int) -> MovieRecord:
+    async def movie(self, session: AsyncSession, movie_id: int) -> Movie:
         """One movie from the catalogue, or ``UnknownMovieError``."""
         movie = await self.catalog.get(session, movie_id)
         if movie is None:
@@ -325,11 +252,3 @@ async def _run_scoring(model: Recommender[Any], work: Callable[[], T]) -> T:
     if model.n_items >= OFFLOAD_MIN_ITEMS:
         return await anyio.to_thread.run_sync(work)
     return work()
-
-
-def _can_score(model: Recommender[Any], user_id: int, history: History) -> bool:
-    # A personalised model can score a user it trained on, or one whose history has movies it
-    # knows (fold-in / item neighbourhoods); anyone else gets the popularity fallback.
-    if not model.personalised or model.knows_user(user_id):
-        return True
-    return bool((lookup(model.item_ids, history.movie_ids) >= 0).any())

@@ -3,7 +3,8 @@
 The API's write routes call ``EventIngester.ingest`` inside one read-write transaction and
 commit it before they answer, so an acknowledged event is never lost. Every event of the batch
 is checked before anything is written; one bad event refuses the whole batch with the index and
-the field of every problem found.
+the field of every problem found. ``read_event_log`` parses a whole event log file (the video
+seed's CSV) and ``import_events`` writes it the same all-or-nothing way.
 """
 
 from __future__ import annotations
@@ -12,11 +13,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from recsys.data.events import EventLog, IdKind, read_event_log
+from recsys.data.frames import DatasetError
+from recsys.db.event_import import ImportSummary, import_event_log
 from recsys.db.repositories import MovieRepository, UserRepository
 from recsys.db.repositories.events import EventRepository, NewEvent
 from recsys.events import EventWeights
+from recsys.service.errors import ServiceError
+
+__all__ = [
+    "DatasetError",
+    "EventIngester",
+    "EventLog",
+    "EventProblem",
+    "ImportSummary",
+    "IdKind",
+    "IncomingEvent",
+    "IngestResult",
+    "InvalidEventsError",
+    "import_events",
+    "read_event_log",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +61,7 @@ class EventProblem:
     value: object
 
 
-class InvalidEventsError(ValueError):
+class InvalidEventsError(ServiceError, ValueError):
     """The batch has bad events; nothing of it was written."""
 
     def __init__(self, problems: Sequence[EventProblem]) -> None:
@@ -137,6 +156,14 @@ class EventIngester:
                     )
                 )
         return problems
+
+
+async def import_events(
+    sessions: async_sessionmaker[AsyncSession], log: EventLog, *, ids: IdKind
+) -> ImportSummary:
+    """Write a parsed event log (``recsys data import-events``) in one transaction, committed."""
+    async with sessions() as session, session.begin():
+        return await import_event_log(session, log, ids=ids)
 
 
 _FIELD_ORDER = {"user_id": 0, "movie_id": 1, "type": 2, "value": 3, "occurred_at": 4}

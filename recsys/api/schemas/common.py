@@ -1,0 +1,98 @@
+"""What every router's schemas share: id and size bounds, the base of response bodies, the
+movie shapes, the error body and the id-or-external-id type."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    StringConstraints,
+    Tag,
+)
+
+# Ids are int4 in the database: bounds checked at the edge turn a huge id into a 422, not a 500.
+ID_MIN, ID_MAX = -(2**31), 2**31 - 1
+K_MAX = 100
+RATINGS_LIMIT_MAX = 1_000
+EXTERNAL_ID_MAX_LENGTH = 200  # as recsys data import-events
+
+
+STAR_WARS: dict[str, JsonValue] = {
+    "id": 50,
+    "title": "Star Wars",
+    "genres": ["Action", "Adventure"],
+    "year": 1977,
+}
+
+
+class Out(BaseModel):
+    """Base of the response bodies."""
+
+    # Built from the service's frozen dataclasses by attribute; never mutated afterwards.
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class MovieOut(Out):
+    """A catalogue entry."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [STAR_WARS]})
+
+    id: int = Field(description="Movie id.")
+    title: str = Field(description="Title without the year.")
+    genres: list[str] = Field(description="Genre names, possibly empty.")
+    year: int | None = Field(description="Release year, when known.")
+
+
+class ScoredMovieOut(MovieOut):
+    """A recommended movie and the model's score for it (higher is better)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**STAR_WARS, "score": 1.2031}]})
+
+    score: float = Field(description="Model score; only the order is meaningful across models.")
+    reason: str | None = Field(
+        default=None,
+        description="Why it is recommended, where the model can say: "
+        "'because you watched <title>' (item-to-item models and two_stage).",
+    )
+
+
+class ErrorOut(BaseModel):
+    """Every domain error: 404 unknown user or movie, 422 unknown model, 503 model not loaded."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "user 99999 does not exist"}]}
+    )
+
+    detail: str
+
+
+def _id_kind(value: Any) -> str | None:
+    # A JSON number is one of our integer ids, a JSON string an external id ("u001"); anything
+    # else (true, 1.5, null) matches neither and gets one clear error instead of two.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return "id"
+    if isinstance(value, str):
+        return "external_id"
+    return None
+
+
+# Keys the service creates (users sending their first event) are 1..2**31-1.
+IdOrExternalId = Annotated[
+    Annotated[Annotated[int, Field(ge=1, le=ID_MAX)], Tag("id")]
+    | Annotated[
+        Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH)],
+        Tag("external_id"),
+    ],
+    Discriminator(
+        _id_kind,
+        custom_error_type="id_type",
+        custom_error_message="Input should be an integer id or a string external id",
+    ),
+]

@@ -1,0 +1,134 @@
+"""Bodies of ``POST /events`` and ``POST /users/{user_id}/events``."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from recsys.api.schemas.common import IdOrExternalId, Out
+from recsys.service.ingestion import IncomingEvent
+
+EVENTS_MAX = 1_000
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+_EVENT_TYPES_DOC = (
+    "Event type: one of RECSYS_EVENT_WEIGHTS (default watch 1, like 2, complete 3) or `rating`, "
+    "which weighs its `value` (0.5..5). An unknown type is a 422 that lists the known ones."
+)
+
+
+class UserEventIn(BaseModel):
+    """One thing a user did with a movie; the user is given by the path."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "movie_id": 50,
+                    "type": "like",
+                    "occurred_at": "2026-11-23T12:13:14Z",
+                    "idempotency_key": "3f1c9a7e-like-50",
+                }
+            ]
+        },
+    )
+
+    movie_id: IdOrExternalId = Field(
+        description='The movie: our integer id, or its external id as a string (`"v005"`). '
+        "It must be in the catalogue.",
+        examples=[50, "v005"],
+    )
+    type: str = Field(min_length=1, max_length=64, description=_EVENT_TYPES_DOC, examples=["like"])
+    value: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="The rating for a `rating` event (0.5..5); optional for the other types "
+        "(stored, not weighed).",
+        examples=[4.5],
+    )
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When it happened: ISO 8601 with a time zone, or unix seconds; at most "
+        "RECSYS_EVENT_FUTURE_TOLERANCE_SECONDS (300) ahead of the server's clock. Default: now.",
+        examples=["2026-11-23T12:13:14Z"],
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        description="Unique per event, chosen by the client: an event sent again with a key "
+        "already stored is accepted and not stored (or counted) twice, so retries are safe.",
+        examples=["3f1c9a7e-like-50"],
+    )
+
+    def incoming(self, user: int | str) -> IncomingEvent:
+        """This event of ``user`` as the ingester takes it."""
+        return IncomingEvent(
+            user=user,
+            movie=self.movie_id,
+            type=self.type,
+            value=self.value,
+            occurred_at=self.occurred_at,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+class EventIn(UserEventIn):
+    """One thing a user did with a movie."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"user_id": 1, "movie_id": 50, "type": "watch"},
+                {
+                    "user_id": "u001",
+                    "movie_id": "v005",
+                    "type": "complete",
+                    "occurred_at": "2026-11-23T12:13:14Z",
+                    "idempotency_key": "u001-v005-complete-1763899994",
+                },
+            ]
+        }
+    )
+
+    user_id: IdOrExternalId = Field(
+        description='The user: our integer id, or an external id as a string (`"u001"`). '
+        "A user the service does not know yet is created.",
+        examples=[1, "u001"],
+    )
+
+
+class EventBatchIn(BaseModel):
+    """A batch of events, stored all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(
+        min_length=1, max_length=EVENTS_MAX, description=f"1..{EVENTS_MAX} events."
+    )
+
+
+class UserEventBatchIn(BaseModel):
+    """A batch of one user's events, stored all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[UserEventIn] = Field(
+        min_length=1, max_length=EVENTS_MAX, description=f"1..{EVENTS_MAX} events."
+    )
+
+
+class EventsAcceptedOut(Out):
+    """What became of an accepted batch; it is committed before this answer is sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"received": 3, "stored": 2, "replayed": [1]}]}
+    )
+
+    received: int = Field(description="Events in the batch.")
+    stored: int = Field(description="Events stored now.")
+    replayed: list[int] = Field(
+        description="Indexes of the events whose idempotency key was already stored: "
+        "accepted, not stored again."
+    )

@@ -1,0 +1,55 @@
+"""Bodies of the video seed's SageMaker contract: ``GET /ping`` and ``POST /invocations``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recsys.api.schemas.common import K_MAX, IdOrExternalId, Out
+
+
+class InvocationIn(BaseModel):
+    """The video seed's SageMaker request: a user and how many items."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u001", "k": 3}]})
+
+    user_id: IdOrExternalId = Field(
+        description='The user\'s external id (`"u001"`), or our integer id. A string that is '
+        'no external id but a number (`"196"`) is taken as our id.',
+        examples=["u001", 196],
+    )
+    k: int = Field(default=10, ge=1, le=K_MAX, description=f"How many items, 1..{K_MAX}.")
+
+
+class InvocationItemOut(Out):
+    """One recommended item in the seed's shape."""
+
+    videoId: int | str = Field(  # camelCase: the seed's field name
+        description="The movie's external id, or our integer id when it has none."
+    )
+    score: float = Field(description="Model score; only the order is meaningful.")
+
+
+class InvocationOut(Out):
+    """The seed's SageMaker answer: best first, in external ids."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"userId": "u001", "recommendations": [{"videoId": "v005", "score": 0.91}]}
+            ]
+        }
+    )
+
+    userId: int | str = Field(  # camelCase: the seed's field name
+        description="The user as the request named them."
+    )
+    recommendations: list[InvocationItemOut]
+
+
+class PingOut(Out):
+    """SageMaker's health check: 200 ready, 503 not (and why)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "reasons": []}]})
+
+    status: str = Field(description="`ok` or `not ready`.")
+    reasons: list[str] = Field(description="Why the service is not ready (empty when ready).")

@@ -1,0 +1,1 @@
+"""Offline simulations on logged data: an A/B test of two policies, a replayed feedback loop."""

@@ -1,0 +1,156 @@
+"""The runtime: what the API's lifespan and the CLI's database commands build once from Settings.
+
+One engine, a read (autocommit) and a write session factory, the event weights, the event
+ingester and the models being served. ``open_runtime`` builds it and disposes of the engine;
+the API keeps it as its lifespan state, the CLI opens one per command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
+from recsys.modeling.registry import MODEL_TYPES
+from recsys.service.catalog import MovieCatalog
+from recsys.service.errors import ConfigurationError
+from recsys.service.ingestion import EventIngester
+from recsys.service.recommend import RecommenderService
+from recsys.service.registry import ModelRegistry, open_registry
+from recsys.service.reload import LiveModels
+from recsys.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Warming the movie cache must not hold startup hostage to a slow or absent database.
+WARM_TIMEOUT_S = 10.0
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Immutable for the life of the app or command, except what ``live`` serves (a reload)."""
+
+    settings: Settings
+    engine: AsyncEngine
+    # Autocommit, for reads: spares every request its BEGIN and ROLLBACK round trips (each
+    # query still sees one consistent snapshot).
+    read_sessions: Sessions
+    # One transaction each, which the caller commits (the write routes before they answer).
+    write_sessions: Sessions
+    weights: EventWeights
+    ingester: EventIngester
+    live: LiveModels
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """Which configured models serve now, which are missing and why."""
+        return self.live.current.registry
+
+    @property
+    def service(self) -> RecommenderService:
+        """The recommender service over the models that serve now."""
+        return self.live.current.service
+
+    @property
+    def default_model(self) -> str:
+        """The model type requests get when they name none."""
+        return self.settings.default_model
+
+
+def check_settings(settings: Settings) -> None:
+    """``ConfigurationError`` when the settings name a model type that does not exist."""
+    unknown = [name for name in settings.models if name not in MODEL_TYPES]
+    if unknown:
+        raise ConfigurationError(
+            f"RECSYS_MODELS names unknown model type(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(MODEL_TYPES))}"
+        )
+
+
+async def load_configured(settings: Settings) -> ModelRegistry:
+    """LATEST of every RECSYS_MODELS type from RECSYS_ARTIFACT_URI (missing ones say why)."""
+    # File or bucket reads and sha256 checks: off the event loop.
+    registry = await anyio.to_thread.run_sync(open_registry, settings.artifact_uri, settings.models)
+    if registry.missing:
+        logger.warning("not ready: %s not loaded (see /readyz)", ", ".join(registry.missing))
+    return registry
+
+
+def no_models() -> ModelRegistry:
+    """An empty registry, for commands that serve nothing (train, import-events)."""
+    empty: MappingProxyType[str, str] = MappingProxyType({})
+    return ModelRegistry(configured=(), loaded=MappingProxyType({}), missing=empty)
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, registry: ModelRegistry | None = None, serving: bool = False
+) -> AsyncIterator[Runtime]:
+    """The runtime for ``settings``, serving ``registry`` (default: no models).
+
+    ``serving`` (the API) sizes the pool from RECSYS_DB_POOL_* and warms the movie cache with
+    every movie a loaded model can return; the engine is disposed of on exit.
+    """
+    if serving:
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pre_ping=settings.db_pool_pre_ping,
+        )
+    else:
+        engine = create_engine(settings.database_url)
+    try:
+        read_sessions = create_session_factory(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        weights = EventWeights(settings.event_weights)
+        catalog = MovieCatalog()
+        registry = registry if registry is not None else no_models()
+        warm = functools.partial(_warm, catalog, read_sessions) if serving else None
+        if warm is not None:
+            await warm(registry)
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            read_sessions=read_sessions,
+            write_sessions=create_session_factory(engine),
+            weights=weights,
+            ingester=EventIngester(
+                weights,
+                future_tolerance=timedelta(seconds=settings.event_future_tolerance_seconds),
+            ),
+            live=LiveModels(
+                registry,
+                artifact_uri=settings.artifact_uri,
+                weights=weights,
+                catalog=catalog,
+                warm=warm,
+            ),
+        )
+    finally:
+        await engine.dispose()
+
+
+async def _warm(catalog: MovieCatalog, sessions: Sessions, registry: ModelRegistry) -> None:
+    # Every movie a loaded model can return, so the first requests do not each pay a query.
+    ids = sorted({int(i) for m in registry.loaded.values() for i in m.model.item_ids})
+    try:
+        async with asyncio.timeout(WARM_TIMEOUT_S), sessions() as session:
+            count = await catalog.warm(session, ids)
+    except Exception as exc:  # the database may be down at startup: /readyz will say so
+        logger.warning("movie cache not warmed (%s); it fills as requests arrive", exc)
+        return
+    logger.info("movie cache warmed with %d movies", count)

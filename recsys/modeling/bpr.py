@@ -60,13 +60,8 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
 
     model_type: ClassVar[str] = "bpr"
     params_type: ClassVar[type[ModelParams]] = BPRParams
-    extra_columns: ClassVar[int] = 1
-    # implicit's BPR has no recalculate_user: fold a new user in by solving BPR's own
-    # objective for that user alone, item factors held fixed (see bpr_fold_in). Known users
-    # keep their trained vector (unlike ALS and SVD): the solve costs 35 ms for a median
-    # ML-1M history and 0.3-0.9 s for the longest (benchmarks/fold_in.py), far over what
-    # a request may spend; their new ratings are excluded but do not move the ranking.
-    folds_known_users: ClassVar[bool] = False
+    extra_columns: ClassVar[int] = 1  # the bias column
+    folds_known_users: ClassVar[bool] = False  # too slow per request: see _fold_in
 
     @property
     def item_counts(self) -> FloatArray:
@@ -100,6 +95,11 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
         return model
 
     def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
+        # implicit's BPR has no recalculate_user: fold a new user in by solving BPR's own
+        # objective for that user alone, item factors held fixed (see bpr_fold_in). Known users
+        # keep their trained vector (unlike ALS and SVD): the solve costs 35 ms for a median
+        # ML-1M history and 0.3-0.9 s for the longest (benchmarks/fold_in.py), far over what
+        # a request may spend; their new ratings are excluded but do not move the ranking.
         # Its (factors x factors) products are too small for BLAS threads: with two
         # threads on two busy cores they ran 10-80x slower than with one.
         with threadpool_limits(1, "blas"):

@@ -81,13 +81,19 @@ class LatentFactorRecommender(Recommender[LP]):
         vectors = np.zeros((user_index.shape[0], width), dtype=np.float32)
         known = user_index >= 0
         vectors[known] = self.user_factors[user_index[known]]
-        has_history = np.diff(weighted.indptr) > 0
-        fold = np.flatnonzero(has_history if self.folds_known_users else ~known & has_history)
+        fold = self._fold_rows(known, weighted)
         if fold.size:
             self._fold_in(vectors, fold, weighted)
         scorable = known.copy()
         scorable[fold] = True
         return vectors, scorable
+
+    def _fold_rows(self, known: BoolArray, weighted: sp.csr_matrix) -> IndexArray:
+        # The rows with a history to fold in (known users' only if folds_known_users).
+        with_history = np.diff(weighted.indptr) > 0
+        if not self.folds_known_users:
+            with_history &= ~known
+        return np.flatnonzero(with_history)
 
     @abstractmethod
     def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:

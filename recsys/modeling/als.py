@@ -9,7 +9,6 @@ user the model never saw is scored the same way.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,17 +18,16 @@ import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from recsys.modeling.base import Histories, Recommender, StateArrays, _arrays
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, lookup
-from recsys.modeling.errors import ModelStateError, NotFittedError
-from recsys.modeling.factors import cosine_to
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.errors import NotFittedError
+from recsys.modeling.latent import LatentFactorRecommender, LatentParams
 from recsys.modeling.params import ModelParams, check_float, check_int
 
 F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, kw_only=True)
-class ALSParams(ModelParams):
+class ALSParams(LatentParams):
     """ALS hyper-parameters (implicit's names and meanings)."""
 
     model_type: ClassVar[str] = "als"
@@ -51,7 +49,7 @@ class ALSParams(ModelParams):
         check_int("als", "random_state", self.random_state, low=0, high=2**32 - 1)
 
 
-class ALSRecommender(Recommender[ALSParams]):
+class ALSRecommender(LatentFactorRecommender[ALSParams]):
     """Matrix factorisation; scores are user factor . item factor."""
 
     model_type: ClassVar[str] = "als"
@@ -59,21 +57,9 @@ class ALSRecommender(Recommender[ALSParams]):
 
     def __init__(self, params: ALSParams | None = None) -> None:
         super().__init__(params)
-        self._user_factors: FloatArray | None = None
-        self._item_factors: FloatArray | None = None
         # Y^T Y + regularization I: the part of every fold-in's system that no history changes.
         self._gram: F64 | None = None
         self._implicit: AlternatingLeastSquares | None = None
-
-    @property
-    def user_factors(self) -> FloatArray:
-        """(users, factors) float32, rows in ``user_ids`` order."""
-        return self._factors(self._user_factors)
-
-    @property
-    def item_factors(self) -> FloatArray:
-        """(items, factors) float32, rows in ``item_ids`` order."""
-        return self._factors(self._item_factors)
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         # implicit advises one BLAS thread: its own threads parallelise over users/items.
@@ -105,37 +91,15 @@ class ALSRecommender(Recommender[ALSParams]):
             dtype=np.float32,
         )
 
-    def user_vectors(self, user_ids: npt.ArrayLike, *, histories: Histories) -> FloatArray:
-        """(users, factors) vectors the model scores with: each folded in from its history.
-
-        A user with no history the model can use keeps the trained vector (zeros if unknown).
-        """
-        users = np.asarray(user_ids, dtype=np.int64).ravel()
-        raw, _ = self._history_matrices(users.shape[0], self._history_columns(users, histories))
-        vectors, _ = self._user_vectors(lookup(self.user_ids, users), self._weighting.apply(raw))
-        return vectors
-
-    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        vectors, scorable = self._user_vectors(user_index, weighted)
-        scores: FloatArray = vectors @ self.item_factors.T
-        scores[~scorable] = -np.inf
-        return scores
-
-    def _user_vectors(
-        self, user_index: IndexArray, weighted: sp.csr_matrix
-    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-        vectors = np.zeros((user_index.shape[0], self.params.factors), dtype=np.float32)
-        known = user_index >= 0
-        vectors[known] = self.user_factors[user_index[known]]
+    def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
         # Everyone with a history is folded in from it, known users too: their trained vector
         # is a snapshot of the training data and misses whatever they did since.
-        fold = np.flatnonzero(np.diff(weighted.indptr) > 0)
         gram = self._require_gram()
         # Batches: one BLAS thread, as for BPR's fold-in (factors x factors systems are too
         # small to share). One row skips the 0.1 ms this costs: the API already runs on one.
-        limits = threadpool_limits(1, "blas") if fold.size > 1 else contextlib.nullcontext()
+        limits = threadpool_limits(1, "blas") if rows.size > 1 else contextlib.nullcontext()
         with limits:
-            for row in fold:
+            for row in rows:
                 start, stop = weighted.indptr[row], weighted.indptr[row + 1]
                 vectors[row] = als_fold_in(
                     self.item_factors,
@@ -144,46 +108,17 @@ class ALSRecommender(Recommender[ALSParams]):
                     # implicit scales the matrix by alpha before fitting: so does the fold-in.
                     weighted.data[start:stop] * self.params.alpha,
                 )
-        scorable = known.copy()
-        scorable[fold] = True
-        return vectors, scorable
 
-    def _similar(self, item_index: int) -> FloatArray:
-        # Cosine over item factors, as implicit's similar_items.
-        factors = self.item_factors
-        return cosine_to(factors, item_index)
-
-    def _state_arrays(self) -> StateArrays:
-        return {"factors": {"user_factors": self.user_factors, "item_factors": self.item_factors}}
-
-    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        arrays = _arrays(state, "factors", ("user_factors", "item_factors"))
-        users = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        items = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        f = self.params.factors
-        if users.shape != (self.n_users, f) or items.shape != (self.n_items, f):
-            raise ModelStateError(
-                f"factors.npz: user_factors {users.shape} / item_factors {items.shape} do not "
-                f"match {self.n_users} users, {self.n_items} items and {f} factors"
-            )
-        self._set_factors(users, items)
-
-    def _set_factors(self, users: npt.ArrayLike, items: npt.ArrayLike) -> None:
-        self._user_factors = np.ascontiguousarray(users, dtype=np.float32)
-        self._item_factors = np.ascontiguousarray(items, dtype=np.float32)
+    def _set_factors(self, users: npt.ArrayLike, items: npt.ArrayLike, **extras: Any) -> None:
+        super()._set_factors(users, items, **extras)
         # Once per fit or load, so a request's fold-in costs O(history x factors^2), not
         # O(catalogue x factors^2) (0.1 s at 59K movies x 64 factors).
-        self._gram = fold_in_gram(self._item_factors, self.params.regularization)
+        self._gram = fold_in_gram(self.item_factors, self.params.regularization)
 
     def _require_gram(self) -> F64:
         if self._gram is None:
             raise NotFittedError("als model is not fitted: call fit() or load()")
         return self._gram
-
-    def _factors(self, value: FloatArray | None) -> FloatArray:
-        if value is None:
-            raise NotFittedError("als model is not fitted: call fit() or load()")
-        return value
 
 
 def fold_in_gram(item_factors: FloatArray, regularization: float) -> F64:

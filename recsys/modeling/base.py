@@ -112,6 +112,8 @@ class Recommender(ABC, Generic[P]):
     needs_sequence: ClassVar[bool] = False
     # True for models that read movie years and genres: fit needs ``matrix.items``.
     needs_items: ClassVar[bool] = False
+    # Dense score cells per chunk of users in recommend_batch: less for bigger temporaries.
+    batch_cells: ClassVar[int] = _CHUNK_CELLS
 
     def __init__(self, params: P | None = None) -> None:
         if params is not None and not isinstance(params, self.params_type):
@@ -278,7 +280,7 @@ class Recommender(ABC, Generic[P]):
         n_items = self.n_items
         out_ids = np.full((users.shape[0], k), PAD_ID, dtype=np.int64)
         out_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
-        chunk = max(1, _CHUNK_CELLS // max(n_items, 1))
+        chunk = max(1, self.batch_cells // max(n_items, 1))
         for start in range(0, users.shape[0], chunk):
             stop = min(start + chunk, users.shape[0])
             if sequences is not None:
@@ -286,7 +288,9 @@ class Recommender(ABC, Generic[P]):
                     user_index[start:stop], weighted[start:stop], sequences.slice(start, stop)
                 )
             else:
-                scores = self._score(user_index[start:stop], weighted[start:stop])
+                scores = self._score_users(
+                    users[start:stop], user_index[start:stop], weighted[start:stop]
+                )
             block = seen[start:stop].tocoo()
             scores[block.row, block.col] = -np.inf
             top, top_scores = top_k(scores, k)
@@ -295,6 +299,12 @@ class Recommender(ABC, Generic[P]):
             out_ids[start:stop, :width] = np.where(valid, self.item_ids[top], PAD_ID)
             out_scores[start:stop, :width] = top_scores
         return out_ids, out_scores
+
+    def _score_users(
+        self, user_ids: IdArray, user_index: IndexArray, weighted: sp.csr_matrix
+    ) -> FloatArray:
+        """``_score`` of one ``recommend_batch`` chunk; models that score by id override it."""
+        return self._score(user_index, weighted)
 
     def similar_items(self, movie_id: int, *, k: int = 10) -> tuple[IdArray, FloatArray]:
         """Top-k (movie_ids, scores) most similar to a movie, itself excluded; empty if unknown."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -12,10 +12,8 @@ import scipy.sparse as sp
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
-from recsys.modeling.errors import ModelStateError, NotFittedError
-from recsys.modeling.factors import cosine_to
+from recsys.modeling.latent import LatentFactorRecommender, LatentParams
 from recsys.modeling.params import ModelParams, check_float, check_int
 
 F64 = npt.NDArray[np.float64]
@@ -28,7 +26,7 @@ _NEWTON_TOL = 1e-8
 
 
 @dataclass(frozen=True, kw_only=True)
-class BPRParams(ModelParams):
+class BPRParams(LatentParams):
     """BPR hyper-parameters (implicit's names and meanings)."""
 
     model_type: ClassVar[str] = "bpr"
@@ -53,7 +51,7 @@ class BPRParams(ModelParams):
         check_int("bpr", "num_threads", self.num_threads, low=1, high=256)
 
 
-class BPRRecommender(Recommender[BPRParams]):
+class BPRRecommender(LatentFactorRecommender[BPRParams]):
     """Matrix factorisation trained on pairwise rankings; scores are user . item factors.
 
     As in implicit, both factor matrices carry one extra column: the item's bias, and a
@@ -62,37 +60,21 @@ class BPRRecommender(Recommender[BPRParams]):
 
     model_type: ClassVar[str] = "bpr"
     params_type: ClassVar[type[ModelParams]] = BPRParams
-
-    def __init__(self, params: BPRParams | None = None) -> None:
-        super().__init__(params)
-        self._user_factors: FloatArray | None = None
-        self._item_factors: FloatArray | None = None
-        self._item_counts: FloatArray | None = None
-
-    @property
-    def user_factors(self) -> FloatArray:
-        """(users, factors + 1) float32, last column 1, rows in ``user_ids`` order."""
-        return self._factors(self._user_factors)
-
-    @property
-    def item_factors(self) -> FloatArray:
-        """(items, factors + 1) float32, last column the item bias, rows in ``item_ids`` order."""
-        return self._factors(self._item_factors)
+    extra_columns: ClassVar[int] = 1  # the bias column
+    folds_known_users: ClassVar[bool] = False  # too slow per request: see _fold_in
 
     @property
     def item_counts(self) -> FloatArray:
         """Training interactions per item: how often each was drawn as a negative."""
-        return self._factors(self._item_counts)
+        return self._extra("item_counts")
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         # implicit parallelises with its own threads: keep BLAS to one, as for ALS.
         with threadpool_limits(1, "blas"):
             model = self.to_implicit()
             model.fit(matrix.user_items, show_progress=False)
-        self._user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
-        self._item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         counts = np.bincount(matrix.user_items.indices, minlength=matrix.shape[1])
-        self._item_counts = counts.astype(np.float32)
+        self._set_factors(model.user_factors, model.item_factors, item_counts=counts)
 
     def to_implicit(self) -> BayesianPersonalizedRanking:
         """The equivalent implicit CPU model (fitted factors attached once this model is)."""
@@ -112,70 +94,26 @@ class BPRRecommender(Recommender[BPRParams]):
             model.item_factors = self.item_factors
         return model
 
-    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        vectors = np.zeros((user_index.shape[0], self.params.factors + 1), dtype=np.float32)
-        known = user_index >= 0
-        vectors[known] = self.user_factors[user_index[known]]
+    def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
         # implicit's BPR has no recalculate_user: fold a new user in by solving BPR's own
         # objective for that user alone, item factors held fixed (see bpr_fold_in). Known users
         # keep their trained vector (unlike ALS and SVD): the solve costs 35 ms for a median
         # ML-1M history and 0.3-0.9 s for the longest (benchmarks/fold_in.py), far over what
         # a request may spend; their new ratings are excluded but do not move the ranking.
-        fold = np.flatnonzero(~known & (np.diff(weighted.indptr) > 0))
-        if fold.size:
-            # Its (factors x factors) products are too small for BLAS threads: with two
-            # threads on two busy cores they ran 10-80x slower than with one.
-            with threadpool_limits(1, "blas"):
-                for row in fold:
-                    liked = weighted.indices[weighted.indptr[row] : weighted.indptr[row + 1]]
-                    vectors[row] = bpr_fold_in(
-                        self.item_factors,
-                        self.item_counts,
-                        liked,
-                        regularization=self.params.regularization,
-                    )
-        scores: FloatArray = vectors @ self.item_factors.T
-        scorable = known.copy()
-        scorable[fold] = True
-        scores[~scorable] = -np.inf
-        return scores
+        # Its (factors x factors) products are too small for BLAS threads: with two
+        # threads on two busy cores they ran 10-80x slower than with one.
+        with threadpool_limits(1, "blas"):
+            for row in rows:
+                liked = weighted.indices[weighted.indptr[row] : weighted.indptr[row + 1]]
+                vectors[row] = bpr_fold_in(
+                    self.item_factors,
+                    self.item_counts,
+                    liked,
+                    regularization=self.params.regularization,
+                )
 
-    def _similar(self, item_index: int) -> FloatArray:
-        # Cosine over the full item factors, bias column included, as implicit's similar_items.
-        factors = self.item_factors
-        return cosine_to(factors, item_index)
-
-    def _state_arrays(self) -> StateArrays:
-        return {
-            "factors": {
-                "user_factors": self.user_factors,
-                "item_factors": self.item_factors,
-                "item_counts": self.item_counts,
-            }
-        }
-
-    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        arrays = _arrays(state, "factors", ("user_factors", "item_factors", "item_counts"))
-        users = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        items = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        counts = np.ascontiguousarray(arrays["item_counts"], dtype=np.float32)
-        width = self.params.factors + 1
-        if (
-            users.shape != (self.n_users, width)
-            or items.shape != (self.n_items, width)
-            or counts.shape != (self.n_items,)
-        ):
-            raise ModelStateError(
-                f"factors.npz: user_factors {users.shape} / item_factors {items.shape} / "
-                f"item_counts {counts.shape} do not match {self.n_users} users, "
-                f"{self.n_items} items and {self.params.factors} factors (+1 bias column)"
-            )
-        self._user_factors, self._item_factors, self._item_counts = users, items, counts
-
-    def _factors(self, value: FloatArray | None) -> FloatArray:
-        if value is None:
-            raise NotFittedError("bpr model is not fitted: call fit() or load()")
-        return value
+    def _extra_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"item_counts": (self.n_items,)}
 
 
 def bpr_fold_in(

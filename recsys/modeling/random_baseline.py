@@ -10,16 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import (
-    _CHUNK_CELLS,
-    PAD_ID,
-    Histories,
-    History,
-    Recommender,
-    StateArrays,
-    _check_k,
-    top_k,
-)
+from recsys.modeling.base import PAD_ID, History, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix
 from recsys.modeling.params import ModelParams, check_int
 
@@ -55,18 +46,25 @@ class RandomRecommender(Recommender[RandomParams]):
     # without history) rather than fall back to popularity, and the service refuses
     # "similar movies" for it (random neighbours are no answer).
     personalised: ClassVar[bool] = False
+    # A quarter of the base class's chunk: the hash works on uint64 (2x float32), and keeps a
+    # few such temporaries alive at once.
+    batch_cells: ClassVar[int] = Recommender.batch_cells // 4
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         # Nothing to learn: the vocabularies the base class keeps are all it needs.
         pass
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        # Not used by recommend_batch (overridden below), which also scores unknown users.
+        # Known users only: recommend_batch scores through _score_users, by id.
         if np.any(user_index < 0):
             raise ValueError("random scores unknown users by id: call recommend_batch")
-        return uniform_scores(
-            user_keys(self.params.random_state, self.user_ids[user_index]), self.item_ids
-        )
+        return self._score_users(self.user_ids[user_index], user_index, weighted)
+
+    def _score_users(
+        self, user_ids: IdArray, user_index: IndexArray, weighted: sp.csr_matrix
+    ) -> FloatArray:
+        # By id, not matrix row: every unknown user is row -1, and their scores must differ too.
+        return uniform_scores(user_keys(self.params.random_state, user_ids), self.item_ids)
 
     def recommend(
         self, user_id: int, *, history: History | None = None, k: int = 10
@@ -77,35 +75,6 @@ class RandomRecommender(Recommender[RandomParams]):
         )
         keep = ids[0] != PAD_ID
         return ids[0][keep], scores[0][keep]
-
-    def recommend_batch(
-        self, user_ids: npt.ArrayLike, *, histories: Histories, k: int = 10
-    ) -> tuple[IdArray, FloatArray]:
-        """(n, k) movie ids and scores, as the base class, but keyed by user id.
-
-        The base class hands ``_score`` matrix rows, and every unknown user is row -1; random
-        scores must differ between unknown users too, so this scores from the ids themselves.
-        """
-        _check_k(k)
-        users = np.asarray(user_ids, dtype=np.int64).ravel()
-        _, seen = self._history_matrices(users.shape[0], self._history_columns(users, histories))
-        keys = user_keys(self.params.random_state, users)
-        out_ids = np.full((users.shape[0], k), PAD_ID, dtype=np.int64)
-        out_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
-        # A quarter of the base class's chunk: the hash works on uint64 (2x float32), and
-        # keeps a few such temporaries alive at once.
-        chunk = max(1, _CHUNK_CELLS // 4 // max(self.n_items, 1))
-        for start in range(0, users.shape[0], chunk):
-            stop = min(start + chunk, users.shape[0])
-            scores = uniform_scores(keys[start:stop], self.item_ids)
-            block = seen[start:stop].tocoo()
-            scores[block.row, block.col] = -np.inf
-            top, top_scores = top_k(scores, k)
-            valid = np.isfinite(top_scores)
-            width = top.shape[1]
-            out_ids[start:stop, :width] = np.where(valid, self.item_ids[top], PAD_ID)
-            out_scores[start:stop, :width] = top_scores
-        return out_ids, out_scores
 
     def _similar(self, item_index: int) -> FloatArray:
         # Random "neighbours" (the service never asks: it refuses similar movies for random).

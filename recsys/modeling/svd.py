@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
-from recsys.modeling.errors import ModelStateError, NotFittedError
-from recsys.modeling.factors import cosine_to
+from recsys.modeling.latent import LatentFactorRecommender, LatentParams
 from recsys.modeling.params import ModelParams, check_int
 
 
 @dataclass(frozen=True, kw_only=True)
-class SVDParams(ModelParams):
+class SVDParams(LatentParams):
     """Rank and seed (of the solver's random start) of the truncated SVD."""
 
     model_type: ClassVar[str] = "svd"
@@ -34,32 +30,19 @@ class SVDParams(ModelParams):
         check_int("svd", "random_state", self.random_state, low=0, high=2**32 - 1)
 
 
-class SVDRecommender(Recommender[SVDParams]):
-    """X ~ U S V^T; scores are (U S) . V, i.e. a user's row projected onto V and back."""
+class SVDRecommender(LatentFactorRecommender[SVDParams]):
+    """X ~ U S V^T; scores are (U S) . V, i.e. a user's row projected onto V and back.
+
+    ``user_factors`` is U S, ``item_factors`` is V (orthonormal columns).
+    """
 
     model_type: ClassVar[str] = "svd"
     params_type: ClassVar[type[ModelParams]] = SVDParams
 
-    def __init__(self, params: SVDParams | None = None) -> None:
-        super().__init__(params)
-        self._user_factors: FloatArray | None = None
-        self._item_factors: FloatArray | None = None
-        self._singular_values: FloatArray | None = None
-
-    @property
-    def user_factors(self) -> FloatArray:
-        """(users, factors) float32 U S, rows in ``user_ids`` order."""
-        return self._factors(self._user_factors)
-
-    @property
-    def item_factors(self) -> FloatArray:
-        """(items, factors) float32 V (orthonormal columns), rows in ``item_ids`` order."""
-        return self._factors(self._item_factors)
-
     @property
     def singular_values(self) -> FloatArray:
         """(factors,) float32, largest first."""
-        return self._factors(self._singular_values)
+        return self._extra("singular_values")
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         f = self.params.factors
@@ -81,60 +64,18 @@ class SVDRecommender(Recommender[SVDParams]):
         flip = np.sign(v[np.abs(v).argmax(axis=0), np.arange(f)])
         flip[flip == 0] = 1.0
         u, v = u * flip, v * flip
-        self._user_factors = np.ascontiguousarray(u * s, dtype=np.float32)
-        self._item_factors = np.ascontiguousarray(v, dtype=np.float32)
-        self._singular_values = s.astype(np.float32)
+        self._set_factors(u * s, v, singular_values=s)
 
-    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        vectors = np.zeros((user_index.shape[0], self.params.factors), dtype=np.float32)
-        known = user_index >= 0
-        vectors[known] = self.user_factors[user_index[known]]
+    def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
         # Everyone with a history is folded in from it, known users too, so what they rated
         # after training counts. Exact for SVD: a training row x gives x V = U S, its stored
         # factors, so an unchanged history scores as at training.
-        fold = np.flatnonzero(np.diff(weighted.indptr) > 0)
-        if fold.size:
-            vectors[fold] = np.asarray(weighted[fold] @ self.item_factors, dtype=np.float32)
-        scores: FloatArray = vectors @ self.item_factors.T
-        scorable = known.copy()
-        scorable[fold] = True
-        scores[~scorable] = -np.inf
-        return scores
+        vectors[rows] = np.asarray(weighted[rows] @ self.item_factors, dtype=np.float32)
 
-    def _similar(self, item_index: int) -> FloatArray:
+    def _similarity_factors(self) -> FloatArray:
         # Cosine between the items' columns of the rank-f reconstruction U S V^T, which is
         # cosine over the rows of V S (U's columns are orthonormal).
-        factors = self.item_factors * self.singular_values
-        return cosine_to(factors, item_index)
+        return self.item_factors * self.singular_values
 
-    def _state_arrays(self) -> StateArrays:
-        return {
-            "factors": {
-                "user_factors": self.user_factors,
-                "item_factors": self.item_factors,
-                "singular_values": self.singular_values,
-            }
-        }
-
-    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        arrays = _arrays(state, "factors", ("user_factors", "item_factors", "singular_values"))
-        users = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        items = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        values = np.ascontiguousarray(arrays["singular_values"], dtype=np.float32)
-        f = self.params.factors
-        if (
-            users.shape != (self.n_users, f)
-            or items.shape != (self.n_items, f)
-            or values.shape != (f,)
-        ):
-            raise ModelStateError(
-                f"factors.npz: user_factors {users.shape} / item_factors {items.shape} / "
-                f"singular_values {values.shape} do not match {self.n_users} users, "
-                f"{self.n_items} items and {f} factors"
-            )
-        self._user_factors, self._item_factors, self._singular_values = users, items, values
-
-    def _factors(self, value: FloatArray | None) -> FloatArray:
-        if value is None:
-            raise NotFittedError("svd model is not fitted: call fit() or load()")
-        return value
+    def _extra_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"singular_values": (self.params.factors,)}

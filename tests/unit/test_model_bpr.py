@@ -11,6 +11,7 @@ from recsys.data.frames import Interactions
 from recsys.modeling.base import History
 from recsys.modeling.bpr import BPRParams, BPRRecommender, bpr_fold_in
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
+from recsys.modeling.errors import ModelStateError
 from recsys.modeling.toy import random_interactions
 
 K = 10
@@ -154,3 +155,14 @@ def test_to_implicit_carries_the_params_and_factors(ours: BPRRecommender) -> Non
     assert isinstance(exported, BayesianPersonalizedRanking)
     assert (exported.factors, exported.num_threads) == (PARAMS.factors, 1)
     np.testing.assert_array_equal(exported.item_factors, ours.item_factors)
+
+
+def test_state_round_trip_and_bad_shapes(ours: BPRRecommender) -> None:
+    state = ours.to_state()
+    assert sorted(state["factors"]) == ["item_counts", "item_factors", "user_factors"]
+    again = BPRRecommender.from_state(PARAMS.to_dict(), ours.data_info, state)
+    np.testing.assert_array_equal(again.item_counts, ours.item_counts)
+    np.testing.assert_array_equal(again.user_factors, ours.user_factors)
+    bad = {**state, "factors": {**state["factors"], "item_counts": np.zeros(3, np.float32)}}
+    with pytest.raises(ModelStateError, match=r"/ item_counts \(3,\) do not match .*\+1 bias"):
+        BPRRecommender.from_state(PARAMS.to_dict(), ours.data_info, bad)

@@ -8,6 +8,7 @@ import pytest
 from recsys.data.frames import Interactions
 from recsys.modeling.base import History
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
+from recsys.modeling.errors import ModelStateError
 from recsys.modeling.svd import SVDParams, SVDRecommender
 from recsys.modeling.toy import random_interactions
 
@@ -112,3 +113,19 @@ def test_the_seed_gives_identical_factors(matrix: InteractionMatrix, model: SVDR
     again = SVDRecommender(SVDParams(factors=F, random_state=1)).fit(matrix)
     np.testing.assert_array_equal(again.item_factors, model.item_factors)
     np.testing.assert_array_equal(again.user_factors, model.user_factors)
+
+
+def test_state_round_trip_and_bad_shapes(model: SVDRecommender) -> None:
+    state = model.to_state()
+    params = model.params.to_dict()
+    again = SVDRecommender.from_state(params, model.data_info, state)
+    np.testing.assert_array_equal(again.singular_values, model.singular_values)
+    assert again.similar_items(int(model.item_ids[0]), k=5)[0].tolist() == (
+        model.similar_items(int(model.item_ids[0]), k=5)[0].tolist()
+    )
+    factors = {k: v for k, v in state["factors"].items() if k != "singular_values"}
+    with pytest.raises(ModelStateError, match=r"factors\.npz lacks array\(s\) singular_values"):
+        SVDRecommender.from_state(params, model.data_info, {**state, "factors": factors})
+    factors["singular_values"] = np.zeros(F + 1, np.float32)
+    with pytest.raises(ModelStateError, match=rf"singular_values \({F + 1},\) do not match"):
+        SVDRecommender.from_state(params, model.data_info, {**state, "factors": factors})

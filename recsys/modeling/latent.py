@@ -1,0 +1,161 @@
+"""What the latent-factor models (als, bpr, svd) share (implicit's MatrixFactorizationBase).
+
+User and item factors; scores are their dot products, for stored users and for histories folded
+in (each model's own solve); similar items by cosine over item factors; the factors persisted in
+``factors.npz`` as ``user_factors``, ``item_factors`` and the model's extra arrays.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.modeling.base import Histories, Recommender, StateArrays, _arrays
+from recsys.modeling.dataset import FloatArray, IndexArray, lookup
+from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.params import ModelParams
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+class LatentParams(ModelParams):
+    """Params of a latent-factor model: each subclass's dataclass defines ``factors``."""
+
+    factors: int
+
+
+LP = TypeVar("LP", bound=LatentParams)
+
+
+class LatentFactorRecommender(Recommender[LP]):
+    """Scores are user factor . item factor; subclasses fit the factors and fold histories in."""
+
+    # Columns of both factor matrices beyond params.factors (BPR: the item bias).
+    extra_columns: ClassVar[int] = 0
+    # False when only users the model never saw are folded in (BPR: its solve is too slow).
+    folds_known_users: ClassVar[bool] = True
+
+    def __init__(self, params: LP | None = None) -> None:
+        super().__init__(params)
+        self._user_factors: FloatArray | None = None
+        self._item_factors: FloatArray | None = None
+        # The rest of factors.npz (e.g. svd's singular_values), by array name.
+        self._extras: dict[str, FloatArray] = {}
+
+    @property
+    def user_factors(self) -> FloatArray:
+        """(users, factors + extra columns) float32, rows in ``user_ids`` order."""
+        return self._fitted(self._user_factors)
+
+    @property
+    def item_factors(self) -> FloatArray:
+        """(items, factors + extra columns) float32, rows in ``item_ids`` order."""
+        return self._fitted(self._item_factors)
+
+    def user_vectors(self, user_ids: npt.ArrayLike, *, histories: Histories) -> FloatArray:
+        """(users, factors + extra columns) vectors the model scores with, from each history.
+
+        A user with no history the model can use, or one it does not fold in (``folds_known_users``
+        False), keeps the trained vector (zeros if unknown).
+        """
+        users = np.asarray(user_ids, dtype=np.int64).ravel()
+        raw, _ = self._history_matrices(users.shape[0], self._history_columns(users, histories))
+        vectors, _ = self._user_vectors(lookup(self.user_ids, users), self._weighting.apply(raw))
+        return vectors
+
+    def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
+        vectors, scorable = self._user_vectors(user_index, weighted)
+        scores: FloatArray = vectors @ self.item_factors.T
+        scores[~scorable] = -np.inf
+        return scores
+
+    def _user_vectors(
+        self, user_index: IndexArray, weighted: sp.csr_matrix
+    ) -> tuple[FloatArray, BoolArray]:
+        width = self.params.factors + self.extra_columns
+        vectors = np.zeros((user_index.shape[0], width), dtype=np.float32)
+        known = user_index >= 0
+        vectors[known] = self.user_factors[user_index[known]]
+        fold = self._fold_rows(known, weighted)
+        if fold.size:
+            self._fold_in(vectors, fold, weighted)
+        scorable = known.copy()
+        scorable[fold] = True
+        return vectors, scorable
+
+    def _fold_rows(self, known: BoolArray, weighted: sp.csr_matrix) -> IndexArray:
+        # The rows with a history to fold in (known users' only if folds_known_users).
+        with_history = np.diff(weighted.indptr) > 0
+        if not self.folds_known_users:
+            with_history &= ~known
+        return np.flatnonzero(with_history)
+
+    @abstractmethod
+    def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
+        """Overwrite ``vectors[rows]`` with vectors solved from those rows of ``weighted``."""
+
+    def _similar(self, item_index: int) -> FloatArray:
+        return cosine_to(self._similarity_factors(), item_index)
+
+    def _similarity_factors(self) -> FloatArray:
+        # Cosine over the item factors (bias column included), as implicit's similar_items.
+        return self.item_factors
+
+    def _extra_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> expected shape of each array ``factors.npz`` holds beside the two factors."""
+        return {}
+
+    def _extra(self, name: str) -> FloatArray:
+        return self._fitted(self._extras.get(name))
+
+    def _set_factors(self, users: npt.ArrayLike, items: npt.ArrayLike, **extras: Any) -> None:
+        self._user_factors = np.ascontiguousarray(users, dtype=np.float32)
+        self._item_factors = np.ascontiguousarray(items, dtype=np.float32)
+        self._extras = {
+            name: np.ascontiguousarray(value, dtype=np.float32) for name, value in extras.items()
+        }
+
+    def _state_arrays(self) -> StateArrays:
+        arrays = {"user_factors": self.user_factors, "item_factors": self.item_factors}
+        arrays.update({name: self._extra(name) for name in self._extra_shapes()})
+        return {"factors": arrays}
+
+    def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
+        extra = self._extra_shapes()
+        f = self.params.factors
+        width = f + self.extra_columns
+        expected: dict[str, tuple[int, ...]] = {
+            "user_factors": (self.n_users, width),
+            "item_factors": (self.n_items, width),
+            **extra,
+        }
+        arrays = _arrays(state, "factors", tuple(expected))
+        got = {name: np.ascontiguousarray(arrays[name], dtype=np.float32) for name in expected}
+        if any(got[name].shape != shape for name, shape in expected.items()):
+            shapes = " / ".join(f"{name} {got[name].shape}" for name in expected)
+            bias = " (+1 bias column)" if self.extra_columns else ""
+            raise ModelStateError(
+                f"factors.npz: {shapes} do not match {self.n_users} users, "
+                f"{self.n_items} items and {f} factors{bias}"
+            )
+        self._set_factors(
+            got["user_factors"], got["item_factors"], **{name: got[name] for name in extra}
+        )
+
+    def _fitted(self, value: FloatArray | None) -> FloatArray:
+        if value is None:
+            raise NotFittedError(f"{self.model_type} model is not fitted: call fit() or load()")
+        return value
+
+
+def cosine_to(factors: FloatArray, item_index: int) -> FloatArray:
+    """Cosine of every row of ``factors`` with row ``item_index`` (implicit's similar_items)."""
+    norms = np.linalg.norm(factors, axis=1)
+    norms[norms == 0] = 1e-10
+    scores = (factors @ factors[item_index]) / (norms * norms[item_index])
+    return np.asarray(scores, dtype=np.float32)

@@ -47,10 +47,11 @@ db-current: install ## Show the database's current revision
 demo: data db-upgrade train-models ## Everything: ML-100K, migrate + seed, train the RECSYS_MODELS types (3 by default), serve on :8000 (reuses what exists)
 	$(RUN) recsys serve --host $(host) --port $(port)
 
-lint: install ## ruff (lint + format check) and mypy (strict)
+lint: install ## ruff (lint + format check), mypy (strict, recsys/ and tests/), the layer contracts (import-linter)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) lint-imports
 
 format: install ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

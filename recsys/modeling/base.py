@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import numpy as np
@@ -32,7 +33,9 @@ from recsys.modeling.dataset import (
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.explain import anchors
 from recsys.modeling.params import ModelParams
+from recsys.modeling.search import SearchSpace
 from recsys.modeling.sequences import Sequences, build_sequences
+from recsys.modeling.weighting import WeightingKind
 
 P = TypeVar("P", bound=ModelParams)
 
@@ -112,6 +115,16 @@ class Recommender(ABC, Generic[P]):
     needs_sequence: ClassVar[bool] = False
     # True for models that read movie years and genres: fit needs ``matrix.items``.
     needs_items: ClassVar[bool] = False
+    # How ``recsys train`` and the evaluation weigh raw 1-5 ratings for this model: 0/1
+    # interactions unless the class says why another weighting suits it.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    # What ``recsys tune`` searches over; None = not tunable. Seeds and resource limits
+    # (random_state, num_threads, max_items) are fixed, not tuned. Ranges span the values the
+    # literature and implicit's examples use, widened by a factor of a few on each side.
+    search_space: ClassVar[SearchSpace | None] = None
+    # Small, fast parameters that give the obvious answers on the toy data
+    # (recsys.modeling.toy), for tests: a new model type needs no test-table entry.
+    example_params: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def __init__(self, params: P | None = None) -> None:
         if params is not None and not isinstance(params, self.params_type):

@@ -14,6 +14,7 @@ from recsys.modeling.base import Recommender, StateArrays, _arrays
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
+from recsys.modeling.weighting import WeightingKind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +26,9 @@ class PopularityParams(ModelParams):
 
 class PopularityRecommender(Recommender[PopularityParams]):
     """Ranks movies by how many users interacted with them (after weighting/threshold)."""
+
+    # Popularity counts every interaction once.
+    default_weighting: ClassVar[WeightingKind] = "binary"
 
     model_type: ClassVar[str] = "popularity"
     params_type: ClassVar[type[ModelParams]] = PopularityParams

@@ -39,6 +39,8 @@ class RecentKNNParams(ModelParams):
 class RecentKNNRecommender(Recommender[RecentKNNParams]):
     """Scores = (recency-weighted latest items) @ cosine item-item similarity (top k per item)."""
 
+    example_params: ClassVar[Mapping[str, Any]] = {"k": 20, "last_items": 10, "recency": 0.9}
+
     model_type: ClassVar[str] = "recent_knn"
     params_type: ClassVar[type[ModelParams]] = RecentKNNParams
     needs_sequence: ClassVar[bool] = True

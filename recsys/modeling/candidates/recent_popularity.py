@@ -39,6 +39,8 @@ class RecentPopularityRecommender(Recommender[RecentPopularityParams]):
     adds less than 1 to any score.
     """
 
+    example_params: ClassVar[Mapping[str, Any]] = {"days": 30.0}
+
     model_type: ClassVar[str] = "recent_popularity"
     params_type: ClassVar[type[ModelParams]] = RecentPopularityParams
     personalised: ClassVar[bool] = False

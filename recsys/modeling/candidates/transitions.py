@@ -48,6 +48,13 @@ class TransitionsParams(ModelParams):
 class TransitionsRecommender(Recommender[TransitionsParams]):
     """T[i, j] = decayed count of j following i; scores = recency-weighted latest items @ T."""
 
+    example_params: ClassVar[Mapping[str, Any]] = {
+        "window": 3,
+        "decay": 0.7,
+        "last_items": 10,
+        "recency": 0.6,
+    }
+
     model_type: ClassVar[str] = "transitions"
     params_type: ClassVar[type[ModelParams]] = TransitionsParams
     needs_sequence: ClassVar[bool] = True

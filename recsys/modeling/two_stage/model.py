@@ -153,6 +153,21 @@ class RankerGroups:
 class TwoStageRecommender(Recommender[TwoStageParams]):
     """Union of the candidate sources' top-N, ranked by a LightGBM LambdaRank model."""
 
+    # Each of its candidate sources applies its own weighting to the raw ratings.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    # 18 toy users leave 3-4 for early stopping, which then stops after 3-4 trees at the
+    # default learning rate 0.05: too few to separate anything (ties everywhere, the order
+    # hanging on one feature's noise). Half the users for validation and bigger steps give the
+    # ranker 13 trees and the obvious answers.
+    example_params: ClassVar[Mapping[str, Any]] = {
+        "per_source": 10,
+        "periods": 3,
+        "min_child_samples": 5,
+        "num_threads": 1,
+        "learning_rate": 0.3,
+        "validation_share": 0.5,
+    }
+
     model_type: ClassVar[str] = "two_stage"
     params_type: ClassVar[type[ModelParams]] = TwoStageParams
     needs_sequence: ClassVar[bool] = True

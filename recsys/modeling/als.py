@@ -56,7 +56,7 @@ class ALSParams(ModelParams):
 class ALSRecommender(Recommender[ALSParams]):
     """Matrix factorisation; scores are user factor . item factor."""
 
-    # Confidence weights 1 + alpha * rating (Hu, Koren & Volinsky).
+    # ALS takes confidence weights (Hu, Koren & Volinsky).
     default_weighting: ClassVar[WeightingKind] = "confidence"
     search_space: ClassVar[SearchSpace | None] = {
         "factors": Choice((16, 32, 64, 128, 192, 256)),

@@ -10,12 +10,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_choice, check_int
 from recsys.modeling.search import MIN_NEIGHBOURS, Choice, LogUniform, SearchSpace
+from recsys.modeling.state import StateArrays
 from recsys.modeling.weighting import WeightingKind
 
 Normalization = Literal["none", "jaccard"]

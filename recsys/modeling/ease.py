@@ -11,11 +11,12 @@ import numpy.typing as npt
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams, check_float, check_int
 from recsys.modeling.search import LogUniform, SearchSpace
+from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.weighting import WeightingKind
 
 
@@ -84,7 +85,7 @@ class EASERecommender(Recommender[EASEParams]):
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         weights = np.ascontiguousarray(
-            _arrays(state, "ease", ("weights",))["weights"], dtype=np.float32
+            require_arrays(state, "ease", ("weights",))["weights"], dtype=np.float32
         )
         if weights.shape != (self.n_items, self.n_items):
             raise ModelStateError(

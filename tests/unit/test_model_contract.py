@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
+from recsys.modeling.artifacts import LocalArtifactStore, load_model, save_model
 from recsys.modeling.base import PAD_ID, History, Recommender
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.errors import NotFittedError
@@ -169,8 +170,9 @@ class TestRecommenderContract:
     def test_save_then_load_gives_identical_scores(
         self, model: Recommender[Any], interactions: Interactions, tmp_path: Path
     ) -> None:
-        model.save(tmp_path)
-        loaded = type(model).load(tmp_path)
+        store = LocalArtifactStore(tmp_path)
+        save_model(store, model)
+        loaded, _ = load_model(store, model.model_type)
         users = np.append(np.arange(1, 19), UNKNOWN_USER)
         before = model.recommend_batch(users, histories=interactions, k=10)
         after = loaded.recommend_batch(users, histories=interactions, k=10)

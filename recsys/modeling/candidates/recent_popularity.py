@@ -10,11 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, lookup
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_float
 from recsys.modeling.sequences import Sequences
+from recsys.modeling.state import StateArrays
 from recsys.modeling.timeline import ItemTimeline
 
 SECONDS_PER_DAY = 86_400

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from recsys.data.frames import Interactions
 from recsys.modeling.als import ALSRecommender
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
 from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
 from recsys.modeling.candidates.transitions import TransitionsRecommender
@@ -49,6 +49,7 @@ from recsys.modeling.ease import EASERecommender
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams, check_float, check_int
 from recsys.modeling.sequences import Sequences, training_sequences
+from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.two_stage.candidates import CandidateSet, gather_candidates
 from recsys.modeling.two_stage.features import FeatureContext, build_features, feature_names
@@ -472,12 +473,12 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         n = self.n_items
-        text = np.asarray(_arrays(state, "ranker", ("model_text",))["model_text"], np.uint8)
+        text = np.asarray(require_arrays(state, "ranker", ("model_text",))["model_text"], np.uint8)
         try:
             self._ranker = lgb.Booster(model_str=text.tobytes().decode("utf-8"))
         except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise ModelStateError(f"ranker.npz: not a LightGBM text model: {exc}") from exc
-        items = _arrays(state, "items", ("years", "genres"))
+        items = require_arrays(state, "items", ("years", "genres"))
         years = np.asarray(items["years"], dtype=np.float32)
         genres = np.asarray(items["genres"], dtype=np.float32)
         if years.shape != (n,) or genres.ndim != 2 or genres.shape[0] != n:

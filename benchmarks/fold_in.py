@@ -41,8 +41,7 @@ from recsys.modeling.als import ALSRecommender, als_fold_in
 from recsys.modeling.base import History, Recommender, top_k
 from recsys.modeling.bpr import BPRRecommender, bpr_fold_in
 from recsys.modeling.dataset import build_matrix, lookup
-from recsys.modeling.registry import create_model
-from recsys.service.training import DEFAULT_WEIGHTING
+from recsys.modeling.registry import create_model, model_class
 
 ROOT = Path(__file__).resolve().parent.parent
 ML1M_LONGEST = 2_314  # ML-1M's most active user rated this many movies
@@ -92,7 +91,7 @@ def bench_timing(repeat: int) -> None:
     models: dict[str, Recommender[Any]] = {}
     for model_type in ("als", "svd", "bpr"):
         params = {"iterations": 20} if model_type == "bpr" else {}
-        matrix = build_matrix(data, weighting=DEFAULT_WEIGHTING[model_type])
+        matrix = build_matrix(data, weighting=model_class(model_type).default_weighting)
         start = time.perf_counter()
         models[model_type] = create_model(model_type, params).fit(matrix)
         print(f"fit {model_type}: {time.perf_counter() - start:.1f} s")

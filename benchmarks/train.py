@@ -59,7 +59,7 @@ from recsys.events import EventWeights
 from recsys.modeling.als import ALSParams
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.item_knn import ItemKNNParams
-from recsys.service.training import DEFAULT_WEIGHTING
+from recsys.modeling.registry import model_class
 from recsys.settings import get_settings
 
 # What the service reads with: RECSYS_EVENT_WEIGHTS, as before repositories took them.
@@ -325,7 +325,7 @@ def run_once(model: str, *, url: str, artifacts: Path, timeout: float) -> dict[s
     interactions_fingerprint(interactions)
     fingerprint_s = time.perf_counter() - start
     start = time.perf_counter()
-    matrix = build_matrix(interactions, weighting=DEFAULT_WEIGHTING[model])
+    matrix = build_matrix(interactions, weighting=model_class(model).default_weighting)
     build_s = time.perf_counter() - start
     del interactions  # the bare fit runs with what implicit needs, as the job's fit does
     return {

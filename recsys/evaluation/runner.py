@@ -25,9 +25,8 @@ from recsys.evaluation.statistics import Estimate, mean_ci, mean_ci_from_sums
 from recsys.modeling.base import PAD_ID, Recommender
 from recsys.modeling.dataset import build_matrix, lookup
 from recsys.modeling.items import ItemAttributes
-from recsys.modeling.registry import create_model
+from recsys.modeling.registry import create_model, model_class
 from recsys.modeling.weighting import WeightingKind
-from recsys.service.training import DEFAULT_WEIGHTING
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -44,8 +43,6 @@ PER_USER_METRICS: tuple[str, ...] = (
     "auc",
     "novelty",
 )
-# Models without an entry in DEFAULT_WEIGHTING see 0/1 interactions.
-FALLBACK_WEIGHTING: WeightingKind = "binary"
 CURVE_K = 50
 # Dense (users x width) blocks per chunk: 4 Mi cells, ~50 MB with ids, scores and hits.
 _CHUNK_CELLS = 1 << 22
@@ -136,7 +133,7 @@ class ModelEvaluation:
 
 def default_weighting(model_type: str) -> WeightingKind:
     """The rating weighting ``recsys train`` uses for ``model_type``."""
-    return DEFAULT_WEIGHTING.get(model_type, FALLBACK_WEIGHTING)
+    return model_class(model_type).default_weighting
 
 
 def fit_model(

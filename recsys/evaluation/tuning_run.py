@@ -27,7 +27,6 @@ from recsys.evaluation.runner import EvalData, evaluate_model, fit_model
 from recsys.evaluation.splits import Split, make_split
 from recsys.evaluation.statistics import Estimate, mean_ci
 from recsys.evaluation.tuning import (
-    SearchSpace,
     default_params,
     describe_space,
     sample_configurations,
@@ -35,6 +34,7 @@ from recsys.evaluation.tuning import (
 )
 from recsys.evaluation.tuning_results import TestScore, Trial, TuningProgress, TuningResult
 from recsys.modeling.errors import ModelError
+from recsys.modeling.search import SearchSpace
 
 # What a configuration the data cannot take raises: a parameter out of range for this data
 # (ValueError, e.g. more SVD factors than items) or a diverged fit (implicit's NaN check).

@@ -9,6 +9,7 @@ user the model never saw is scored the same way.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,6 +23,8 @@ from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.latent import LatentFactorRecommender, LatentParams
 from recsys.modeling.params import ModelParams, check_float, check_int
+from recsys.modeling.search import Choice, LogUniform, SearchSpace
+from recsys.modeling.weighting import WeightingKind
 
 F64 = npt.NDArray[np.float64]
 
@@ -51,6 +54,25 @@ class ALSParams(LatentParams):
 
 class ALSRecommender(LatentFactorRecommender[ALSParams]):
     """Matrix factorisation; scores are user factor . item factor."""
+
+    # ALS takes confidence weights (Hu, Koren & Volinsky).
+    default_weighting: ClassVar[WeightingKind] = "confidence"
+    search_space: ClassVar[SearchSpace | None] = {
+        "factors": Choice((16, 32, 64, 128, 192, 256)),
+        "regularization": LogUniform(1e-3, 10.0),
+        # Multiplies the 1 + rating confidence weights (2..6 on 1-5 stars). From 0.5 up, so
+        # that a rated movie never weighs less than an unrated one (confidence 1), the premise
+        # of Hu, Koren & Volinsky's model; below it the fit inverts that premise.
+        "alpha": LogUniform(0.5, 50.0),
+        "iterations": Choice((10, 15, 20, 30)),
+    }
+    # factors=2 matches the toy data's two taste groups (extra factors only fit noise there).
+    example_params: ClassVar[Mapping[str, Any]] = {
+        "factors": 2,
+        "iterations": 8,
+        "regularization": 0.1,
+        "random_state": 7,
+    }
 
     model_type: ClassVar[str] = "als"
     params_type: ClassVar[type[ModelParams]] = ALSParams

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,8 @@ from threadpoolctl import threadpool_limits
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.latent import LatentFactorRecommender, LatentParams
 from recsys.modeling.params import ModelParams, check_float, check_int
+from recsys.modeling.search import Choice, LogUniform, SearchSpace
+from recsys.modeling.weighting import WeightingKind
 
 F64 = npt.NDArray[np.float64]
 
@@ -57,6 +59,23 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
     As in implicit, both factor matrices carry one extra column: the item's bias, and a
     constant 1 for every user, so the plain dot product adds the bias.
     """
+
+    # BPR reads only which cells are non-zero.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    search_space: ClassVar[SearchSpace | None] = {
+        # Capped at 128 factors and 200 epochs: single-threaded SGD (for reproducibility)
+        # makes larger trials cost 10-20 s each on ML-100K.
+        "factors": Choice((32, 64, 128)),
+        "learning_rate": LogUniform(0.003, 0.3),
+        "regularization": LogUniform(1e-4, 0.3),
+        "iterations": Choice((50, 100, 200)),
+    }
+    example_params: ClassVar[Mapping[str, Any]] = {
+        "factors": 4,
+        "iterations": 60,
+        "learning_rate": 0.05,
+        "random_state": 7,
+    }
 
     model_type: ClassVar[str] = "bpr"
     params_type: ClassVar[type[ModelParams]] = BPRParams

@@ -10,11 +10,14 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_choice, check_int
+from recsys.modeling.search import MIN_NEIGHBOURS, Choice, LogUniform, SearchSpace
+from recsys.modeling.state import StateArrays
+from recsys.modeling.weighting import WeightingKind
 
 Normalization = Literal["none", "jaccard"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
@@ -46,6 +49,14 @@ class CooccurrenceParams(ModelParams):
 
 class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
     """C = X^T X over 0/1 interactions, diagonal zeroed, top-k per row; scores = history @ C."""
+
+    # Co-occurrence is defined on 0/1 data.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    search_space: ClassVar[SearchSpace | None] = {
+        "normalize": Choice(("none", "jaccard")),
+        "k": LogUniform(MIN_NEIGHBOURS, 1000, integer=True),
+    }
+    example_params: ClassVar[Mapping[str, Any]] = {"normalize": "jaccard", "k": 20}
 
     model_type: ClassVar[str] = "cooccurrence"
     params_type: ClassVar[type[ModelParams]] = CooccurrenceParams

@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Arrays, _arrays
 from recsys.modeling.dataset import FloatArray
 from recsys.modeling.errors import ModelStateError
+from recsys.modeling.state import Arrays, require_arrays
 
 
 def csr_arrays(matrix: sp.csr_matrix) -> Arrays:
@@ -29,7 +29,7 @@ def csr_from_state(
     state: Mapping[str, Mapping[str, npt.NDArray[Any]]], name: str, *, shape: tuple[int, int]
 ) -> sp.csr_matrix:
     """The float32 CSR matrix stored as ``name``.npz; ``ModelStateError`` if malformed."""
-    arrays = _arrays(state, name, ("data", "indices", "indptr", "shape"))
+    arrays = require_arrays(state, name, ("data", "indices", "indptr", "shape"))
     stored = tuple(int(v) for v in np.asarray(arrays["shape"]).ravel())
     if stored != shape:
         raise ModelStateError(f"{name}.npz: shape {stored} does not match the expected {shape}")

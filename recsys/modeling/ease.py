@@ -11,10 +11,13 @@ import numpy.typing as npt
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams, check_float, check_int
+from recsys.modeling.search import LogUniform, SearchSpace
+from recsys.modeling.state import StateArrays, require_arrays
+from recsys.modeling.weighting import WeightingKind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,11 @@ class EASEParams(ModelParams):
 
 class EASERecommender(Recommender[EASEParams]):
     """B = argmin ||X - XB||^2 + l2 ||B||^2 with diag(B) = 0; scores = history @ B."""
+
+    # EASE is defined on 0/1 data.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    search_space: ClassVar[SearchSpace | None] = {"l2": LogUniform(10.0, 5000.0)}
+    example_params: ClassVar[Mapping[str, Any]] = {"l2": 10.0}
 
     model_type: ClassVar[str] = "ease"
     params_type: ClassVar[type[ModelParams]] = EASEParams
@@ -77,7 +85,7 @@ class EASERecommender(Recommender[EASEParams]):
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         weights = np.ascontiguousarray(
-            _arrays(state, "ease", ("weights",))["weights"], dtype=np.float32
+            require_arrays(state, "ease", ("weights",))["weights"], dtype=np.float32
         )
         if weights.shape != (self.n_items, self.n_items):
             raise ModelStateError(

@@ -8,16 +8,13 @@ item with the largest term is the anchor of "because you watched <anchor>".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.dataset import IdArray, lookup
-
-if TYPE_CHECKING:
-    from recsys.modeling.base import History
+from recsys.modeling.history import History
 
 NO_ANCHOR = -1
 

@@ -17,11 +17,14 @@ from implicit.nearest_neighbours import (
     normalize,
 )
 
-from recsys.modeling.base import Recommender, StateArrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_choice, check_float, check_int
+from recsys.modeling.search import MIN_NEIGHBOURS, Choice, LogUniform, SearchSpace, Uniform
+from recsys.modeling.state import StateArrays
+from recsys.modeling.weighting import WeightingKind
 
 Similarity = Literal["cosine", "bm25", "itemitem"]
 SIMILARITIES: tuple[str, ...] = get_args(Similarity)
@@ -51,6 +54,16 @@ class ItemKNNParams(ModelParams):
 
 class ItemKNNRecommender(Recommender[ItemKNNParams]):
     """Scores are history @ item-item similarity (each item keeps its k nearest neighbours)."""
+
+    # Item-kNN applies its own cosine/BM25 normalisation to 0/1 input.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    search_space: ClassVar[SearchSpace | None] = {
+        "similarity": Choice(("cosine", "bm25", "itemitem")),
+        "k": LogUniform(MIN_NEIGHBOURS, 1000, integer=True),
+        "bm25_k1": LogUniform(0.1, 10.0),
+        "bm25_b": Uniform(0.0, 1.0),
+    }
+    example_params: ClassVar[Mapping[str, Any]] = {"similarity": "cosine", "k": 20}
 
     model_type: ClassVar[str] = "item_knn"
     params_type: ClassVar[type[ModelParams]] = ItemKNNParams

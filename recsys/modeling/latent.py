@@ -15,10 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Histories, Recommender, StateArrays, _arrays
+from recsys.modeling.base import Histories, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IndexArray, lookup
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
+from recsys.modeling.state import require_arrays
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -134,7 +135,7 @@ class LatentFactorRecommender(Recommender[LP]):
             "item_factors": (self.n_items, width),
             **extra,
         }
-        arrays = _arrays(state, "factors", tuple(expected))
+        arrays = require_arrays(state, "factors", tuple(expected))
         got = {name: np.ascontiguousarray(arrays[name], dtype=np.float32) for name in expected}
         if any(got[name].shape != shape for name, shape in expected.items()):
             shapes = " / ".join(f"{name} {got[name].shape}" for name in expected)

@@ -10,10 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
+from recsys.modeling.state import StateArrays, require_arrays
+from recsys.modeling.weighting import WeightingKind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +27,9 @@ class PopularityParams(ModelParams):
 
 class PopularityRecommender(Recommender[PopularityParams]):
     """Ranks movies by how many users interacted with them (after weighting/threshold)."""
+
+    # Popularity counts every interaction once.
+    default_weighting: ClassVar[WeightingKind] = "binary"
 
     model_type: ClassVar[str] = "popularity"
     params_type: ClassVar[type[ModelParams]] = PopularityParams
@@ -56,7 +61,9 @@ class PopularityRecommender(Recommender[PopularityParams]):
         return {"popularity": {"counts": self.counts}}
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        counts = np.asarray(_arrays(state, "popularity", ("counts",))["counts"], dtype=np.float32)
+        counts = np.asarray(
+            require_arrays(state, "popularity", ("counts",))["counts"], dtype=np.float32
+        )
         if counts.shape != (self.n_items,):
             raise ModelStateError(
                 f"popularity.npz: counts has shape {counts.shape}, expected ({self.n_items},)"

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from recsys.modeling.base import PAD_ID, History, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix
 from recsys.modeling.params import ModelParams, check_int
+from recsys.modeling.weighting import WeightingKind
 
 U64 = npt.NDArray[np.uint64]
 
@@ -39,6 +40,10 @@ class RandomRecommender(Recommender[RandomParams]):
     A counter-based hash instead of a stateful RNG: the score of a cell never depends on which
     other users share the batch, on the order they come in, or on a save/load in between.
     """
+
+    # Random ignores the matrix.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    example_params: ClassVar[Mapping[str, Any]] = {"random_state": 7}
 
     model_type: ClassVar[str] = "random"
     params_type: ClassVar[type[ModelParams]] = RandomParams

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from recsys.modeling.base import Arrays, _arrays
 from recsys.modeling.dataset import FloatArray, IdArray, IndexArray
 from recsys.modeling.errors import ModelStateError
+from recsys.modeling.state import Arrays, require_arrays
 
 # Times are stored relative to the earliest row in the low 34 bits (544 years of seconds).
 _TIME_BITS = 34
@@ -109,7 +109,7 @@ class ItemTimeline:
         cls, state: Mapping[str, Mapping[str, npt.NDArray[Any]]], name: str, *, n_items: int
     ) -> ItemTimeline:
         """Inverse of ``to_arrays`` (stored as ``name``.npz); checks the shapes."""
-        arrays = _arrays(state, name, ("keys", "rating_cumsum", "item_starts", "origin"))
+        arrays = require_arrays(state, name, ("keys", "rating_cumsum", "item_starts", "origin"))
         keys = np.asarray(arrays["keys"], dtype=np.int64)
         cumsum = np.asarray(arrays["rating_cumsum"], dtype=np.float64)
         starts = np.asarray(arrays["item_starts"], dtype=np.int64)

@@ -35,27 +35,6 @@ from recsys.modeling.registry import create_model, model_class
 from recsys.modeling.weighting import WeightingKind
 from recsys.service.errors import NoInteractionsError
 
-# Each model type's default weighting of raw 1-5 ratings: ALS takes confidence weights
-# (Hu, Koren & Volinsky), item-kNN applies its own cosine/BM25 normalisation to 0/1 input, and
-# popularity counts every interaction once. BPR reads only which cells are non-zero, EASE and
-# co-occurrence are defined on 0/1 data, random ignores the matrix, and SVD of the 0/1 matrix
-# did as well as of raw ratings (ML-100K leave-last-out HR@10 0.089 vs 0.082).
-DEFAULT_WEIGHTING: Mapping[str, WeightingKind] = {
-    "als": "confidence",
-    "bpr": "binary",
-    "cooccurrence": "binary",
-    "ease": "binary",
-    "item_knn": "binary",
-    "popularity": "binary",
-    "random": "binary",
-    "recent_knn": "binary",
-    "recent_popularity": "binary",
-    "svd": "binary",
-    "transitions": "binary",
-    # Each of its candidate sources applies its own weighting to the raw ratings.
-    "two_stage": "binary",
-}
-
 Stage = Callable[[str], None]
 
 
@@ -123,7 +102,7 @@ def fit_and_store(
     started = time.perf_counter()
     say(f"building the {len(interactions):,}-row interaction matrix")
     matrix = build_matrix(
-        interactions, weighting=weighting or DEFAULT_WEIGHTING[model_type], items=items
+        interactions, weighting=weighting or model_class(model_type).default_weighting, items=items
     )
     say(f"fitting {model_type} on {matrix.shape[0]:,} users x {matrix.shape[1]:,} movies")
     model.fit(matrix)

@@ -33,26 +33,11 @@ from recsys.modeling.artifacts import (
 )
 from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
-from recsys.modeling.registry import MODEL_TYPES, create_model
+from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.toy import two_taste_groups, two_taste_items
 
 # Created by the session-wide gcs_client fixture (tests/conftest.py).
 BUCKET = "recsys-test"
-PARAMS: dict[str, dict[str, Any]] = {
-    "als": {"factors": 2, "iterations": 3, "random_state": 1},
-    "bpr": {"factors": 4, "iterations": 20, "random_state": 1},
-    "cooccurrence": {"k": 5},
-    "ease": {"l2": 10.0},
-    "item_knn": {"k": 5},
-    "popularity": {},
-    "random": {"random_state": 1},
-    "svd": {"factors": 2, "random_state": 1},
-    "transitions": {"window": 3},
-    "recent_knn": {"k": 5},
-    "recent_popularity": {},
-    "two_stage": {"per_source": 10, "min_child_samples": 5, "num_threads": 1},
-}
-
 # -- stores -----------------------------------------------------------------------------------
 
 
@@ -158,7 +143,10 @@ def matrix() -> InteractionMatrix:
 
 @pytest.fixture(scope="module")
 def models(matrix: InteractionMatrix) -> dict[str, Recommender[Any]]:
-    return {name: create_model(name, PARAMS[name]).fit(matrix) for name in MODEL_TYPES}
+    return {
+        name: create_model(name, dict(model_class(name).example_params)).fit(matrix)
+        for name in MODEL_TYPES
+    }
 
 
 def scores_of(model: Recommender[Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:

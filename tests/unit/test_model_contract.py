@@ -9,39 +9,14 @@ import numpy as np
 import pytest
 
 from recsys.data.frames import Interactions
+from recsys.modeling.artifacts import LocalArtifactStore, load_model, save_model
 from recsys.modeling.base import PAD_ID, History, Recommender
 from recsys.modeling.dataset import InteractionMatrix, build_matrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.toy import two_taste_groups, two_taste_items
-from recsys.service.training import DEFAULT_WEIGHTING
+from recsys.modeling.weighting import WEIGHTING_KINDS
 
-# Small and fast; factors=2 matches the two taste groups (extra factors only fit noise here).
-SMALL_PARAMS: dict[str, dict[str, Any]] = {
-    "als": {"factors": 2, "iterations": 8, "regularization": 0.1, "random_state": 7},
-    "item_knn": {"similarity": "cosine", "k": 20},
-    "popularity": {},
-    "bpr": {"factors": 4, "iterations": 60, "learning_rate": 0.05, "random_state": 7},
-    "cooccurrence": {"normalize": "jaccard", "k": 20},
-    "ease": {"l2": 10.0},
-    "random": {"random_state": 7},
-    "svd": {"factors": 2, "random_state": 7},
-    "transitions": {"window": 3, "decay": 0.7, "last_items": 10, "recency": 0.6},
-    "recent_knn": {"k": 20, "last_items": 10, "recency": 0.9},
-    "recent_popularity": {"days": 30.0},
-    # 18 toy users leave 3-4 for early stopping, which then stops after 3-4 trees at the
-    # default learning rate 0.05: too few to separate anything (ties everywhere, the order
-    # hanging on one feature's noise). Half the users for validation and bigger steps give the
-    # ranker 13 trees and the obvious answers.
-    "two_stage": {
-        "per_source": 10,
-        "periods": 3,
-        "min_child_samples": 5,
-        "num_threads": 1,
-        "learning_rate": 0.3,
-        "validation_share": 0.5,
-    },
-}
 # One invalid value per parameter; the error must name the parameter.
 BAD_PARAMS: dict[str, list[tuple[str, Any]]] = {
     "als": [
@@ -100,9 +75,13 @@ UNKNOWN_USER = 999
 
 
 def test_every_model_type_is_covered() -> None:
-    assert set(SMALL_PARAMS) == set(MODEL_TYPES) == set(BAD_PARAMS)
-    # recsys train looks the weighting up by model type.
-    assert set(DEFAULT_WEIGHTING) == set(MODEL_TYPES)
+    assert set(MODEL_TYPES) == set(BAD_PARAMS)
+    for model_type in MODEL_TYPES:
+        cls = model_class(model_type)
+        # recsys train looks the weighting up on the model's class.
+        assert cls.default_weighting in WEIGHTING_KINDS
+        # The small fast test parameters are valid parameters of the model.
+        cls.params_type.from_dict(dict(cls.example_params))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +103,7 @@ def history_of(interactions: Interactions, user_id: int) -> History:
 
 
 def fit(model_type: str, matrix: InteractionMatrix) -> Recommender[Any]:
-    return create_model(model_type, SMALL_PARAMS[model_type]).fit(matrix)
+    return create_model(model_type, dict(model_class(model_type).example_params)).fit(matrix)
 
 
 @pytest.fixture(scope="class")
@@ -191,8 +170,9 @@ class TestRecommenderContract:
     def test_save_then_load_gives_identical_scores(
         self, model: Recommender[Any], interactions: Interactions, tmp_path: Path
     ) -> None:
-        model.save(tmp_path)
-        loaded = type(model).load(tmp_path)
+        store = LocalArtifactStore(tmp_path)
+        save_model(store, model)
+        loaded, _ = load_model(store, model.model_type)
         users = np.append(np.arange(1, 19), UNKNOWN_USER)
         before = model.recommend_batch(users, histories=interactions, k=10)
         after = loaded.recommend_batch(users, histories=interactions, k=10)

@@ -17,10 +17,11 @@ from recsys.data.writer import write_dataset
 from recsys.evaluation import tuning_run
 from recsys.evaluation.runner import fit_model
 from recsys.evaluation.splits import Split, interactions_from_ratings, make_split
-from recsys.evaluation.tuning import Choice, LogUniform, Uniform, sample_configurations
+from recsys.evaluation.tuning import sample_configurations
 from recsys.evaluation.tuning_results import TuningResult
 from recsys.evaluation.tuning_run import run_tuning, tune, validation_folds
 from recsys.modeling.ease import EASEParams
+from recsys.modeling.search import Choice, LogUniform, Uniform
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,9 @@ from recsys.modeling.dataset import build_matrix
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.sequences import training_sequences
 from recsys.modeling.toy import random_interactions
-from recsys.modeling.two_stage.model import (
-    TwoStageParams,
-    TwoStageRecommender,
+from recsys.modeling.two_stage.model import TwoStageRecommender
+from recsys.modeling.two_stage.params import TwoStageParams
+from recsys.modeling.two_stage.sources import (
     base_interactions,
     fit_sources,
     matrix_on,

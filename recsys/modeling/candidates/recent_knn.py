@@ -10,13 +10,14 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.item_knn import ItemKNNParams, ItemKNNRecommender
 from recsys.modeling.params import ModelParams, check_float, check_int
 from recsys.modeling.sequences import Sequences
+from recsys.modeling.state import StateArrays, require_arrays
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,8 @@ class RecentKNNParams(ModelParams):
 
 class RecentKNNRecommender(Recommender[RecentKNNParams]):
     """Scores = (recency-weighted latest items) @ cosine item-item similarity (top k per item)."""
+
+    example_params: ClassVar[Mapping[str, Any]] = {"k": 20, "last_items": 10, "recency": 0.9}
 
     model_type: ClassVar[str] = "recent_knn"
     params_type: ClassVar[type[ModelParams]] = RecentKNNParams
@@ -98,4 +101,6 @@ class RecentKNNRecommender(Recommender[RecentKNNParams]):
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         n = self.n_items
         self._similarity = csr_from_state(state, "similarity", shape=(n, n))
-        self._latest = int(np.asarray(_arrays(state, "timing", ("latest",))["latest"]).ravel()[0])
+        self._latest = int(
+            np.asarray(require_arrays(state, "timing", ("latest",))["latest"]).ravel()[0]
+        )

@@ -10,11 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, lookup
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_float
 from recsys.modeling.sequences import Sequences
+from recsys.modeling.state import StateArrays
 from recsys.modeling.timeline import ItemTimeline
 
 SECONDS_PER_DAY = 86_400
@@ -38,6 +39,8 @@ class RecentPopularityRecommender(Recommender[RecentPopularityParams]):
     Ties (and movies nobody rated in the window) are ordered by all-time popularity, which
     adds less than 1 to any score.
     """
+
+    example_params: ClassVar[Mapping[str, Any]] = {"days": 30.0}
 
     model_type: ClassVar[str] = "recent_popularity"
     params_type: ClassVar[type[ModelParams]] = RecentPopularityParams

@@ -10,12 +10,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, StateArrays, _arrays
+from recsys.modeling.base import Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_float, check_int
 from recsys.modeling.sequences import Sequences, training_sequences
+from recsys.modeling.state import StateArrays, require_arrays
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,13 @@ class TransitionsParams(ModelParams):
 
 class TransitionsRecommender(Recommender[TransitionsParams]):
     """T[i, j] = decayed count of j following i; scores = recency-weighted latest items @ T."""
+
+    example_params: ClassVar[Mapping[str, Any]] = {
+        "window": 3,
+        "decay": 0.7,
+        "last_items": 10,
+        "recency": 0.6,
+    }
 
     model_type: ClassVar[str] = "transitions"
     params_type: ClassVar[type[ModelParams]] = TransitionsParams
@@ -114,7 +122,9 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         n = self.n_items
         self._transitions = csr_from_state(state, "transitions", shape=(n, n))
-        self._latest = int(np.asarray(_arrays(state, "timing", ("latest",))["latest"]).ravel()[0])
+        self._latest = int(
+            np.asarray(require_arrays(state, "timing", ("latest",))["latest"]).ravel()[0]
+        )
 
 
 def transition_matrix(

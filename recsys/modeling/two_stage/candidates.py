@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender, top_k
+from recsys.modeling.base import Recommender
 from recsys.modeling.dataset import FloatArray, IndexArray
 from recsys.modeling.sequences import Sequences
+from recsys.modeling.topk import top_k
 
 
 @dataclass(frozen=True)

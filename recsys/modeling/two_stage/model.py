@@ -23,7 +23,6 @@ The ranker is stored in LightGBM's own text format (as bytes inside ranker.npz),
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import lightgbm as lgb
@@ -31,27 +30,17 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.data.frames import Interactions
-from recsys.modeling.als import ALSRecommender
-from recsys.modeling.base import Recommender, StateArrays, _arrays
-from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
-from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
-from recsys.modeling.candidates.transitions import TransitionsRecommender
-from recsys.modeling.dataset import (
-    FittedWeighting,
-    FloatArray,
-    IndexArray,
-    InteractionMatrix,
-    Weighting,
-    lookup,
-)
-from recsys.modeling.ease import EASERecommender
+from recsys.modeling.base import Recommender
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, Weighting
 from recsys.modeling.errors import ModelStateError, NotFittedError
-from recsys.modeling.params import ModelParams, check_float, check_int
+from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, training_sequences
+from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.two_stage.candidates import CandidateSet, gather_candidates
-from recsys.modeling.two_stage.features import FeatureContext, build_features, feature_names
+from recsys.modeling.two_stage.diagnostics import ranker_diagnostics
+from recsys.modeling.two_stage.features import FeatureContext, build_features
+from recsys.modeling.two_stage.params import TwoStageParams
 from recsys.modeling.two_stage.periods import (
     concat_sequences,
     label_positions,
@@ -60,98 +49,34 @@ from recsys.modeling.two_stage.periods import (
     stable_uniform,
     subset_sequences,
 )
+from recsys.modeling.two_stage.ranker import RankerGroups, train_ranker
+from recsys.modeling.two_stage.sources import (
+    SOURCES,
+    BoolArray,
+    base_interactions,
+    fit_sources,
+    sequence_neighbours,
+)
 from recsys.modeling.weighting import WeightingKind
-
-BoolArray = npt.NDArray[np.bool_]
-
-# name -> (model class, the weighting of raw ratings it is fit on). Default parameters each.
-SOURCES: dict[str, tuple[type[Recommender[Any]], WeightingKind]] = {
-    "transitions": (TransitionsRecommender, "binary"),
-    "recent_knn": (RecentKNNRecommender, "binary"),
-    "recent_popularity": (RecentPopularityRecommender, "binary"),
-    "ease": (EASERecommender, "binary"),
-    "als": (ALSRecommender, "confidence"),
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class TwoStageParams(ModelParams):
-    """Candidates per source, ranker training periods, feature windows and LightGBM settings."""
-
-    model_type: ClassVar[str] = "two_stage"
-
-    per_source: int = 50
-    # EASE proposes more: on a history that is a random sample of the user's movies its own
-    # ranking is the one to beat, and the union must hold all of its top ranks.
-    ease_per_source: int = 150
-    # Each user's latest ``periods`` training rows become ranker labels.
-    periods: int = 3
-    # Share of each user's rows held out (pseudo-randomly, stable per row) as the positives of
-    # one "scattered" group per user; 0 trains on next-item groups only.
-    holdout_share: float = 0.2
-    # Weight of a scattered group against a next-item group in the ranker's loss. A served
-    # model cannot tell which kind of request it faces, so this trades one for the other
-    # (ML-100K NDCG@10 leave-last-out / random 80/20: 0.35 -> 0.101 / 0.177, 0.5 -> 0.095 /
-    # 0.191, 0.7 -> 0.091 / 0.231, 1 -> 0.082 / 0.263; reports/ml-100k-two-stage).
-    scattered_weight: float = 0.5
-    # Features: the latest items that form the "recent" genre and year profile, and the
-    # window of the recent item popularity.
-    last_items: int = 10
-    recent_days: float = 30.0
-    n_estimators: int = 500
-    learning_rate: float = 0.05
-    # Small trees with large leaves: the ranker sees sources fit on less data than when served,
-    # and fine splits on them do not carry over (ML-100K: LLO 0.0969 / random 0.195 NDCG@10
-    # against 0.0918 / 0.185 with 31 leaves of 20, at scattered_weight 0.5, raw source scores).
-    num_leaves: int = 15
-    min_child_samples: int = 200
-    early_stopping: int = 50
-    # Share of users whose groups are held out for early stopping and the reported AUC.
-    validation_share: float = 0.2
-    random_state: int = 42
-    num_threads: int = 2
-
-    def __post_init__(self) -> None:
-        check_int("two_stage", "per_source", self.per_source, low=1, high=10_000)
-        check_int("two_stage", "ease_per_source", self.ease_per_source, low=1, high=10_000)
-        check_int("two_stage", "periods", self.periods, low=1, high=1000)
-        check_float("two_stage", "holdout_share", self.holdout_share, low=0.0, high=1.0)
-        check_float("two_stage", "scattered_weight", self.scattered_weight, low=0.0, low_open=True)
-        check_int("two_stage", "last_items", self.last_items, low=1, high=100_000)
-        check_float("two_stage", "recent_days", self.recent_days, low=0.0, low_open=True)
-        check_int("two_stage", "n_estimators", self.n_estimators, low=1, high=100_000)
-        check_float(
-            "two_stage", "learning_rate", self.learning_rate, low=0.0, high=1.0, low_open=True
-        )
-        check_int("two_stage", "num_leaves", self.num_leaves, low=2, high=131_072)
-        check_int("two_stage", "min_child_samples", self.min_child_samples, low=1, high=1 << 30)
-        check_int("two_stage", "early_stopping", self.early_stopping, low=1, high=100_000)
-        check_float(
-            "two_stage", "validation_share", self.validation_share, low=0.0, high=1.0,
-            low_open=True,
-        )  # fmt: skip
-        check_int("two_stage", "random_state", self.random_state, low=0, high=2**31 - 1)
-        check_int("two_stage", "num_threads", self.num_threads, low=1, high=1024)
-
-
-@dataclass(frozen=True)
-class RankerGroups:
-    """Ranker training data: one group per (user, period) and per scattered user, candidates
-    with features and labels."""
-
-    users: IndexArray
-    # 0 = next item, 1 = scattered.
-    kinds: npt.NDArray[np.int8]
-    sequences: Sequences
-    # Each group's positive rows (the same row layout as ``sequences``).
-    positives: Sequences
-    candidates: CandidateSet
-    features: npt.NDArray[np.float32]
-    labels: npt.NDArray[np.float32]
 
 
 class TwoStageRecommender(Recommender[TwoStageParams]):
     """Union of the candidate sources' top-N, ranked by a LightGBM LambdaRank model."""
+
+    # Each of its candidate sources applies its own weighting to the raw ratings.
+    default_weighting: ClassVar[WeightingKind] = "binary"
+    # 18 toy users leave 3-4 for early stopping, which then stops after 3-4 trees at the
+    # default learning rate 0.05: too few to separate anything (ties everywhere, the order
+    # hanging on one feature's noise). Half the users for validation and bigger steps give the
+    # ranker 13 trees and the obvious answers.
+    example_params: ClassVar[Mapping[str, Any]] = {
+        "per_source": 10,
+        "periods": 3,
+        "min_child_samples": 5,
+        "num_threads": 1,
+        "learning_rate": 0.3,
+        "validation_share": 0.5,
+    }
 
     model_type: ClassVar[str] = "two_stage"
     params_type: ClassVar[type[ModelParams]] = TwoStageParams
@@ -179,7 +104,8 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         base = base_interactions(matrix, self.params.periods, withheld=withheld)
         base_sources = fit_sources(base, matrix)
         groups = self.ranker_groups(base_sources, self._context, sequences, withheld)
-        self._ranker = self._train_ranker(groups)
+        self._ranker, split = train_ranker(groups, self.params)
+        self.diagnostics = ranker_diagnostics(self._ranker, groups, split)
         self._sources = fit_sources(source, matrix)
         self._neighbours = None
 
@@ -317,49 +243,6 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             },
         )
 
-    def _train_ranker(self, groups: RankerGroups) -> lgb.Booster:
-        p = self.params
-        rows = groups.candidates.rows
-        positives = np.bincount(rows, groups.labels, minlength=groups.users.shape[0]) > 0
-        rng = np.random.default_rng(p.random_state)
-        held_out_user = rng.random(int(groups.users.max()) + 1) < p.validation_share
-        in_valid = held_out_user[groups.users] & positives
-        in_train = ~held_out_user[groups.users] & positives
-        names = list(feature_names(groups.candidates.source_names))
-        weights = np.where(groups.kinds == 1, p.scattered_weight, 1.0)
-        train_set = _dataset(groups, in_train, names, weights)
-        params = {
-            "objective": "lambdarank",
-            "metric": ["ndcg", "auc"],
-            "ndcg_eval_at": [10],
-            "learning_rate": p.learning_rate,
-            "num_leaves": p.num_leaves,
-            "min_data_in_leaf": p.min_child_samples,
-            "num_threads": p.num_threads,
-            "seed": p.random_state,
-            "deterministic": True,
-            "force_row_wise": True,
-            "verbosity": -1,
-        }
-        evals: dict[str, Any] = {}
-        if in_valid.any():
-            valid_set = _dataset(groups, in_valid, names, weights, reference=train_set)
-            ranker = lgb.train(
-                params,
-                train_set,
-                num_boost_round=p.n_estimators,
-                valid_sets=[valid_set],
-                valid_names=["valid"],
-                callbacks=[
-                    lgb.early_stopping(p.early_stopping, verbose=False),
-                    lgb.record_evaluation(evals),
-                ],
-            )
-        else:
-            ranker = lgb.train(params, train_set, num_boost_round=p.n_estimators)
-        self.diagnostics = _diagnostics(ranker, groups, in_train, in_valid, positives)
-        return ranker
-
     # -- scoring ------------------------------------------------------------------------------
 
     @property
@@ -457,12 +340,12 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         n = self.n_items
-        text = np.asarray(_arrays(state, "ranker", ("model_text",))["model_text"], np.uint8)
+        text = np.asarray(require_arrays(state, "ranker", ("model_text",))["model_text"], np.uint8)
         try:
             self._ranker = lgb.Booster(model_str=text.tobytes().decode("utf-8"))
         except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise ModelStateError(f"ranker.npz: not a LightGBM text model: {exc}") from exc
-        items = _arrays(state, "items", ("years", "genres"))
+        items = require_arrays(state, "items", ("years", "genres"))
         years = np.asarray(items["years"], dtype=np.float32)
         genres = np.asarray(items["genres"], dtype=np.float32)
         if years.shape != (n,) or genres.ndim != 2 or genres.shape[0] != n:
@@ -484,86 +367,6 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self._neighbours = None
 
 
-def sequence_neighbours(sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
-    """The transitions source's matrix plus its transpose (j after i, or i after j)."""
-    model = sources["transitions"]
-    assert isinstance(model, TransitionsRecommender)
-    transitions = model.transitions
-    return sp.csr_matrix(transitions + transitions.T, dtype=np.float32)
-
-
-def fit_sources(rows: Interactions, like: InteractionMatrix) -> dict[str, Recommender[Any]]:
-    """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
-    return {
-        name: cls(cls.params_type()).fit(matrix_on(rows, like, weighting))
-        for name, (cls, weighting) in SOURCES.items()
-    }
-
-
-def matrix_on(
-    rows: Interactions, like: InteractionMatrix, kind: WeightingKind
-) -> InteractionMatrix:
-    users = lookup(like.user_ids, rows.user_ids)
-    items = lookup(like.item_ids, rows.movie_ids)
-    raw = sp.csr_matrix(
-        (np.asarray(rows.ratings, dtype=np.float32), (users, items)), shape=like.shape
-    )
-    weighting = FittedWeighting(Weighting(kind=kind))
-    return InteractionMatrix(
-        user_items=weighting.apply(raw),
-        user_ids=like.user_ids,
-        item_ids=like.item_ids,
-        weighting=weighting,
-        fingerprint=like.fingerprint,
-        n_interactions=len(rows),
-        source=rows,
-        items=like.items,
-    )
-
-
-def base_interactions(
-    matrix: InteractionMatrix, periods: int, *, withheld: BoolArray | None = None
-) -> Interactions:
-    """``matrix.source`` minus every user's latest ``periods`` rows (time, movie id order) and
-    minus the ``withheld`` entries (of ``training_sequences``' order)."""
-    assert matrix.source is not None
-    sequences = training_sequences(
-        matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids
-    )
-    keep = sequences.from_end() >= periods
-    if withheld is not None:
-        keep &= ~withheld
-    return Interactions(
-        user_ids=matrix.user_ids[sequences.rows()[keep]],
-        movie_ids=matrix.item_ids[sequences.cols[keep]],
-        ratings=sequences.ratings[keep],
-        timestamps=sequences.times[keep],
-    )
-
-
-def _dataset(
-    groups: RankerGroups,
-    wanted: npt.NDArray[np.bool_],
-    names: list[str],
-    group_weights: npt.NDArray[np.float64],
-    *,
-    reference: lgb.Dataset | None = None,
-) -> lgb.Dataset:
-    # LightGBM's lambdarank multiplies each row's gradient by its weight: one weight per group.
-    rows = groups.candidates.rows
-    pick = wanted[rows]
-    sizes = np.bincount(rows[pick], minlength=wanted.shape[0])[wanted]
-    return lgb.Dataset(
-        groups.features[pick],
-        label=groups.labels[pick],
-        weight=group_weights[rows[pick]],
-        group=sizes,
-        feature_name=names,
-        reference=reference,
-        free_raw_data=False,
-    )
-
-
 def _dense_scores(
     candidates: CandidateSet, ranked: FloatArray, n_rows: int, fallback: FloatArray
 ) -> FloatArray:
@@ -576,64 +379,3 @@ def _dense_scores(
     scores = (floor[:, None] - 2.0 + fallback[None, :]).astype(np.float32)
     scores[candidates.rows, candidates.cols] = ranked
     return scores
-
-
-def _diagnostics(
-    ranker: lgb.Booster,
-    groups: RankerGroups,
-    in_train: npt.NDArray[np.bool_],
-    in_valid: npt.NDArray[np.bool_],
-    positives: npt.NDArray[np.bool_],
-) -> dict[str, Any]:
-    rows = groups.candidates.rows
-    names = feature_names(groups.candidates.source_names)
-    gain = ranker.feature_importance(importance_type="gain")
-    out: dict[str, Any] = {
-        "groups": int(groups.users.shape[0]),
-        "groups_train": int(in_train.sum()),
-        "groups_valid": int(in_valid.sum()),
-        "candidates_per_group": float(groups.candidates.n_pairs / max(groups.users.shape[0], 1)),
-        "best_iteration": int(ranker.best_iteration or ranker.current_iteration()),
-        "gain": {name: float(g) for name, g in zip(names, gain, strict=True)},
-        "union_recall": float(positives.mean()),
-        "source_recall": {
-            name: float(
-                np.bincount(
-                    rows,
-                    groups.labels * np.isfinite(groups.candidates.scores[:, s]),
-                    minlength=groups.users.shape[0],
-                )
-                .astype(bool)
-                .mean()
-            )
-            for s, name in enumerate(groups.candidates.source_names)
-        },
-    }
-    out["groups_scattered"] = int((groups.kinds == 1).sum())
-    if in_valid.any():
-        pick = in_valid[rows]
-        predicted = np.asarray(ranker.predict(groups.features[pick], num_threads=1), np.float64)
-        out["valid_auc"] = pooled_auc(predicted, groups.labels[pick])
-        kinds = groups.kinds[rows][pick]
-        for kind, name in enumerate(("next_item", "scattered")):
-            if (kinds == kind).any():
-                out[f"valid_auc_{name}"] = pooled_auc(
-                    predicted[kinds == kind], groups.labels[pick][kinds == kind]
-                )
-    return out
-
-
-def pooled_auc(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.float32]) -> float:
-    """P(a positive scores above a negative) over all pairs, ties 1/2 (Mann-Whitney)."""
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    # Average ranks over ties.
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    average = first + (counts + 1) / 2.0
-    ranks = np.empty(scores.shape[0])
-    ranks[order] = np.repeat(average, counts)
-    positive = labels > 0
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

@@ -1,0 +1,89 @@
+"""``two_stage``'s candidate sources, and the training rows they are fit on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.data.frames import Interactions
+from recsys.modeling.als import ALSRecommender
+from recsys.modeling.base import Recommender
+from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
+from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
+from recsys.modeling.candidates.transitions import TransitionsRecommender
+from recsys.modeling.dataset import FittedWeighting, InteractionMatrix, Weighting, lookup
+from recsys.modeling.ease import EASERecommender
+from recsys.modeling.sequences import training_sequences
+from recsys.modeling.weighting import WeightingKind
+
+BoolArray = npt.NDArray[np.bool_]
+
+# name -> (model class, the weighting of raw ratings it is fit on). Default parameters each.
+SOURCES: dict[str, tuple[type[Recommender[Any]], WeightingKind]] = {
+    "transitions": (TransitionsRecommender, "binary"),
+    "recent_knn": (RecentKNNRecommender, "binary"),
+    "recent_popularity": (RecentPopularityRecommender, "binary"),
+    "ease": (EASERecommender, "binary"),
+    "als": (ALSRecommender, "confidence"),
+}
+
+
+def sequence_neighbours(sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
+    """The transitions source's matrix plus its transpose (j after i, or i after j)."""
+    model = sources["transitions"]
+    assert isinstance(model, TransitionsRecommender)
+    transitions = model.transitions
+    return sp.csr_matrix(transitions + transitions.T, dtype=np.float32)
+
+
+def fit_sources(rows: Interactions, like: InteractionMatrix) -> dict[str, Recommender[Any]]:
+    """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
+    return {
+        name: cls(cls.params_type()).fit(matrix_on(rows, like, weighting))
+        for name, (cls, weighting) in SOURCES.items()
+    }
+
+
+def matrix_on(
+    rows: Interactions, like: InteractionMatrix, kind: WeightingKind
+) -> InteractionMatrix:
+    users = lookup(like.user_ids, rows.user_ids)
+    items = lookup(like.item_ids, rows.movie_ids)
+    raw = sp.csr_matrix(
+        (np.asarray(rows.ratings, dtype=np.float32), (users, items)), shape=like.shape
+    )
+    weighting = FittedWeighting(Weighting(kind=kind))
+    return InteractionMatrix(
+        user_items=weighting.apply(raw),
+        user_ids=like.user_ids,
+        item_ids=like.item_ids,
+        weighting=weighting,
+        fingerprint=like.fingerprint,
+        n_interactions=len(rows),
+        source=rows,
+        items=like.items,
+    )
+
+
+def base_interactions(
+    matrix: InteractionMatrix, periods: int, *, withheld: BoolArray | None = None
+) -> Interactions:
+    """``matrix.source`` minus every user's latest ``periods`` rows (time, movie id order) and
+    minus the ``withheld`` entries (of ``training_sequences``' order)."""
+    assert matrix.source is not None
+    sequences = training_sequences(
+        matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids
+    )
+    keep = sequences.from_end() >= periods
+    if withheld is not None:
+        keep &= ~withheld
+    return Interactions(
+        user_ids=matrix.user_ids[sequences.rows()[keep]],
+        movie_ids=matrix.item_ids[sequences.cols[keep]],
+        ratings=sequences.ratings[keep],
+        timestamps=sequences.times[keep],
+    )

@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio.to_thread
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import RatingRepository, UserRepository
@@ -33,6 +32,7 @@ from recsys.service.errors import (
     UnsupportedModelError,
 )
 from recsys.service.fallback import FALLBACK_MODEL, can_score
+from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.registry import LoadedModel
 
 # Scoring runs on the event loop below this catalogue size and in a worker thread above it.
@@ -112,8 +112,12 @@ class RecommenderService:
         weights: EventWeights,
         unavailable: Mapping[str, str] | None = None,
         catalog: MovieCatalog | None = None,
+        histories: HistoryCache | None = None,
     ) -> None:
         self._models = MappingProxyType(dict(models))
+        # Users' histories in memory, kept current by the database's notifications (None:
+        # every request reads its history with one query).
+        self._histories = histories
         # Model types that were asked for but could not be loaded, with the reason
         # (ModelUnavailableError).
         self._unavailable = MappingProxyType(dict(unavailable or {}))
@@ -152,15 +156,7 @@ class RecommenderService:
     ) -> Recommendations:
         """Top-k unrated movies for a known user, best first, titled."""
         loaded = self.get(model_type)
-        # One round trip: whether the user exists and everything they have rated or done so far.
-        rated = await UserRepository(session).rated_movies(user_id, self._weights)
-        if rated is None:
-            raise UnknownUserError(user_id)
-        history = History.of(
-            np.asarray(rated.movie_ids, dtype=np.int64),
-            np.asarray(rated.ratings, dtype=np.float32),
-            np.asarray(rated.last_at, dtype=np.int64),
-        )
+        history = await self.history(session, user_id)
         answer, fallback = loaded, False
         if not can_score(loaded.model, user_id, history):
             fallback_model = self._models.get(FALLBACK_MODEL)
@@ -181,6 +177,28 @@ class RecommenderService:
             fallback=fallback,
             movies=await self._titled(session, ids, scores, anchors),
         )
+
+    async def history(self, session: AsyncSession, user_id: int) -> History:
+        """Everything a known user has rated or done so far (movie ids ascending).
+
+        From the history cache when it holds the user, else one query (whose answer the cache
+        keeps); ``UnknownUserError`` when there is no such user.
+        """
+        cache = self._histories
+        token = 0
+        if cache is not None:
+            cached = cache.get(user_id)
+            if cached is not None:
+                return cached
+            token = cache.token()
+        # One round trip: whether the user exists and everything they have rated or done so far.
+        rated = await UserRepository(session).rated_movies(user_id, self._weights)
+        if rated is None:
+            raise UnknownUserError(user_id)
+        history = frozen_history(rated.movie_ids, rated.ratings, rated.last_at)
+        if cache is not None:
+            cache.put(user_id, history, token)
+        return history
 
     async def movie(self, session: AsyncSession, movie_id: int) -> Movie:
         """One movie from the catalogue, or ``UnknownMovieError``."""

@@ -37,7 +37,7 @@ from recsys.modeling.base import History, top_k
 from recsys.modeling.dataset import lookup
 from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from tests.integration.served import serve
+from tests.integration.served import serve, settle
 
 WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
@@ -92,6 +92,7 @@ async def execute(sessions: async_sessionmaker[AsyncSession], sql: str, **params
     async with sessions() as session:
         await session.execute(text(sql), params)
         await session.commit()
+    await settle()
 
 
 async def history_of(sessions: async_sessionmaker[AsyncSession], user_id: int) -> History:
@@ -206,6 +207,7 @@ async def add_events(
             [NewEvent(user_id, movie, kind, None, now) for movie, kind in events]
         )
         await session.commit()
+    await settle()
     assert all(stored)
 
 

@@ -27,7 +27,7 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_dataset: TinyD
     return tmp_path
 
 
-def counts(db: Path) -> dict[str, int]:
+def counts(db: Path) -> dict[str, int | str | None]:
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         result = {

@@ -40,6 +40,8 @@ TRIGGERS = tuple(
     for kind in ("insert", "update", "delete", "truncate")
 )
 CONNECT_TIMEOUT_S = 5.0
+# How the listening session shows in pg_stat_activity.
+APPLICATION_NAME = "recsys-history-listener"
 # Retry backoff after a lost or refused connection: doubling from the first to the last.
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
@@ -161,7 +163,11 @@ class HistoryListener:
 
     async def _listen_once(self) -> None:
         # Returns (or raises) when the connection is lost.
-        connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
+        connection = await asyncpg.connect(
+            self._dsn,
+            timeout=CONNECT_TIMEOUT_S,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
         closed = asyncio.Event()
         try:
             if not await has_notify_triggers(connection):

@@ -34,6 +34,7 @@ from recsys.service.errors import (
 from recsys.service.fallback import FALLBACK_MODEL, can_score
 from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.registry import LoadedModel
+from recsys.service.sessions import LazySession, Sessions, lazy_session
 
 # Scoring runs on the event loop below this catalogue size and in a worker thread above it.
 # Measured on ML-100K (1,682 movies, 2 vCPU): one top-10 costs ~0.3-0.5 ms, nearly all of it
@@ -152,30 +153,36 @@ class RecommenderService:
         raise UnknownModelError(model_type, self.model_types)
 
     async def recommend(
-        self, session: AsyncSession, user_id: int, *, model_type: str, k: int
+        self, db: AsyncSession | Sessions, user_id: int, *, model_type: str, k: int
     ) -> Recommendations:
-        """Top-k unrated movies for a known user, best first, titled."""
+        """Top-k unrated movies for a known user, best first, titled.
+
+        ``db`` is a session, or a session factory: then a session is opened only if the
+        history or a title is not in memory (the API's hot path).
+        """
         loaded = self.get(model_type)
-        history = await self.history(session, user_id)
-        answer, fallback = loaded, False
-        if not can_score(loaded.model, user_id, history):
-            fallback_model = self._models.get(FALLBACK_MODEL)
-            if fallback_model is None:
-                raise FallbackUnavailableError(user_id, model_type)
-            answer, fallback = fallback_model, True
-        model = answer.model
+        async with lazy_session(db) as session:
+            history = await self._history(session, user_id)
+            answer, fallback = loaded, False
+            if not can_score(loaded.model, user_id, history):
+                fallback_model = self._models.get(FALLBACK_MODEL)
+                if fallback_model is None:
+                    raise FallbackUnavailableError(user_id, model_type)
+                answer, fallback = fallback_model, True
+            model = answer.model
 
-        def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
-            ids, scores = model.recommend(user_id, history=history, k=k)
-            return ids, scores, model.explain(history, ids)
+            def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
+                ids, scores = model.recommend(user_id, history=history, k=k)
+                return ids, scores, model.explain(history, ids)
 
-        ids, scores, anchors = await _run_scoring(model, top_with_anchors)
+            ids, scores, anchors = await _run_scoring(model, top_with_anchors)
+            movies = await self._titled(session, ids, scores, anchors)
         return Recommendations(
             user_id=user_id,
             model=model.model_type,
             model_version=answer.version,
             fallback=fallback,
-            movies=await self._titled(session, ids, scores, anchors),
+            movies=movies,
         )
 
     async def history(self, session: AsyncSession, user_id: int) -> History:
@@ -184,6 +191,9 @@ class RecommenderService:
         From the history cache when it holds the user, else one query (whose answer the cache
         keeps); ``UnknownUserError`` when there is no such user.
         """
+        return await self._history(LazySession(session), user_id)
+
+    async def _history(self, session: LazySession, user_id: int) -> History:
         cache = self._histories
         token = 0
         if cache is not None:
@@ -192,7 +202,7 @@ class RecommenderService:
                 return cached
             token = cache.token()
         # One round trip: whether the user exists and everything they have rated or done so far.
-        rated = await UserRepository(session).rated_movies(user_id, self._weights)
+        rated = await UserRepository(await session.get()).rated_movies(user_id, self._weights)
         if rated is None:
             raise UnknownUserError(user_id)
         history = frozen_history(rated.movie_ids, rated.ratings, rated.last_at)
@@ -222,7 +232,7 @@ class RecommenderService:
             movie=movie,
             model=model.model_type,
             model_version=loaded.version,
-            movies=await self._titled(session, ids, scores),
+            movies=await self._titled(LazySession(session), ids, scores),
         )
 
     async def ratings(self, session: AsyncSession, user_id: int, *, limit: int) -> UserRatings:
@@ -244,7 +254,7 @@ class RecommenderService:
 
     async def _titled(
         self,
-        session: AsyncSession,
+        session: LazySession,
         ids: IdArray,
         scores: FloatArray,
         anchors: IdArray | None = None,
@@ -253,7 +263,7 @@ class RecommenderService:
         anchor_ids = anchors.tolist() if anchors is not None else [NO_ANCHOR] * len(wanted)
         # One catalogue look-up for the movies and the history movies that explain them.
         extra = sorted({a for a in anchor_ids if a != NO_ANCHOR} - set(wanted))
-        found = {m.id: m for m in await self.catalog.get_many(session, wanted + extra)}
+        found = {m.id: m for m in await self.catalog.get_many(session.get, wanted + extra)}
         out = []
         for movie_id, score, anchor in zip(wanted, scores.tolist(), anchor_ids, strict=True):
             m = found.get(movie_id)

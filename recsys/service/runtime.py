@@ -17,7 +17,7 @@ from datetime import timedelta
 from types import MappingProxyType
 
 import anyio.to_thread
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recsys.data.frames import Interactions
 from recsys.db.notify import HistoryListener, listen_history
@@ -32,14 +32,13 @@ from recsys.service.ingestion import EventIngester
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import ModelRegistry, open_registry
 from recsys.service.reload import LiveModels
+from recsys.service.sessions import Sessions
 from recsys.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # Warming the movie cache must not hold startup hostage to a slow or absent database.
 WARM_TIMEOUT_S = 10.0
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,9 @@ async def recommendations(
     # The hot path: no dependency to solve, a session that connects only if the history or a
     # title is not in memory, and the answer encoded once (recsys.api.encoding).
     runtime: Runtime = request.state.recsys
-    async with runtime.read_sessions() as session:
-        result = await runtime.service.recommend(
-            session, user_id, model_type=model or runtime.default_model, k=k
-        )
+    result = await runtime.service.recommend(
+        runtime.read_sessions, user_id, model_type=model or runtime.default_model, k=k
+    )
     return encoding.recommendations(result)
 
 

@@ -17,7 +17,7 @@ protocol ?= leave-last-out
 trials ?= 40
 host ?= 127.0.0.1
 port ?= 8000
-workers ?= 1
+workers ?=
 retrain ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
@@ -84,8 +84,8 @@ predict-cli: install ## Print a user's top-k with titles (user_id=1 model_type=a
 train-models: install ## Train each RECSYS_MODELS type that has no LATEST yet (retrain=1 fits them all again)
 	$(RUN) recsys ensure-models $(if $(retrain),--retrain)
 
-api: install ## Serve the API with uvicorn (host=127.0.0.1 port=8000 workers=1)
-	$(RUN) recsys serve --host $(host) --port $(port) --workers $(workers)
+api: install ## Serve the API with uvicorn (host=127.0.0.1 port=8000; workers=N, default one per CPU)
+	$(RUN) recsys serve --host $(host) --port $(port) $(if $(workers),--workers $(workers))
 
 serve: api ## Alias of api
 

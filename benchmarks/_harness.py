@@ -7,6 +7,7 @@ Imported by ``serve.py`` and ``events.py`` (run as scripts, so this folder is on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -54,16 +55,24 @@ end
 @contextmanager
 def ml100k_database(data_dir: Path, prefix: str) -> Iterator[str]:
     """A throwaway PostgreSQL database seeded with ML-100K by the migrations; dropped after."""
-    if not (data_dir / "ml-100k").is_dir():
-        sys.exit(f"ML-100K not found under {data_dir}: run `make data` first")
+    with seeded_database(data_dir, "ml-100k", prefix) as url:
+        yield url
+
+
+@contextmanager
+def seeded_database(data_dir: Path, dataset: str, prefix: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database seeded with ``data_dir/dataset`` by the migrations."""
+    if not (data_dir / dataset).is_dir():
+        hint = "run `make data` first" if dataset == "ml-100k" else "generate it first"
+        sys.exit(f"{dataset} not found under {data_dir}: {hint}")
     admin_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
     asyncio.run(_admin(dsn, f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
-        print(f"seeding ML-100K into {name} ...", flush=True)
-        config = alembic_config(database_url=url, dataset="ml-100k", data_dir=data_dir)
+        print(f"seeding {dataset} into {name} ...", flush=True)
+        config = alembic_config(database_url=url, dataset=dataset, data_dir=data_dir)
         command.upgrade(config, "head")
         yield url
     finally:
@@ -135,6 +144,82 @@ def uvicorn(settings: Mapping[str, str], port: int, log: Path) -> Iterator[int]:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def recsys_serve(
+    settings: Mapping[str, str], port: int, log: Path, *, workers: int | None = 1
+) -> Iterator[int]:
+    """``recsys serve`` exactly as a user starts it (its logging: the access log on), on
+    loopback; ``workers`` None = its default (one per CPU). Yields the pid of the process
+    (with several workers, their parent: see ``tree_cpu_seconds``)."""
+    env = {**os.environ, **settings}
+    recsys = Path(sys.executable).with_name("recsys")
+    cmd = [str(recsys), "serve", "--host", HOST, "--port", str(port)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    print(f"starting {' '.join(cmd[1:])} ...", flush=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(f"http://{HOST}:{port}/readyz", process, log)
+            _wait_history_warm(f"http://{HOST}:{port}/readyz")
+            yield process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_history_warm(url: str) -> None:
+    # Every worker warms its own cache; several probes so each worker is likely asked.
+    deadline = time.monotonic() + 600
+    warm_answers = 0
+    while time.monotonic() < deadline and warm_answers < 8:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            state = json.loads(response.read()).get("history_cache", "off")
+        if state in ("warm", "off", "lazy"):
+            warm_answers += 1
+        else:
+            warm_answers = 0
+            time.sleep(0.5)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (uvicorn's worker processes), from /proc."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = task / "children"
+            if children.exists():
+                todo.extend(int(c) for c in children.read_text().split())
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of ``pid`` and its descendants."""
+    total = 0.0
+    for each in tree_pids(pid):
+        with contextlib.suppress(OSError):  # exited meanwhile
+            total += cpu_seconds(each)
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of one process, MiB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages, as /proc/loadavg gives them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -63,6 +63,20 @@ class Settings(BaseSettings):
         "without one failed request, at the cost of a round trip per request.",
     )
 
+    history_cache: Literal["warm", "lazy", "off"] = Field(
+        default="warm",
+        description="PostgreSQL only: keep users' histories in memory, kept current by "
+        "NOTIFY (migration 0004). warm loads them all at startup, lazy as users arrive, off "
+        "queries the database per request.",
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Worker processes of `recsys serve` (default: one per CPU the process may "
+        "use, container CPU limits included).",
+    )
+
     api_write_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for the write routes (POST /events, /admin/reload); "

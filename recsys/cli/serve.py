@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,7 +43,15 @@ def serve_command(
             envvar="RECSYS_PORT", min=1, max=65535, help="TCP port (SageMaker expects 8080)."
         ),
     ] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Uvicorn worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Uvicorn worker processes (default: RECSYS_WORKERS, else one per CPU this "
+            "process may use, container CPU limits included).",
+        ),
+    ] = None,
     reload: Annotated[
         bool, typer.Option("--reload", help="Restart when the code changes (development).")
     ] = False,
@@ -52,9 +62,11 @@ def serve_command(
     from recsys.api.app import create_app
     from recsys.service.errors import ConfigurationError
 
+    settings = load_settings()
+    if workers is None:
+        workers = 1 if reload else settings.workers or available_cpus()
     if reload and workers > 1:
         fail("--reload runs one process; drop --workers or --reload")
-    settings = load_settings()
     # Fail here, in one line, on settings the app would refuse (an unknown model type).
     try:
         create_app(settings)
@@ -70,6 +82,7 @@ def serve_command(
     )
     _out.print(f"Readiness:      {base}/readyz", highlight=False)
     _out.print(f"SageMaker:      {base}/ping, POST {base}/invocations", highlight=False)
+    _out.print(f"Workers:        {workers}", highlight=False)
     uvicorn.run(
         "recsys.api.app:create_app",
         factory=True,
@@ -81,6 +94,19 @@ def serve_command(
         log_level=settings.log_level.lower(),
         log_config=_log_config(settings),
     )
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity, capped by a cgroup v2 CPU quota (k8s limits)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = max(1, cpus or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    return max(1, min(count, math.ceil(int(quota) / int(period))))
 
 
 def _log_config(settings: Settings) -> dict[str, Any]:

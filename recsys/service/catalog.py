@@ -9,7 +9,7 @@ catalogue cannot grow it without limit. Per request it costs one dict look-up pe
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,8 +50,13 @@ class MovieCatalog:
     def __len__(self) -> int:
         return len(self._movies)
 
-    async def get_many(self, session: AsyncSession, ids: Sequence[int]) -> list[Movie]:
-        """Movies for ``ids`` in the order given; ids the database does not know are left out."""
+    async def get_many(
+        self, session: AsyncSession | Callable[[], Awaitable[AsyncSession]], ids: Sequence[int]
+    ) -> list[Movie]:
+        """Movies for ``ids`` in the order given; ids the database does not know are left out.
+
+        ``session`` may be a coroutine function giving one, called only if an id is missing.
+        """
         wanted = list(dict.fromkeys(ids))
         found: dict[int, Movie] = {}
         missing: list[int] = []
@@ -66,6 +71,8 @@ class MovieCatalog:
         if missing:
             self.misses += len(missing)
             # Two requests missing the same id both query it: harmless, and cheaper than a lock.
+            if not isinstance(session, AsyncSession):
+                session = await session()
             for record in await MovieRepository(session).get_many(missing):
                 movie = Movie.of(record)
                 found[movie.id] = movie

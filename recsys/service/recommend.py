@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio.to_thread
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import RatingRepository, UserRepository
@@ -33,7 +32,9 @@ from recsys.service.errors import (
     UnsupportedModelError,
 )
 from recsys.service.fallback import FALLBACK_MODEL, can_score
+from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.registry import LoadedModel
+from recsys.service.sessions import LazySession, Sessions, lazy_session
 
 # Scoring runs on the event loop below this catalogue size and in a worker thread above it.
 # Measured on ML-100K (1,682 movies, 2 vCPU): one top-10 costs ~0.3-0.5 ms, nearly all of it
@@ -112,8 +113,12 @@ class RecommenderService:
         weights: EventWeights,
         unavailable: Mapping[str, str] | None = None,
         catalog: MovieCatalog | None = None,
+        histories: HistoryCache | None = None,
     ) -> None:
         self._models = MappingProxyType(dict(models))
+        # Users' histories in memory, kept current by the database's notifications (None:
+        # every request reads its history with one query).
+        self._histories = histories
         # Model types that were asked for but could not be loaded, with the reason
         # (ModelUnavailableError).
         self._unavailable = MappingProxyType(dict(unavailable or {}))
@@ -148,39 +153,62 @@ class RecommenderService:
         raise UnknownModelError(model_type, self.model_types)
 
     async def recommend(
-        self, session: AsyncSession, user_id: int, *, model_type: str, k: int
+        self, db: AsyncSession | Sessions, user_id: int, *, model_type: str, k: int
     ) -> Recommendations:
-        """Top-k unrated movies for a known user, best first, titled."""
+        """Top-k unrated movies for a known user, best first, titled.
+
+        ``db`` is a session, or a session factory: then a session is opened only if the
+        history or a title is not in memory (the API's hot path).
+        """
         loaded = self.get(model_type)
-        # One round trip: whether the user exists and everything they have rated or done so far.
-        rated = await UserRepository(session).rated_movies(user_id, self._weights)
-        if rated is None:
-            raise UnknownUserError(user_id)
-        history = History.of(
-            np.asarray(rated.movie_ids, dtype=np.int64),
-            np.asarray(rated.ratings, dtype=np.float32),
-            np.asarray(rated.last_at, dtype=np.int64),
-        )
-        answer, fallback = loaded, False
-        if not can_score(loaded.model, user_id, history):
-            fallback_model = self._models.get(FALLBACK_MODEL)
-            if fallback_model is None:
-                raise FallbackUnavailableError(user_id, model_type)
-            answer, fallback = fallback_model, True
-        model = answer.model
+        async with lazy_session(db) as session:
+            history = await self._history(session, user_id)
+            answer, fallback = loaded, False
+            if not can_score(loaded.model, user_id, history):
+                fallback_model = self._models.get(FALLBACK_MODEL)
+                if fallback_model is None:
+                    raise FallbackUnavailableError(user_id, model_type)
+                answer, fallback = fallback_model, True
+            model = answer.model
 
-        def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
-            ids, scores = model.recommend(user_id, history=history, k=k)
-            return ids, scores, model.explain(history, ids)
+            def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
+                ids, scores = model.recommend(user_id, history=history, k=k)
+                return ids, scores, model.explain(history, ids)
 
-        ids, scores, anchors = await _run_scoring(model, top_with_anchors)
+            ids, scores, anchors = await _run_scoring(model, top_with_anchors)
+            movies = await self._titled(session, ids, scores, anchors)
         return Recommendations(
             user_id=user_id,
             model=model.model_type,
             model_version=answer.version,
             fallback=fallback,
-            movies=await self._titled(session, ids, scores, anchors),
+            movies=movies,
         )
+
+    async def history(self, session: AsyncSession, user_id: int) -> History:
+        """Everything a known user has rated or done so far (movie ids ascending).
+
+        From the history cache when it holds the user, else one query (whose answer the cache
+        keeps); ``UnknownUserError`` when there is no such user.
+        """
+        return await self._history(LazySession(session), user_id)
+
+    async def _history(self, session: LazySession, user_id: int) -> History:
+        cache = self._histories
+        token = 0
+        if cache is not None:
+            cached = cache.get(user_id)
+            if cached is not None:
+                return cached
+            token = cache.token()
+        # One round trip: whether the user exists and everything they have rated or done so far.
+        rated = await UserRepository(await session.get()).rated_movies(user_id, self._weights)
+        if rated is None:
+            raise UnknownUserError(user_id)
+        history = frozen_history(rated.movie_ids, rated.ratings, rated.last_at)
+        if cache is not None:
+            cache.put(user_id, history, token)
+        return history
 
     async def movie(self, session: AsyncSession, movie_id: int) -> Movie:
         """One movie from the catalogue, or ``UnknownMovieError``."""
@@ -204,7 +232,7 @@ class RecommenderService:
             movie=movie,
             model=model.model_type,
             model_version=loaded.version,
-            movies=await self._titled(session, ids, scores),
+            movies=await self._titled(LazySession(session), ids, scores),
         )
 
     async def ratings(self, session: AsyncSession, user_id: int, *, limit: int) -> UserRatings:
@@ -226,7 +254,7 @@ class RecommenderService:
 
     async def _titled(
         self,
-        session: AsyncSession,
+        session: LazySession,
         ids: IdArray,
         scores: FloatArray,
         anchors: IdArray | None = None,
@@ -235,7 +263,7 @@ class RecommenderService:
         anchor_ids = anchors.tolist() if anchors is not None else [NO_ANCHOR] * len(wanted)
         # One catalogue look-up for the movies and the history movies that explain them.
         extra = sorted({a for a in anchor_ids if a != NO_ANCHOR} - set(wanted))
-        found = {m.id: m for m in await self.catalog.get_many(session, wanted + extra)}
+        found = {m.id: m for m in await self.catalog.get_many(session.get, wanted + extra)}
         out = []
         for movie_id, score, anchor in zip(wanted, scores.tolist(), anchor_ids, strict=True):
             m = found.get(movie_id)

@@ -30,6 +30,7 @@ from recsys.modeling.artifacts import (
     read_latest,
 )
 from recsys.service.catalog import MovieCatalog
+from recsys.service.histories import HistoryCache
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import LoadedModel, ModelRegistry
 
@@ -107,8 +108,10 @@ class LiveModels:
         weights: EventWeights,
         catalog: MovieCatalog | None = None,
         warm: Warm | None = None,
+        histories: HistoryCache | None = None,
     ) -> None:
         self._catalog = catalog if catalog is not None else MovieCatalog()
+        self._histories = histories
         self._weights = weights
         self._current = Serving(registry, self._service_for(registry))
         self._artifact_uri = artifact_uri
@@ -267,6 +270,7 @@ class LiveModels:
             unavailable=registry.missing,
             catalog=self._catalog,
             weights=self._weights,
+            histories=self._histories,
         )
 
 

@@ -11,31 +11,34 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 
 import anyio.to_thread
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from recsys.db.session import create_engine, create_session_factory
+from recsys.data.frames import Interactions
+from recsys.db.notify import HistoryListener, listen_history
+from recsys.db.repositories import RatingRepository
+from recsys.db.session import create_engine, create_session_factory, is_sqlite_url
 from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
 from recsys.service.catalog import MovieCatalog
 from recsys.service.errors import ConfigurationError
+from recsys.service.histories import HistoryCache
 from recsys.service.ingestion import EventIngester
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import ModelRegistry, open_registry
 from recsys.service.reload import LiveModels
+from recsys.service.sessions import Sessions
 from recsys.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # Warming the movie cache must not hold startup hostage to a slow or absent database.
 WARM_TIMEOUT_S = 10.0
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ class Runtime:
     weights: EventWeights
     ingester: EventIngester
     live: LiveModels
+    # Users' histories in memory (the API on PostgreSQL with the 0004 triggers), else None.
+    histories: HistoryCache | None = None
+    history_listener: HistoryListener | None = None
+
+    async def sync_histories(self) -> None:
+        """After a commit: this process's history cache has seen it before the answer goes."""
+        if self.history_listener is not None:
+            await self.history_listener.sync()
 
     @property
     def registry(self) -> ModelRegistry:
@@ -103,6 +114,7 @@ async def open_runtime(
     ``serving`` (the API) sizes the pool from RECSYS_DB_POOL_* and warms the movie cache with
     every movie a loaded model can return; the engine is disposed of on exit.
     """
+    stack = AsyncExitStack()
     if serving:
         engine = create_engine(
             settings.database_url,
@@ -122,6 +134,14 @@ async def open_runtime(
         warm = functools.partial(_warm, catalog, read_sessions) if serving else None
         if warm is not None:
             await warm(registry)
+        histories, listener = None, None
+        if serving and _can_cache_histories(settings):
+            export = functools.partial(_export, read_sessions, weights)
+            histories = HistoryCache(warm=export if settings.history_cache == "warm" else None)
+            await stack.enter_async_context(histories.running())
+            listener = await stack.enter_async_context(
+                listen_history(settings.database_url, histories)
+            )
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -138,10 +158,25 @@ async def open_runtime(
                 weights=weights,
                 catalog=catalog,
                 warm=warm,
+                histories=histories,
             ),
+            histories=histories,
+            history_listener=listener,
         )
     finally:
+        await stack.aclose()
         await engine.dispose()
+
+
+def _can_cache_histories(settings: Settings) -> bool:
+    # PostgreSQL only (NOTIFY); the listener checks for migration 0004's triggers each time
+    # it connects and trusts nothing without them.
+    return settings.history_cache != "off" and not is_sqlite_url(settings.database_url)
+
+
+async def _export(sessions: Sessions, weights: EventWeights) -> Interactions:
+    async with sessions() as session:
+        return await RatingRepository(session).export(weights)
 
 
 async def _warm(catalog: MovieCatalog, sessions: Sessions, registry: ModelRegistry) -> None:

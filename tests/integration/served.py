@@ -1,4 +1,12 @@
-"""The API over its real lifespan, for the HTTP tests: ``async with serve(settings) as client``."""
+"""The API over its real lifespan, for the HTTP tests: ``async with serve(settings) as client``.
+
+On PostgreSQL the app keeps users' histories in memory, kept current by the database's
+notifications (recsys.service.histories). A test that writes straight to the database, as
+another system would, calls ``settle()`` before it reads through the API: it waits until
+every app served here has heard of every write committed so far (notifications arrive in
+commit order), which is what makes the next answer deterministic rather than "within a few
+milliseconds".
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,11 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from recsys.api import create_app
+from recsys.api.deps import STATE_KEY
+from recsys.service.runtime import Runtime
 from recsys.settings import Settings
+
+_serving: list[Runtime] = []
 
 
 @asynccontextmanager
@@ -22,4 +34,18 @@ async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             transport=httpx.ASGITransport(app=manager.app), base_url="http://recsys.test"
         ) as client,
     ):
-        yield client
+        runtime: Runtime = manager._state[STATE_KEY]
+        _serving.append(runtime)
+        try:
+            if runtime.histories is not None:
+                await runtime.sync_histories()  # listening, so settle() can rely on it
+                await runtime.histories.wait_warm()
+            yield client
+        finally:
+            _serving.remove(runtime)
+
+
+async def settle() -> None:
+    """Every app being served has heard of every write committed before this call."""
+    for runtime in _serving:
+        await runtime.sync_histories()

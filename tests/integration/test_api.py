@@ -25,7 +25,7 @@ from recsys.modeling.base import History
 from recsys.service.errors import ConfigurationError
 from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from tests.integration.served import serve
+from tests.integration.served import serve, settle
 
 WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
@@ -76,6 +76,7 @@ async def execute(
     async with ml100k_sessions() as session:
         await session.execute(text(sql), params)
         await session.commit()
+    await settle()
 
 
 def movies_of(response: httpx.Response) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
-from tests.integration.served import serve
+from tests.integration.served import serve, settle
 
 WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
@@ -96,6 +96,7 @@ async def execute(sessions: async_sessionmaker[AsyncSession], sql: str, **params
     async with sessions() as session:
         await session.execute(text(sql), params)
         await session.commit()
+    await settle()
 
 
 async def weight_of(

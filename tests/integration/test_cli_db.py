@@ -27,7 +27,7 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_dataset: TinyD
     return tmp_path
 
 
-def counts(db: Path) -> dict[str, int]:
+def counts(db: Path) -> dict[str, int | str | None]:
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         result = {
@@ -53,14 +53,17 @@ def test_sqlite_default_upgrade_current_downgrade(workdir: Path) -> None:
         "movies": 6,
         "ratings": 10,
         "dataset_seeds": 1,
-        "version": "0003",
+        "version": "0004",
     }
 
     result = runner.invoke(app, ["current"])
     assert result.exit_code == 0
-    assert "0003 (head)" in result.stdout
+    assert "0004 (head)" in result.stdout
 
-    # -1 from head drops the (empty) events table and keeps the seeded rows; the next -1 unseeds.
+    # -1 from head removes the notify triggers (none on SQLite), the next -1 the (empty) events
+    # table, keeping the seeded rows; the next -1 unseeds.
+    assert runner.invoke(app, ["downgrade"]).exit_code == 0
+    assert counts(db)["version"] == "0003"
     assert runner.invoke(app, ["downgrade"]).exit_code == 0
     assert counts(db) == {
         "users": 4,

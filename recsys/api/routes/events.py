@@ -19,7 +19,8 @@ from recsys.api.deps import RuntimeDep, WriteSessionDep
 from recsys.api.errors import error_responses
 from recsys.api.schemas.common import ID_MAX
 from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
-from recsys.service.ingestion import EventIngester, IncomingEvent, InvalidEventsError
+from recsys.service.ingestion import IncomingEvent, InvalidEventsError
+from recsys.service.runtime import Runtime
 
 router = APIRouter(tags=["events"], dependencies=[WriteAuth])
 
@@ -59,7 +60,7 @@ async def post_events(
     batch: EventBatchIn, runtime: RuntimeDep, session: WriteSessionDep
 ) -> EventsAcceptedOut:
     """Record events of any users; unknown users (by id or external id) are created."""
-    return await _ingest(runtime.ingester, session, [e.incoming(e.user_id) for e in batch.events])
+    return await _ingest(runtime, session, [e.incoming(e.user_id) for e in batch.events])
 
 
 @router.post(
@@ -78,15 +79,15 @@ async def post_user_events(
     session: WriteSessionDep,
 ) -> EventsAcceptedOut:
     """Record events of one user (our integer id; created if unknown)."""
-    return await _ingest(runtime.ingester, session, [e.incoming(user_id) for e in batch.events])
+    return await _ingest(runtime, session, [e.incoming(user_id) for e in batch.events])
 
 
 async def _ingest(
-    ingester: EventIngester, session: AsyncSession, events: Sequence[IncomingEvent]
+    runtime: Runtime, session: AsyncSession, events: Sequence[IncomingEvent]
 ) -> EventsAcceptedOut:
     # The ingester (and its EventWeights) is the runtime's, built once at startup.
     try:
-        result = await ingester.ingest(session, events)
+        result = await runtime.ingester.ingest(session, events)
     except InvalidEventsError as exc:
         # FastAPI's own 422 shape, so a client handles a missing field and an unknown movie
         # alike; the session rolls back when the request ends (nothing was written anyway).
@@ -103,6 +104,9 @@ async def _ingest(
         ) from exc
     # Committed before the answer: an acknowledged event survives a crash right after it.
     await session.commit()
+    # This worker's history cache drops the users' old histories before the client can ask
+    # again (other workers and pods hear the same notification from the database).
+    await runtime.sync_histories()
     return EventsAcceptedOut(
         received=result.received, stored=result.stored, replayed=result.replayed
     )

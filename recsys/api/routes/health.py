@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from recsys.api.deps import RegistryDep, SessionDep
+from recsys.api.deps import RuntimeDep, SessionDep
 from recsys.api.schemas.health import HealthOut, ModelStatusOut, ReadinessOut
 from recsys.service.readiness import Readiness, check_readiness
 
@@ -25,15 +25,16 @@ async def healthz() -> HealthOut:
     responses={503: {"model": ReadinessOut, "description": "Not ready; `reasons` says why."}},
     summary="Readiness",
 )
-async def readyz(session: SessionDep, registry: RegistryDep, response: Response) -> ReadinessOut:
+async def readyz(session: SessionDep, runtime: RuntimeDep, response: Response) -> ReadinessOut:
     """200 when the database answers and every configured model is loaded, else 503."""
-    readiness = await check_readiness(session, registry)
+    readiness = await check_readiness(session, runtime.registry)
     if not readiness.ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return _out(readiness)
+    histories = runtime.histories
+    return _out(readiness, "off" if histories is None else histories.state)
 
 
-def _out(readiness: Readiness) -> ReadinessOut:
+def _out(readiness: Readiness, history_cache: str) -> ReadinessOut:
     return ReadinessOut(
         ready=readiness.ready,
         database=readiness.database,
@@ -44,4 +45,5 @@ def _out(readiness: Readiness) -> ReadinessOut:
             for name, m in readiness.models.items()
         },
         reasons=readiness.reasons,
+        history_cache=history_cache,
     )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
-from recsys.api.deps import RuntimeDep, ServiceDep, SessionDep
+from recsys.api import encoding
+from recsys.api.deps import ServiceDep, SessionDep
 from recsys.api.errors import error_responses
 from recsys.api.routes._params import K, ModelName, UserId
 from recsys.api.schemas.common import RATINGS_LIMIT_MAX
 from recsys.api.schemas.users import RecommendationsOut, UserRatingsOut
-from recsys.service.recommend import Recommendations, UserRatings
+from recsys.service.recommend import UserRatings
+from recsys.service.runtime import Runtime
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -24,18 +26,22 @@ router = APIRouter(prefix="/users", tags=["users"])
 )
 async def recommendations(
     user_id: UserId,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    service: ServiceDep,
+    request: Request,
     k: K = 10,
     model: ModelName = None,
-) -> Recommendations:
+) -> Response:
     """Best-first movies the user has not rated (ratings added after training included).
 
     A user the model never saw and whose ratings it cannot use gets the popularity model's
     answer with `"fallback": true`.
     """
-    return await service.recommend(session, user_id, model_type=model or runtime.default_model, k=k)
+    # The hot path: no dependency to solve, a session that connects only if the history or a
+    # title is not in memory, and the answer encoded once (recsys.api.encoding).
+    runtime: Runtime = request.state.recsys
+    result = await runtime.service.recommend(
+        runtime.read_sessions, user_id, model_type=model or runtime.default_model, k=k
+    )
+    return encoding.recommendations(result)
 
 
 @router.get(

@@ -53,3 +53,10 @@ class ReadinessOut(Out):
     database: str = Field(description="`ok`, or what went wrong reaching it.")
     models: dict[str, ModelStatusOut]
     reasons: list[str] = Field(description="Why the service is not ready (empty when ready).")
+    history_cache: str = Field(
+        default="off",
+        description="Users' histories in memory: `warm` (all loaded), `warming`, `lazy` (as "
+        "users arrive), `not listening` (database notifications lost: every request queries "
+        "until they are back) or `off` (SQLite, or RECSYS_HISTORY_CACHE=off). Not part of "
+        "`ready`: without the cache requests read the database.",
+    )

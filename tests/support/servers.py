@@ -1,0 +1,56 @@
+"""``recsys serve`` as a real process on a free port, for the tests that need more than one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.network import free_port
+
+
+@contextmanager
+def recsys_serve(
+    env: Mapping[str, str], log: Path, *args: str, ready: str = "/readyz"
+) -> Iterator[httpx.Client]:
+    """``recsys serve ARGS`` with ``env`` (RECSYS_* settings) until ``ready`` answers 200.
+
+    Yields a client on its base URL; the process is stopped on exit. Fails with the server's
+    log when it exits or is not ready within 90 s (start-up imports take seconds).
+    """
+    port = free_port()
+    recsys = Path(sys.executable).with_name("recsys")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(recsys), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.monotonic() + 90
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError(f"recsys serve exited:\n{log.read_text()}")
+                try:
+                    if http.get(ready).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"recsys serve not ready in 90 s:\n{log.read_text()}")
+                time.sleep(0.2)
+            yield http
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

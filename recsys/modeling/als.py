@@ -131,6 +131,12 @@ class ALSRecommender(LatentFactorRecommender[ALSParams]):
                     weighted.data[start:stop] * self.params.alpha,
                 )
 
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        # One row runs on the caller's BLAS threads, as _fold_in does for one row.
+        return als_fold_in(
+            self.item_factors, self._require_gram(), cols, weights * self.params.alpha
+        )
+
     def _set_factors(self, users: npt.ArrayLike, items: npt.ArrayLike, **extras: Any) -> None:
         super()._set_factors(users, items, **extras)
         # Once per fit or load, so a request's fold-in costs O(history x factors^2), not

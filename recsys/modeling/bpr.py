@@ -131,6 +131,16 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
                     regularization=self.params.regularization,
                 )
 
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        # Only users the model never saw get here (folds_known_users is False).
+        with threadpool_limits(1, "blas"):
+            return bpr_fold_in(
+                self.item_factors,
+                self.item_counts,
+                cols,
+                regularization=self.params.regularization,
+            )
+
     def _extra_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"item_counts": (self.n_items,)}
 

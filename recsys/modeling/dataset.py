@@ -96,6 +96,32 @@ class FittedWeighting:
             out = self._bm25(out)
         return out
 
+    def apply_row(
+        self, cols: IndexArray, raw: FloatArray, *, n_items: int
+    ) -> tuple[IndexArray, FloatArray]:
+        """``apply`` for one history row in numpy: (kept columns, their float32 weights).
+
+        ``cols`` are sorted unique item indices and ``raw`` their summed ratings; the same
+        arithmetic as ``apply`` on a one-row matrix, so the weights are bit-identical.
+        """
+        kind = self.spec.kind
+        values = np.asarray(raw, dtype=np.float32)
+        if kind == "binary":
+            return cols, np.ones(cols.shape[0], dtype=np.float32)
+        if kind == "threshold":
+            weights = (values >= self.spec.threshold).astype(np.float32)
+            keep = weights != 0
+            return cols[keep], weights[keep]
+        if kind == "confidence":
+            return cols, (1.0 + self.spec.alpha * values).astype(np.float32)
+        if kind == "bm25":
+            k1 = self.spec.bm25_k1
+            idf = np.log(float(n_items)) - np.log1p(float(cols.shape[0]))
+            data = values.astype(np.float64)
+            norm = self.item_length_norm[cols].astype(np.float64)
+            return cols, (data * (k1 + 1.0) / (k1 * norm + data) * idf).astype(np.float32)
+        return cols, values.copy()
+
     def _bm25(self, raw: sp.csr_matrix) -> sp.csr_matrix:
         # implicit's bm25_weight on the items x users matrix, written per user row so that a
         # history unseen at training gets the weights its row would have had.

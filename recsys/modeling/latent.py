@@ -15,11 +15,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Histories, Recommender, StateArrays
+from recsys.modeling.base import Histories, HistoryRow, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IndexArray, lookup
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.state import require_arrays
+from recsys.modeling.topk import top_k_row
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -99,6 +100,28 @@ class LatentFactorRecommender(Recommender[LP]):
     @abstractmethod
     def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
         """Overwrite ``vectors[rows]`` with vectors solved from those rows of ``weighted``."""
+
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        vector = self._row_vector(user_index, row)
+        if vector is None:  # an unknown user with no usable history: nothing to score
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
+        # The batch path's (1, f) @ (f, items) product, so the scores are bit-identical.
+        scores: FloatArray = (vector[None, :] @ self.item_factors.T)[0]
+        scores[row.seen] = -np.inf
+        return top_k_row(scores, k)
+
+    def _row_vector(self, user_index: int, row: HistoryRow) -> FloatArray | None:
+        # _user_vectors for one request: folded in from the history, else the trained vector.
+        known = user_index >= 0
+        if row.cols.shape[0] and (self.folds_known_users or not known):
+            return self._fold_in_row(row.cols, row.weights)
+        return self.user_factors[user_index] if known else None
+
+    @abstractmethod
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        """One history's vector (``_fold_in`` of one row), from numpy arrays only."""
 
     def _similar(self, item_index: int) -> FloatArray:
         return cosine_to(self._similarity_factors(), item_index)

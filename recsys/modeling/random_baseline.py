@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import PAD_ID, History, Recommender, StateArrays
+from recsys.modeling.base import PAD_ID, History, HistoryRow, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix
 from recsys.modeling.params import ModelParams, check_int
+from recsys.modeling.topk import top_k_row
 from recsys.modeling.weighting import WeightingKind
 
 U64 = npt.NDArray[np.uint64]
@@ -71,7 +72,17 @@ class RandomRecommender(Recommender[RandomParams]):
         # By id, not matrix row: every unknown user is row -1, and their scores must differ too.
         return uniform_scores(user_keys(self.params.random_state, user_ids), self.item_ids)
 
-    def recommend(
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        # By id, as _score_users: the same hash, for one row.
+        scores = uniform_scores(
+            user_keys(self.params.random_state, np.array([user_id], dtype=np.int64)), self.item_ids
+        )
+        scores[0, row.seen] = -np.inf
+        return top_k_row(scores[0], k)
+
+    def recommend_reference(
         self, user_id: int, *, history: History | None = None, k: int = 10
     ) -> tuple[IdArray, FloatArray]:
         """Top-k for one user: the batch path (scored by user id, not matrix row)."""

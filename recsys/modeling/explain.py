@@ -13,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.dataset import IdArray, lookup
+from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, lookup
 from recsys.modeling.history import History
+from recsys.modeling.neighbourhood import gather_rows
 
 NO_ANCHOR = -1
 
@@ -51,11 +52,31 @@ def anchors(
         open_ = valid[out[valid] == NO_ANCHOR]
         if open_.size == 0:
             break
-        block = matrix[history_cols[rows]][:, target_cols[open_]].toarray()
+        block = dense_block(matrix, history_cols[rows], target_cols[open_])
         block *= weights[:, None]
         best = np.argmax(block, axis=0)
         found = block[best, np.arange(open_.size)] > 0
         out[open_[found]] = anchor_ids[best[found]]
+    return out
+
+
+def dense_block(matrix: sp.csr_matrix, rows: IndexArray, cols: IndexArray) -> FloatArray:
+    """``matrix[rows][:, cols].toarray()`` by numpy gathers over the CSR's own arrays.
+
+    Per request this reads only the history's rows: scipy's fancy indexing built two
+    matrices and a dense copy each time. ``matrix`` must be canonical (sorted, no duplicates),
+    as every model's stored neighbourhood is; repeated ``rows`` or ``cols`` repeat.
+    """
+    positions, lengths = gather_rows(matrix.indptr, rows)
+    owner = np.repeat(np.arange(rows.shape[0]), lengths)
+    entry_cols = matrix.indices[positions]
+    targets, inverse = np.unique(cols, return_inverse=True)
+    block = np.zeros((rows.shape[0], targets.shape[0]), dtype=matrix.dtype)
+    if targets.shape[0] and positions.shape[0]:
+        slot = np.minimum(np.searchsorted(targets, entry_cols), targets.shape[0] - 1)
+        hit = targets[slot] == entry_cols
+        block[owner[hit], slot[hit]] = matrix.data[positions[hit]]
+    out: FloatArray = block[:, inverse.ravel()]
     return out
 
 

@@ -50,13 +50,18 @@ class CSRRows:
         )
 
     def gather(self, rows: IndexArray) -> tuple[IndexArray, I64]:
-        """(positions of the rows' entries in ``indices`` / ``data``, row by row; row lengths)."""
-        starts = self.indptr[rows]
-        lengths = self.indptr[rows + 1] - starts
-        total = int(lengths.sum())
-        # Entry t of row r sits at starts[r] + t: one arange shifted per row.
-        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        return (np.arange(total, dtype=np.int64) + shift).astype(np.intp, copy=False), lengths
+        """``gather_rows`` over this matrix's ``indptr``."""
+        return gather_rows(self.indptr, rows)
+
+
+def gather_rows(indptr: npt.NDArray[np.integer[Any]], rows: IndexArray) -> tuple[IndexArray, I64]:
+    """(positions of the rows' entries in a CSR's ``indices`` / ``data``, row by row; lengths)."""
+    starts = indptr[rows].astype(np.int64, copy=False)
+    lengths = indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    # Entry t of row r sits at starts[r] + t: one arange shifted per row.
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return (np.arange(total, dtype=np.int64) + shift).astype(np.intp, copy=False), lengths
 
 
 def sparse_product_row(

@@ -9,7 +9,7 @@ within 1e-5. Also the pieces: one-row weighting, top-k ties, the explain block g
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -24,7 +24,7 @@ from recsys.modeling.explain import dense_block
 from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.topk import top_k, top_k_candidates, top_k_row
 from recsys.modeling.toy import two_taste_groups, two_taste_items
-from recsys.modeling.weighting import WEIGHTING_KINDS
+from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
 from tests.support.datasets import data_root
 
 # two_stage's per-request path is another change's (it keeps the reference path here).
@@ -78,7 +78,7 @@ def test_fast_path_matches_reference_on_toy_data(
     model_type: str, weighting: str, toy: Interactions
 ) -> None:
     cls = model_class(model_type)
-    kind = cls.default_weighting if weighting == "default" else weighting
+    kind = cls.default_weighting if weighting == "default" else cast(WeightingKind, weighting)
     matrix = build_matrix(toy, weighting=kind, items=two_taste_items())
     model = fitted(model_type, matrix, **dict(cls.example_params))
     users = sorted(set(toy.user_ids.tolist()))
@@ -103,7 +103,7 @@ def test_item_knn_similarities_match_reference(similarity: str, toy: Interaction
 
 @pytest.mark.parametrize("kind", WEIGHTING_KINDS)
 def test_fast_path_matches_reference_under_every_weighting(kind: str, toy: Interactions) -> None:
-    matrix = build_matrix(toy, weighting=kind, threshold=3.0)
+    matrix = build_matrix(toy, weighting=cast(WeightingKind, kind), threshold=3.0)
     for model_type in ("als", "svd", "item_knn", "cooccurrence"):
         model = fitted(model_type, matrix, **dict(model_class(model_type).example_params))
         for user in sorted(set(toy.user_ids.tolist())):
@@ -160,7 +160,9 @@ def test_apply_row_weighs_as_apply(kind: str) -> None:
     rng = np.random.default_rng(5)
     n_items = 50
     norm = rng.uniform(0.5, 2.0, n_items).astype(np.float32)
-    weighting = FittedWeighting(Weighting(kind=kind, alpha=0.7, threshold=3.0), norm)
+    weighting = FittedWeighting(
+        Weighting(kind=cast(WeightingKind, kind), alpha=0.7, threshold=3.0), norm
+    )
     for size in (0, 1, 7, 50):
         cols = np.sort(rng.choice(n_items, size=size, replace=False)).astype(np.intp)
         raw = rng.integers(0, 6, size).astype(np.float32)

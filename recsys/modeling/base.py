@@ -24,9 +24,10 @@ from recsys.modeling.dataset import (
     InteractionMatrix,
     Weighting,
     lookup,
+    lookup_one,
 )
 from recsys.modeling.errors import NotFittedError
-from recsys.modeling.explain import anchors
+from recsys.modeling.explain import anchors, scipy_block
 from recsys.modeling.history import (
     Histories,
     History,
@@ -199,7 +200,7 @@ class Recommender(ABC, Generic[P]):
             return self.recommend_reference(user_id, history=history, k=k)
         seen, raw = history_row(self.item_ids, history)
         cols, weights = self._weighting.apply_row(seen, raw, n_items=self.n_items)
-        user_index = int(lookup(self.user_ids, [user_id])[0])
+        user_index = lookup_one(self.user_ids, int(user_id))
         ranked = self._recommend_row(user_id, user_index, HistoryRow(seen, raw, cols, weights), k)
         if ranked is None:
             return self.recommend_reference(user_id, history=history, k=k)
@@ -255,6 +256,19 @@ class Recommender(ABC, Generic[P]):
             movie_ids,
             last=last,
             recency=recency,
+        )
+
+    def explain_reference(self, history: History, movie_ids: npt.ArrayLike) -> IdArray:
+        """``explain`` reading the matrices by scipy fancy indexing (the path it replaced)."""
+        last, recency = self.anchor_window()
+        return anchors(
+            self.item_ids,
+            self.explaining_matrices(),
+            history,
+            movie_ids,
+            last=last,
+            recency=recency,
+            block=scipy_block,
         )
 
     def anchor_window(self) -> tuple[int | None, float]:

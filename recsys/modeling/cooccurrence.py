@@ -14,7 +14,7 @@ from recsys.modeling.base import HistoryRow, Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
-from recsys.modeling.neighbourhood import CSRRows, neighbourhood_top_k
+from recsys.modeling.neighbourhood import CSRRows, SparseAccumulator, neighbourhood_top_k
 from recsys.modeling.params import ModelParams, check_choice, check_int
 from recsys.modeling.search import MIN_NEIGHBOURS, Choice, LogUniform, SearchSpace
 from recsys.modeling.state import StateArrays
@@ -67,6 +67,7 @@ class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
         self._neighbours: sp.csr_matrix | None = None
         # The same matrix as numpy arrays, for the per-request path (set with it).
         self._rows: CSRRows | None = None
+        self._scratch = SparseAccumulator(0)
 
     @property
     def neighbours(self) -> sp.csr_matrix:
@@ -92,13 +93,14 @@ class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
         # Only the neighbours of the history's items can score: rank just those.
         if self._rows is None:
             raise NotFittedError("cooccurrence model is not fitted: call fit() or load()")
-        return neighbourhood_top_k(self._rows, row.cols, row.weights, row.seen, k)
+        return neighbourhood_top_k(self._rows, self._scratch, row.cols, row.weights, row.seen, k)
 
     def _similar(self, item_index: int) -> FloatArray:
         return dense_row(self.neighbours, item_index)
 
     def _set_neighbours(self, neighbours: sp.csr_matrix) -> None:
         self._neighbours = neighbours
+        self._scratch = SparseAccumulator(int(neighbours.shape[1]))
         self._rows = CSRRows.of(neighbours)
 
     def _state_arrays(self) -> StateArrays:

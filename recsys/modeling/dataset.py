@@ -37,6 +37,21 @@ def lookup(vocabulary: IdArray, ids: npt.ArrayLike) -> IndexArray:
     return np.where(vocabulary[pos] == query, pos, -1).astype(np.intp, copy=False)
 
 
+def lookup_one(vocabulary: IdArray, id_: int) -> int:
+    """``lookup`` of a single id, without the array round trips (the per-request user id)."""
+    pos = int(vocabulary.searchsorted(id_))
+    return pos if pos < vocabulary.shape[0] and int(vocabulary[pos]) == id_ else -1
+
+
+def sorted_contains(values: npt.NDArray[Any], queries: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Which ``queries`` are in the sorted ``values`` (a binary search; ``np.isin`` sorts)."""
+    if values.shape[0] == 0:
+        return np.zeros(queries.shape, dtype=np.bool_)
+    at = np.minimum(values.searchsorted(queries), values.shape[0] - 1)
+    found: npt.NDArray[np.bool_] = values[at] == queries
+    return found
+
+
 @dataclass(frozen=True)
 class Weighting:
     """How raw ratings become matrix weights (also applied to request-time histories)."""

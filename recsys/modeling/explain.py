@@ -7,7 +7,7 @@ item with the largest term is the anchor of "because you watched <anchor>".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,7 @@ def anchors(
     *,
     last: int | None = None,
     recency: float = 1.0,
+    block: Callable[[sp.csr_matrix, IndexArray, IndexArray], FloatArray] | None = None,
 ) -> IdArray:
     """For each of ``movie_ids``, the history movie with the largest weighted M[i, j].
 
@@ -35,7 +36,9 @@ def anchors(
     ``last`` latest count (by timestamp), the k-th latest weighing ``recency ** k``, as in
     their scores. ``matrices`` are tried in order: a later one only explains movies the
     earlier ones could not. ``NO_ANCHOR`` where no history item relates to the movie.
+    ``block`` reads M[rows][:, cols] (default ``dense_block``; ``scipy_block`` is the reference).
     """
+    read = dense_block if block is None else block
     targets = np.asarray(movie_ids, dtype=np.int64).ravel()
     out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
     if not matrices:  # most models, on every request: nothing to look up
@@ -52,10 +55,10 @@ def anchors(
         open_ = valid[out[valid] == NO_ANCHOR]
         if open_.size == 0:
             break
-        block = dense_block(matrix, history_cols[rows], target_cols[open_])
-        block *= weights[:, None]
-        best = np.argmax(block, axis=0)
-        found = block[best, np.arange(open_.size)] > 0
+        cells = read(matrix, history_cols[rows], target_cols[open_])
+        cells *= weights[:, None]
+        best = np.argmax(cells, axis=0)
+        found = cells[best, np.arange(open_.size)] > 0
         out[open_[found]] = anchor_ids[best[found]]
     return out
 
@@ -78,6 +81,12 @@ def dense_block(matrix: sp.csr_matrix, rows: IndexArray, cols: IndexArray) -> Fl
         block[owner[hit], slot[hit]] = matrix.data[positions[hit]]
     out: FloatArray = block[:, inverse.ravel()]
     return out
+
+
+def scipy_block(matrix: sp.csr_matrix, rows: IndexArray, cols: IndexArray) -> FloatArray:
+    """``dense_block`` by scipy fancy indexing: the reference it is tested against."""
+    cells: FloatArray = matrix[rows][:, cols].toarray()
+    return cells
 
 
 def _weights(

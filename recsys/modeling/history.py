@@ -191,7 +191,9 @@ def history_row(item_ids: IdArray, history: History) -> tuple[IndexArray, FloatA
     if cols.shape[0] > 1:
         order = np.argsort(cols, kind="stable")
         cols, ratings = cols[order], ratings[order]
-        first = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-        # Repeated movies add up, as the batch path's sparse constructor does.
-        cols, ratings = cols[first], np.add.reduceat(ratings, first).astype(np.float32)
+        repeated = cols[1:] == cols[:-1]
+        if repeated.any():
+            first = np.flatnonzero(np.r_[True, ~repeated])
+            # Repeated movies add up, as the batch path's sparse constructor does.
+            cols, ratings = cols[first], np.add.reduceat(ratings, first).astype(np.float32)
     return cols, ratings

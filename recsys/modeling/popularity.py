@@ -11,7 +11,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import HistoryRow, Recommender
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, sorted_contains
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.state import StateArrays, require_arrays
@@ -63,7 +63,7 @@ class PopularityRecommender(Recommender[PopularityParams]):
             raise NotFittedError("popularity model is not fitted: call fit() or load()")
         head = self._ranking[: k + row.seen.shape[0]]
         if row.seen.shape[0]:
-            head = head[~np.isin(head, row.seen, assume_unique=True)]
+            head = head[~sorted_contains(row.seen, head)]
         top = head[:k]
         return top, self.counts[top]
 

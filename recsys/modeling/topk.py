@@ -62,7 +62,7 @@ def top_k_row(scores: FloatArray, k: int) -> tuple[IndexArray, FloatArray]:
 def top_k_candidates(
     candidates: IndexArray, values: FloatArray, k: int
 ) -> tuple[IndexArray, FloatArray]:
-    """Top-k of sparse scores: ``candidates`` (sorted, unique indices) scored ``values``.
+    """Top-k of sparse scores: ``candidates`` (unique indices, any order) scored ``values``.
 
     Best first, ties by lower index, -inf values left out: the same as ``top_k_row`` over the
     dense row that is ``values`` at ``candidates`` and -inf elsewhere.
@@ -75,16 +75,18 @@ def top_k_candidates(
         part = np.argpartition(-values, kk - 1)[:kk]
         kth = float(values[part].min())
         if np.isfinite(kth) and np.count_nonzero(values >= kth) > kk:
-            # Positions in ``candidates`` order are index order: lowest positions win ties.
-            part = _row_top_set(values, kk, kth)
+            # More candidates tie with the k-th score than fit: the lowest indices win.
+            above = np.flatnonzero(values > kth)
+            tied = np.flatnonzero(values == kth)
+            tied = tied[np.argsort(candidates[tied], kind="stable")[: kk - above.shape[0]]]
+            part = np.concatenate([above, tied])
     else:
         part = np.arange(n, dtype=np.intp)
-    picked = values[part]
-    # Positions ascend with the index, so (score desc, position asc) is (score, lower index).
-    order = np.lexsort((part, -picked))
-    part, picked = part[order], picked[order]
+    picked, index = values[part], candidates[part]
+    order = np.lexsort((index, -picked))
+    index, picked = index[order], picked[order]
     keep = np.isfinite(picked)
-    return candidates[part[keep]], picked[keep].astype(np.float32, copy=False)
+    return index[keep].astype(np.intp, copy=False), picked[keep].astype(np.float32, copy=False)
 
 
 def check_k(k: int) -> None:

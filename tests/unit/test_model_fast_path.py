@@ -51,6 +51,11 @@ def check_user(model: Recommender[Any], user: int, history: History, k: int) -> 
     what = f"{model.model_type} user {user} ({len(history)} movies), k={k}"
     assert_same_answer(fast, model.recommend_reference(user, history=history, k=k), what)
     assert_same_answer(fast, batch_row(model, user, history, k), what)
+    # The reasons too, for these movies and for a few the user has seen or that are unknown.
+    targets = np.r_[fast[0], history.movie_ids[:3], [999_999]]
+    np.testing.assert_array_equal(
+        model.explain(history, targets), model.explain_reference(history, targets), what
+    )
 
 
 def history_of(interactions: Interactions, user_id: int) -> History:
@@ -198,6 +203,8 @@ def test_top_k_candidates_equal_the_dense_row() -> None:
         np.testing.assert_array_equal(got[0], want_top[0][finite])
         np.testing.assert_array_equal(got[1], want_values[0][finite])
         np.testing.assert_array_equal(top_k_row(dense, k)[0], got[0])
+        shuffled = rng.permutation(candidates).astype(np.intp)  # any order answers the same
+        np.testing.assert_array_equal(top_k_candidates(shuffled, dense[shuffled], k)[0], got[0])
 
 
 def test_dense_block_equals_scipy_fancy_indexing() -> None:

@@ -9,6 +9,7 @@ within 1e-5. Also the pieces: one-row weighting, top-k ties, the explain block g
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -18,9 +19,12 @@ import scipy.sparse as sp
 from recsys.data import load_dataset
 from recsys.data.frames import Interactions
 from recsys.evaluation.splits import interactions_from_ratings
+from recsys.modeling.ann import search_mode
+from recsys.modeling.artifacts import LocalArtifactStore, load_model, save_model
 from recsys.modeling.base import PAD_ID, History, Recommender
 from recsys.modeling.dataset import FittedWeighting, InteractionMatrix, Weighting, build_matrix
 from recsys.modeling.explain import dense_block
+from recsys.modeling.latent import LatentFactorRecommender
 from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.topk import top_k, top_k_candidates, top_k_row
 from recsys.modeling.toy import two_taste_groups, two_taste_items
@@ -217,3 +221,45 @@ def test_dense_block_equals_scipy_fancy_indexing() -> None:
         got = dense_block(matrix, rows, cols)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+
+
+# --------------------------------------------------------------------------- approximate index
+
+
+@pytest.mark.parametrize("model_type", ["als", "bpr", "svd"])
+def test_ann_search_finds_the_exact_top_k_and_survives_save_load(
+    model_type: str, ml100k: Interactions, tmp_path: Path
+) -> None:
+    cls = model_class(model_type)
+    matrix = build_matrix(ml100k, weighting=cls.default_weighting)
+    # ann_min_items below ML-100K's 1,682 movies: the index is used and saved with the model.
+    params = {**ML100K_PARAMS.get(model_type, {}), "ann_min_items": 1000}
+    model = fitted(model_type, matrix, **params)
+    assert isinstance(model, LatentFactorRecommender) and model.uses_ann
+    store = LocalArtifactStore(tmp_path)
+    save_model(store, model)
+    loaded, manifest = load_model(store, model_type)
+    assert "ann.npz" in manifest.files
+    users = np.random.default_rng(2).choice(np.unique(ml100k.user_ids), 40, replace=False)
+    hits = 0
+    for user in users.tolist():
+        history = history_of(ml100k, user)
+        got = model.recommend(user, history=history, k=10)
+        np.testing.assert_array_equal(loaded.recommend(user, history=history, k=10)[0], got[0])
+        with search_mode(model, "exact"):
+            want = model.recommend(user, history=history, k=10)
+        assert not set(got[0].tolist()) & set(history.movie_ids.tolist())
+        hits += len(set(got[0].tolist()) & set(want[0].tolist()))
+        # Every returned score is the exact score of that movie.
+        exact_ids, exact_values = model.recommend_reference(user, history=history, k=2000)
+        exact_scores = dict(zip(exact_ids.tolist(), exact_values.tolist(), strict=True))
+        np.testing.assert_allclose(
+            got[1], [exact_scores[m] for m in got[0].tolist()], rtol=1e-5, atol=1e-5
+        )
+    assert hits / (10 * len(users)) >= 0.95
+
+
+def test_exact_search_below_ann_min_items(ml100k: Interactions) -> None:
+    model = fitted("als", build_matrix(ml100k, weighting="confidence"), iterations=2)
+    assert isinstance(model, LatentFactorRecommender)
+    assert not model.uses_ann and "ann" not in model.to_state()

@@ -9,6 +9,7 @@ within 1e-5. Also the pieces: one-row weighting, top-k ties, the explain block g
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -263,3 +264,15 @@ def test_exact_search_below_ann_min_items(ml100k: Interactions) -> None:
     model = fitted("als", build_matrix(ml100k, weighting="confidence"), iterations=2)
     assert isinstance(model, LatentFactorRecommender)
     assert not model.uses_ann and "ann" not in model.to_state()
+
+
+def test_sparse_accumulator_is_safe_across_threads(toy: Interactions) -> None:
+    # The scratch arrays are per thread: concurrent requests (the service's pool) answer as
+    # one at a time does, and leave the scratch clean for the next request.
+    model = fitted("item_knn", build_matrix(toy, weighting="binary"), k=5)
+    users = sorted(set(toy.user_ids.tolist())) * 20
+    want = {u: model.recommend(u, history=history_of(toy, u), k=5) for u in set(users)}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda u: model.recommend(u, history=history_of(toy, u), k=5), users))
+    for user, answer in zip(users, got, strict=True):
+        assert_same_answer(answer, want[user], f"user {user}")

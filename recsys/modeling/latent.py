@@ -63,7 +63,8 @@ class LatentFactorRecommender(Recommender[LP]):
         # How recommend() finds the top-k: "auto" = the approximate index from
         # params.ann_min_items items on, else exact; "exact" / "ann" force one.
         self.search: SearchMode = "auto"
-        # The approximate index: read from ann.npz at load, else built on first use.
+        # The approximate index: stored as ann.npz by to_state and read back at load (built
+        # at load if missing), or built on first use after fit.
         self._ann: InnerProductIndex | None = None
         self._ann_lock = threading.Lock()
 
@@ -223,6 +224,9 @@ class LatentFactorRecommender(Recommender[LP]):
                 raise ModelStateError(
                     f"ann.npz: not a valid index for these factors: {exc}"
                 ) from exc
+        elif self.n_items >= self.params.ann_min_items:
+            # An artifact saved without its index: build it now rather than in a request.
+            self.ann_index()
 
     def _fitted(self, value: FloatArray | None) -> FloatArray:
         if value is None:

@@ -6,7 +6,8 @@ of
 
 - before: ``recommend_reference`` (a one-row scipy matrix through ``_score``, the old path)
   then ``explain_reference`` (scipy fancy indexing);
-- after: ``recommend`` (numpy over arrays kept at load) then ``explain``;
+- after: ``recommend`` (numpy over arrays kept at load; latent models with exact search here)
+  then ``explain``;
 
 interleaved request by request, so both see the same load. Median and p99 in microseconds, and
 the load average before and after. Each answer pair is checked equal (same ids in order).
@@ -45,6 +46,7 @@ from recsys.data.loader import load_dataset
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
 from recsys.evaluation.splits import interactions_from_ratings
+from recsys.modeling.ann import search_mode
 from recsys.modeling.artifacts import LocalArtifactStore, load_model, save_model
 from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import build_matrix
@@ -197,7 +199,7 @@ def measure_ann(
     model: LatentFactorRecommender[Any], requests: list[tuple[int, History]], rounds: int
 ) -> dict:
     """Exact vs approximate top-k of a latent model: recall@K and per-request times."""
-    from recsys.modeling.ann import InnerProductIndex, search_mode
+    from recsys.modeling.ann import InnerProductIndex
 
     start = time.perf_counter()
     InnerProductIndex.build(model.item_factors)  # what training adds (the load reads it)
@@ -267,7 +269,12 @@ def main() -> None:
                 continue
             with threadpool_limits(1, "blas"):
                 load_before = loadavg()
-                row = measure(model, requests, args.rounds)
+                if isinstance(model, LatentFactorRecommender):
+                    # Exact here, so the answers can be checked equal; the index below.
+                    with search_mode(model, "exact"):
+                        row = measure(model, requests, args.rounds)
+                else:
+                    row = measure(model, requests, args.rounds)
                 if args.ann and isinstance(model, LatentFactorRecommender):
                     row["ann"] = measure_ann(model, requests, args.rounds)
                 row["loadavg"] = [load_before, loadavg()]

@@ -88,7 +88,12 @@ def interactions_for(size: str) -> Interactions:
     if (csv_dir / "COMPLETE.json").is_file():
         ratings = load_dataset(csv_dir / "synth").ratings
     else:
-        synthetic = generate(**SYNTH)
+        synthetic = generate(
+            users=SYNTH["users"],
+            items=SYNTH["items"],
+            interactions=SYNTH["interactions"],
+            seed=SYNTH["seed"],
+        )
         write_dataset(synthetic, csv_dir / "synth")
         (csv_dir / "COMPLETE.json").write_text(json.dumps(SYNTH) + "\n")
         ratings = synthetic.ratings
@@ -105,9 +110,15 @@ def interactions_for(size: str) -> Interactions:
     return interactions
 
 
-def trained(size: str, model_type: str, interactions: Interactions, *, retrain: bool) -> Any:
-    """The model of ``model_type`` for ``size``: loaded from the cache store, else trained."""
-    store = LocalArtifactStore(cache_root() / "recommend" / f"models-{size}")
+def trained(
+    size: str, model_type: str, interactions: Interactions, *, retrain: bool, train_rows: int = 0
+) -> Any:
+    """The model of ``model_type`` for ``size``: loaded from the cache store, else trained.
+
+    ``train_rows`` > 0 fits on that many random rows (same catalogue, a cheaper fit).
+    """
+    suffix = f"-sub{train_rows}" if train_rows else ""
+    store = LocalArtifactStore(cache_root() / "recommend" / f"models-{size}{suffix}")
     if not retrain and store.exists(f"{model_type}/LATEST"):
         start = time.perf_counter()
         model, _ = load_model(store, model_type)
@@ -115,6 +126,14 @@ def trained(size: str, model_type: str, interactions: Interactions, *, retrain: 
         return model
     start = time.perf_counter()
     cls = model_class(model_type)
+    if train_rows:
+        rows = np.random.default_rng(0).permutation(len(interactions))[:train_rows]
+        interactions = Interactions(
+            interactions.user_ids[rows],
+            interactions.movie_ids[rows],
+            interactions.ratings[rows],
+            interactions.timestamps[rows],
+        )
     matrix = build_matrix(interactions, weighting=cls.default_weighting)
     model = create_model(model_type, PARAMS[size].get(model_type, {})).fit(matrix)
     fitted = time.perf_counter()
@@ -183,7 +202,9 @@ def paired(
     return t_before, t_after
 
 
-def measure(model: Recommender[Any], requests: list[tuple[int, History]], rounds: int) -> dict:
+def measure(
+    model: Recommender[Any], requests: list[tuple[int, History]], rounds: int
+) -> dict[str, Any]:
     def before(user: int, history: History) -> Any:
         ids, _ = model.recommend_reference(user, history=history, k=K)
         return np.r_[ids, model.explain_reference(history, ids)]
@@ -202,7 +223,7 @@ def measure(model: Recommender[Any], requests: list[tuple[int, History]], rounds
 
 def measure_ann(
     model: LatentFactorRecommender[Any], requests: list[tuple[int, History]], rounds: int
-) -> dict:
+) -> dict[str, Any]:
     """Exact vs approximate top-k of a latent model: recall@K and per-request times."""
 
     def exact(user: int, history: History) -> Any:
@@ -249,6 +270,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the sampled users")
     parser.add_argument("--ann", action="store_true", help="latent models: exact vs ANN too")
     parser.add_argument("--retrain", action="store_true")
+    parser.add_argument(
+        "--train-rows", type=int, default=0, help="fit on this many random rows (0: all)"
+    )
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -263,7 +287,9 @@ def main() -> None:
             if model_type in SKIP.get(size, set()):
                 print(f"  {model_type}: skipped at {size} (too slow to fit here)")
                 continue
-            model = trained(size, model_type, interactions, retrain=args.retrain)
+            model = trained(
+                size, model_type, interactions, retrain=args.retrain, train_rows=args.train_rows
+            )
             if args.train_only:
                 continue
             with threadpool_limits(1, "blas"):

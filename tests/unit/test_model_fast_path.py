@@ -276,3 +276,17 @@ def test_sparse_accumulator_is_safe_across_threads(toy: Interactions) -> None:
         got = list(pool.map(lambda u: model.recommend(u, history=history_of(toy, u), k=5), users))
     for user, answer in zip(users, got, strict=True):
         assert_same_answer(answer, want[user], f"user {user}")
+
+
+def test_an_artifact_without_its_index_builds_it_at_load(ml100k: Interactions) -> None:
+    model = fitted("svd", build_matrix(ml100k, weighting="binary"), ann_min_items=1000)
+    state = model.to_state()
+    del state["ann"]
+    loaded = model_class("svd").from_state(model.params.to_dict(), model.data_info, state)
+    assert isinstance(loaded, LatentFactorRecommender) and loaded._ann is not None
+    history = history_of(ml100k, 1)
+    got = loaded.recommend(1, history=history, k=10)[0]
+    with search_mode(loaded, "exact"):
+        want = loaded.recommend(1, history=history, k=10)[0]
+    # A multi-threaded build is not bit-reproducible: the answer is checked, not the graph.
+    assert len(got) == 10 and len(set(got.tolist()) & set(want.tolist())) >= 8

@@ -21,7 +21,12 @@ from threadpoolctl import threadpool_limits
 
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
-from recsys.modeling.latent import LatentFactorRecommender, LatentParams
+from recsys.modeling.latent import (
+    ANN_MIN_ITEMS,
+    LatentFactorRecommender,
+    LatentParams,
+    check_ann_min_items,
+)
 from recsys.modeling.params import ModelParams, check_float, check_int
 from recsys.modeling.search import Choice, LogUniform, SearchSpace
 from recsys.modeling.weighting import WeightingKind
@@ -43,8 +48,13 @@ class ALSParams(LatentParams):
     alpha: float = 0.779
     iterations: int = 30
     random_state: int = 42
+    # Catalogue size from which recommend() finds the top-k through the approximate index
+    # (recsys.modeling.ann) instead of scoring every item; set it above the catalogue for
+    # exact search always. From 20k items the index is cheaper per request (benchmarks/README.md).
+    ann_min_items: int = ANN_MIN_ITEMS
 
     def __post_init__(self) -> None:
+        check_ann_min_items("als", self.ann_min_items)
         check_int("als", "factors", self.factors, low=1, high=4096)
         check_float("als", "regularization", self.regularization, low=0.0)
         check_float("als", "alpha", self.alpha, low=0.0, low_open=True)
@@ -130,6 +140,12 @@ class ALSRecommender(LatentFactorRecommender[ALSParams]):
                     # implicit scales the matrix by alpha before fitting: so does the fold-in.
                     weighted.data[start:stop] * self.params.alpha,
                 )
+
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        # One row runs on the caller's BLAS threads, as _fold_in does for one row.
+        return als_fold_in(
+            self.item_factors, self._require_gram(), cols, weights * self.params.alpha
+        )
 
     def _set_factors(self, users: npt.ArrayLike, items: npt.ArrayLike, **extras: Any) -> None:
         super()._set_factors(users, items, **extras)

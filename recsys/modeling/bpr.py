@@ -13,7 +13,12 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
-from recsys.modeling.latent import LatentFactorRecommender, LatentParams
+from recsys.modeling.latent import (
+    ANN_MIN_ITEMS,
+    LatentFactorRecommender,
+    LatentParams,
+    check_ann_min_items,
+)
 from recsys.modeling.params import ModelParams, check_float, check_int
 from recsys.modeling.search import Choice, LogUniform, SearchSpace
 from recsys.modeling.weighting import WeightingKind
@@ -43,8 +48,13 @@ class BPRParams(LatentParams):
     # implicit's SGD threads update shared factors without locks: more than one thread is
     # faster but makes the factors depend on thread timing, i.e. not reproducible.
     num_threads: int = 1
+    # Catalogue size from which recommend() finds the top-k through the approximate index
+    # (recsys.modeling.ann) instead of scoring every item; set it above the catalogue for
+    # exact search always. From 20k items the index is cheaper per request (benchmarks/README.md).
+    ann_min_items: int = ANN_MIN_ITEMS
 
     def __post_init__(self) -> None:
+        check_ann_min_items("bpr", self.ann_min_items)
         check_int("bpr", "factors", self.factors, low=1, high=4096)
         check_float("bpr", "learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True)
         check_float("bpr", "regularization", self.regularization, low=0.0)
@@ -130,6 +140,16 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
                     liked,
                     regularization=self.params.regularization,
                 )
+
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        # Only users the model never saw get here (folds_known_users is False).
+        with threadpool_limits(1, "blas"):
+            return bpr_fold_in(
+                self.item_factors,
+                self.item_counts,
+                cols,
+                regularization=self.params.regularization,
+            )
 
     def _extra_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"item_counts": (self.n_items,)}

@@ -10,10 +10,11 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender
+from recsys.modeling.base import HistoryRow, Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
+from recsys.modeling.neighbourhood import CSRRows, SparseAccumulator, neighbourhood_top_k
 from recsys.modeling.params import ModelParams, check_choice, check_int
 from recsys.modeling.search import MIN_NEIGHBOURS, Choice, LogUniform, SearchSpace
 from recsys.modeling.state import StateArrays
@@ -64,6 +65,9 @@ class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
     def __init__(self, params: CooccurrenceParams | None = None) -> None:
         super().__init__(params)
         self._neighbours: sp.csr_matrix | None = None
+        # The same matrix as numpy arrays, for the per-request path (set with it).
+        self._rows: CSRRows | None = None
+        self._scratch = SparseAccumulator(0)
 
     @property
     def neighbours(self) -> sp.csr_matrix:
@@ -73,22 +77,38 @@ class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
         return self._neighbours
 
     def _fit(self, matrix: InteractionMatrix) -> None:
-        self._neighbours = cooccurrence_neighbours(
-            matrix.user_items, normalize=self.params.normalize, k=self.params.k
+        self._set_neighbours(
+            cooccurrence_neighbours(
+                matrix.user_items, normalize=self.params.normalize, k=self.params.k
+            )
         )
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
         # Items no history item co-occurs with stay -inf, as item_knn (nothing links to them).
         return dense_scores(weighted @ self.neighbours)
 
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        # Only the neighbours of the history's items can score: rank just those.
+        if self._rows is None:
+            raise NotFittedError("cooccurrence model is not fitted: call fit() or load()")
+        return neighbourhood_top_k(self._rows, self._scratch, row.cols, row.weights, row.seen, k)
+
     def _similar(self, item_index: int) -> FloatArray:
         return dense_row(self.neighbours, item_index)
+
+    def _set_neighbours(self, neighbours: sp.csr_matrix) -> None:
+        self._neighbours = neighbours
+        self._scratch = SparseAccumulator(int(neighbours.shape[1]))
+        self._rows = CSRRows.of(neighbours)
 
     def _state_arrays(self) -> StateArrays:
         return {"neighbours": csr_arrays(self.neighbours)}
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        self._neighbours = csr_from_state(state, "neighbours", shape=(self.n_items, self.n_items))
+        n = self.n_items
+        self._set_neighbours(csr_from_state(state, "neighbours", shape=(n, n)))
 
 
 def cooccurrence_neighbours(

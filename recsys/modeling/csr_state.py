@@ -58,7 +58,8 @@ def dense_scores(product: sp.spmatrix) -> FloatArray:
 
 def dense_row(matrix: sp.csr_matrix, index: int) -> FloatArray:
     """Row ``index`` of an items x items CSR as dense float32; -inf where it stores nothing."""
-    row = matrix[index]
+    # The row's slice of the CSR's own arrays: scipy's matrix[index] builds a matrix per call.
+    start, stop = int(matrix.indptr[index]), int(matrix.indptr[index + 1])
     scores = np.full(matrix.shape[1], -np.inf, dtype=np.float32)
-    scores[row.indices] = row.data
+    scores[matrix.indices[start:stop]] = matrix.data[start:stop]
     return scores

@@ -37,6 +37,21 @@ def lookup(vocabulary: IdArray, ids: npt.ArrayLike) -> IndexArray:
     return np.where(vocabulary[pos] == query, pos, -1).astype(np.intp, copy=False)
 
 
+def lookup_one(vocabulary: IdArray, id_: int) -> int:
+    """``lookup`` of a single id, without the array round trips (the per-request user id)."""
+    pos = int(vocabulary.searchsorted(id_))
+    return pos if pos < vocabulary.shape[0] and int(vocabulary[pos]) == id_ else -1
+
+
+def sorted_contains(values: npt.NDArray[Any], queries: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Which ``queries`` are in the sorted ``values`` (a binary search; ``np.isin`` sorts)."""
+    if values.shape[0] == 0:
+        return np.zeros(queries.shape, dtype=np.bool_)
+    at = np.minimum(values.searchsorted(queries), values.shape[0] - 1)
+    found: npt.NDArray[np.bool_] = values[at] == queries
+    return found
+
+
 @dataclass(frozen=True)
 class Weighting:
     """How raw ratings become matrix weights (also applied to request-time histories)."""
@@ -95,6 +110,32 @@ class FittedWeighting:
         elif kind == "bm25":
             out = self._bm25(out)
         return out
+
+    def apply_row(
+        self, cols: IndexArray, raw: FloatArray, *, n_items: int
+    ) -> tuple[IndexArray, FloatArray]:
+        """``apply`` for one history row in numpy: (kept columns, their float32 weights).
+
+        ``cols`` are sorted unique item indices and ``raw`` their summed ratings; the same
+        arithmetic as ``apply`` on a one-row matrix, so the weights are bit-identical.
+        """
+        kind = self.spec.kind
+        values = np.asarray(raw, dtype=np.float32)
+        if kind == "binary":
+            return cols, np.ones(cols.shape[0], dtype=np.float32)
+        if kind == "threshold":
+            weights = (values >= self.spec.threshold).astype(np.float32)
+            keep = weights != 0
+            return cols[keep], weights[keep]
+        if kind == "confidence":
+            return cols, (1.0 + self.spec.alpha * values).astype(np.float32)
+        if kind == "bm25":
+            k1 = self.spec.bm25_k1
+            idf = np.log(float(n_items)) - np.log1p(float(cols.shape[0]))
+            data = values.astype(np.float64)
+            norm = self.item_length_norm[cols].astype(np.float64)
+            return cols, (data * (k1 + 1.0) / (k1 * norm + data) * idf).astype(np.float32)
+        return cols, values.copy()
 
     def _bm25(self, raw: sp.csr_matrix) -> sp.csr_matrix:
         # implicit's bm25_weight on the items x users matrix, written per user row so that a

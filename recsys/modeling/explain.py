@@ -7,14 +7,15 @@ item with the largest term is the anchor of "because you watched <anchor>".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.dataset import IdArray, lookup
+from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, lookup
 from recsys.modeling.history import History
+from recsys.modeling.neighbourhood import gather_rows
 
 NO_ANCHOR = -1
 
@@ -27,6 +28,7 @@ def anchors(
     *,
     last: int | None = None,
     recency: float = 1.0,
+    block: Callable[[sp.csr_matrix, IndexArray, IndexArray], FloatArray] | None = None,
 ) -> IdArray:
     """For each of ``movie_ids``, the history movie with the largest weighted M[i, j].
 
@@ -34,7 +36,9 @@ def anchors(
     ``last`` latest count (by timestamp), the k-th latest weighing ``recency ** k``, as in
     their scores. ``matrices`` are tried in order: a later one only explains movies the
     earlier ones could not. ``NO_ANCHOR`` where no history item relates to the movie.
+    ``block`` reads M[rows][:, cols] (default ``dense_block``; ``scipy_block`` is the reference).
     """
+    read = dense_block if block is None else block
     targets = np.asarray(movie_ids, dtype=np.int64).ravel()
     out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
     if not matrices:  # most models, on every request: nothing to look up
@@ -51,12 +55,40 @@ def anchors(
         open_ = valid[out[valid] == NO_ANCHOR]
         if open_.size == 0:
             break
-        block = matrix[history_cols[rows]][:, target_cols[open_]].toarray()
-        block *= weights[:, None]
-        best = np.argmax(block, axis=0)
-        found = block[best, np.arange(open_.size)] > 0
+        cells = read(matrix, history_cols[rows], target_cols[open_])
+        cells *= weights[:, None]
+        best = np.argmax(cells, axis=0)
+        found = cells[best, np.arange(open_.size)] > 0
         out[open_[found]] = anchor_ids[best[found]]
     return out
+
+
+def dense_block(matrix: sp.csr_matrix, rows: IndexArray, cols: IndexArray) -> FloatArray:
+    """``matrix[rows][:, cols].toarray()`` by numpy gathers over the CSR's own arrays.
+
+    Per request this reads only the history's rows: scipy's fancy indexing built two
+    matrices and a dense copy each time. ``matrix`` must be canonical (sorted, no duplicates),
+    as every model's stored neighbourhood is; repeated ``rows`` or ``cols`` repeat.
+    """
+    positions, lengths = gather_rows(matrix.indptr, rows)
+    entry_cols = matrix.indices[positions]
+    # Targets sorted (np.unique's overhead is most of the cost at 10 targets): an entry's
+    # slot is a binary search; a repeated target reads the first of its copies.
+    targets = np.sort(cols)
+    block = np.zeros((rows.shape[0], cols.shape[0]), dtype=matrix.dtype)
+    if cols.shape[0] and positions.shape[0]:
+        slot = np.minimum(np.searchsorted(targets, entry_cols), cols.shape[0] - 1)
+        hit = np.flatnonzero(targets[slot] == entry_cols)
+        owner = np.repeat(np.arange(rows.shape[0]), lengths)[hit]
+        block[owner, slot[hit]] = matrix.data[positions[hit]]
+    out: FloatArray = block[:, np.searchsorted(targets, cols)]
+    return out
+
+
+def scipy_block(matrix: sp.csr_matrix, rows: IndexArray, cols: IndexArray) -> FloatArray:
+    """``dense_block`` by scipy fancy indexing: the reference it is tested against."""
+    cells: FloatArray = matrix[rows][:, cols].toarray()
+    return cells
 
 
 def _weights(

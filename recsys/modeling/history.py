@@ -166,3 +166,34 @@ def _rows_from_interactions(
     wanted = pos >= 0
     rows = order[pos[wanted]].astype(np.intp)
     return rows, wanted
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One request's history in the model's item-index space, for the per-request fast path.
+
+    ``seen`` are the known movies' columns, sorted and unique (repeats summed into ``raw``):
+    the answer excludes them. ``cols`` / ``weights`` are what the training weighting makes of
+    them (a threshold weighting may drop some), sorted: the row the model scores from.
+    """
+
+    seen: IndexArray
+    raw: FloatArray
+    cols: IndexArray
+    weights: FloatArray
+
+
+def history_row(item_ids: IdArray, history: History) -> tuple[IndexArray, FloatArray]:
+    """(sorted unique columns of the history's known movies, their summed raw ratings)."""
+    cols = lookup(item_ids, history.movie_ids)
+    known = cols >= 0  # unknown movie ids cannot be scored or recommended: ignore them
+    cols, ratings = cols[known], history.ratings[known]
+    if cols.shape[0] > 1:
+        order = np.argsort(cols, kind="stable")
+        cols, ratings = cols[order], ratings[order]
+        repeated = cols[1:] == cols[:-1]
+        if repeated.any():
+            first = np.flatnonzero(np.r_[True, ~repeated])
+            # Repeated movies add up, as the batch path's sparse constructor does.
+            cols, ratings = cols[first], np.add.reduceat(ratings, first).astype(np.float32)
+    return cols, ratings

@@ -17,10 +17,11 @@ from implicit.nearest_neighbours import (
     normalize,
 )
 
-from recsys.modeling.base import Recommender
+from recsys.modeling.base import HistoryRow, Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
+from recsys.modeling.neighbourhood import CSRRows, SparseAccumulator, neighbourhood_top_k
 from recsys.modeling.params import ModelParams, check_choice, check_float, check_int
 from recsys.modeling.search import MIN_NEIGHBOURS, Choice, LogUniform, SearchSpace, Uniform
 from recsys.modeling.state import StateArrays
@@ -71,6 +72,9 @@ class ItemKNNRecommender(Recommender[ItemKNNParams]):
     def __init__(self, params: ItemKNNParams | None = None) -> None:
         super().__init__(params)
         self._similarity: sp.csr_matrix | None = None
+        # The same matrix as numpy arrays, for the per-request path (set with it).
+        self._rows: CSRRows | None = None
+        self._scratch = SparseAccumulator(0)
 
     @property
     def similarity(self) -> sp.csr_matrix:
@@ -102,7 +106,7 @@ class ItemKNNRecommender(Recommender[ItemKNNParams]):
         model.fit(sp.csr_matrix(weighted), show_progress=False)
         similarity = sp.csr_matrix(model.similarity, dtype=np.float32)
         similarity.sort_indices()
-        self._similarity = similarity
+        self._set_similarity(similarity)
 
     def _implicit_model(self) -> ItemItemRecommender:
         p = self.params
@@ -119,12 +123,25 @@ class ItemKNNRecommender(Recommender[ItemKNNParams]):
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         return (self.similarity,)
 
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        # Only the neighbours of the history's items can score: rank just those.
+        if self._rows is None:
+            raise NotFittedError("item_knn model is not fitted: call fit() or load()")
+        return neighbourhood_top_k(self._rows, self._scratch, row.cols, row.weights, row.seen, k)
+
     def _similar(self, item_index: int) -> FloatArray:
         return dense_row(self.similarity, item_index)
+
+    def _set_similarity(self, similarity: sp.csr_matrix) -> None:
+        self._similarity = similarity
+        self._scratch = SparseAccumulator(int(similarity.shape[1]))
+        self._rows = CSRRows.of(similarity)
 
     def _state_arrays(self) -> StateArrays:
         return {"similarity": csr_arrays(self.similarity)}
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         n = self.n_items
-        self._similarity = csr_from_state(state, "similarity", shape=(n, n))
+        self._set_similarity(csr_from_state(state, "similarity", shape=(n, n)))

@@ -7,6 +7,7 @@ in (each model's own solve); similar items by cosine over item factors; the fact
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
@@ -15,19 +16,31 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Histories, Recommender, StateArrays
-from recsys.modeling.dataset import FloatArray, IndexArray, lookup
+from recsys.modeling.ann import InnerProductIndex, SearchMode
+from recsys.modeling.base import Histories, HistoryRow, Recommender, StateArrays
+from recsys.modeling.dataset import FloatArray, IndexArray, lookup, sorted_contains
 from recsys.modeling.errors import ModelStateError, NotFittedError
-from recsys.modeling.params import ModelParams
+from recsys.modeling.params import ModelParams, check_int
 from recsys.modeling.state import require_arrays
+from recsys.modeling.topk import top_k_candidates, top_k_row
 
 BoolArray = npt.NDArray[np.bool_]
 
 
+# Default catalogue size from which the latent models search the approximate index.
+ANN_MIN_ITEMS = 20_000
+
+
 class LatentParams(ModelParams):
-    """Params of a latent-factor model: each subclass's dataclass defines ``factors``."""
+    """Params of a latent-factor model: each subclass's dataclass defines these."""
 
     factors: int
+    ann_min_items: int
+
+
+def check_ann_min_items(owner: str, value: object) -> None:
+    """``ValueError`` unless ``value`` is a valid ``ann_min_items``."""
+    check_int(owner, "ann_min_items", value, low=1, high=2**62)
 
 
 LP = TypeVar("LP", bound=LatentParams)
@@ -47,6 +60,13 @@ class LatentFactorRecommender(Recommender[LP]):
         self._item_factors: FloatArray | None = None
         # The rest of factors.npz (e.g. svd's singular_values), by array name.
         self._extras: dict[str, FloatArray] = {}
+        # How recommend() finds the top-k: "auto" = the approximate index from
+        # params.ann_min_items items on, else exact; "exact" / "ann" force one.
+        self.search: SearchMode = "auto"
+        # The approximate index: stored as ann.npz by to_state and read back at load (built
+        # at load if missing), or built on first use after fit.
+        self._ann: InnerProductIndex | None = None
+        self._ann_lock = threading.Lock()
 
     @property
     def user_factors(self) -> FloatArray:
@@ -100,6 +120,50 @@ class LatentFactorRecommender(Recommender[LP]):
     def _fold_in(self, vectors: FloatArray, rows: IndexArray, weighted: sp.csr_matrix) -> None:
         """Overwrite ``vectors[rows]`` with vectors solved from those rows of ``weighted``."""
 
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        vector = self._row_vector(user_index, row)
+        if vector is None:  # an unknown user with no usable history: nothing to score
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
+        wanted = k + row.seen.shape[0]
+        # Auto mode leaves long histories to exact search: the graph walk grows with the answer.
+        if self.uses_ann and (self.search == "ann" or wanted <= self.n_items // 4):
+            # The k + |history| approximate best, the history dropped, scored exactly.
+            found = self.ann_index().search(vector, wanted)
+            found = found[~sorted_contains(row.seen, found)]
+            return top_k_candidates(found, self.item_factors[found] @ vector, k)
+        # The batch path's (1, f) @ (f, items) product, so the scores are bit-identical.
+        scores: FloatArray = (vector[None, :] @ self.item_factors.T)[0]
+        scores[row.seen] = -np.inf
+        return top_k_row(scores, k)
+
+    @property
+    def uses_ann(self) -> bool:
+        """True when recommend() searches the approximate index (see ``search``)."""
+        if self.search == "auto":
+            return self.n_items >= self.params.ann_min_items
+        return self.search == "ann"
+
+    def ann_index(self) -> InnerProductIndex:
+        """The approximate inner-product index over the item factors (built once, on demand)."""
+        if self._ann is None:
+            with self._ann_lock:
+                if self._ann is None:
+                    self._ann = InnerProductIndex.build(self.item_factors)
+        return self._ann
+
+    def _row_vector(self, user_index: int, row: HistoryRow) -> FloatArray | None:
+        # _user_vectors for one request: folded in from the history, else the trained vector.
+        known = user_index >= 0
+        if row.cols.shape[0] and (self.folds_known_users or not known):
+            return self._fold_in_row(row.cols, row.weights)
+        return self.user_factors[user_index] if known else None
+
+    @abstractmethod
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        """One history's vector (``_fold_in`` of one row), from numpy arrays only."""
+
     def _similar(self, item_index: int) -> FloatArray:
         return cosine_to(self._similarity_factors(), item_index)
 
@@ -120,11 +184,16 @@ class LatentFactorRecommender(Recommender[LP]):
         self._extras = {
             name: np.ascontiguousarray(value, dtype=np.float32) for name, value in extras.items()
         }
+        self._ann = None  # new factors: a stale index must not answer
 
     def _state_arrays(self) -> StateArrays:
         arrays = {"user_factors": self.user_factors, "item_factors": self.item_factors}
         arrays.update({name: self._extra(name) for name in self._extra_shapes()})
-        return {"factors": arrays}
+        state: StateArrays = {"factors": arrays}
+        if self.n_items >= self.params.ann_min_items:
+            # Built once here (tens of seconds at 62k items) rather than in every server.
+            state["ann"] = {"index": self.ann_index().to_array()}
+        return state
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
         extra = self._extra_shapes()
@@ -147,6 +216,17 @@ class LatentFactorRecommender(Recommender[LP]):
         self._set_factors(
             got["user_factors"], got["item_factors"], **{name: got[name] for name in extra}
         )
+        if "ann" in state:
+            blob = require_arrays(state, "ann", ("index",))["index"]
+            try:
+                self._ann = InnerProductIndex.from_array(blob, n_items=self.n_items, width=width)
+            except (ValueError, RuntimeError) as exc:  # faiss raises RuntimeError on bad bytes
+                raise ModelStateError(
+                    f"ann.npz: not a valid index for these factors: {exc}"
+                ) from exc
+        elif self.n_items >= self.params.ann_min_items:
+            # An artifact saved without its index: build it now rather than in a request.
+            self.ann_index()
 
     def _fitted(self, value: FloatArray | None) -> FloatArray:
         if value is None:

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.base import HistoryRow, Recommender
+from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, sorted_contains
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.state import StateArrays, require_arrays
@@ -38,6 +38,8 @@ class PopularityRecommender(Recommender[PopularityParams]):
     def __init__(self, params: PopularityParams | None = None) -> None:
         super().__init__(params)
         self._counts: FloatArray | None = None
+        # Item indices by count, highest first, ties by lower index: top_k's order, once.
+        self._ranking: IndexArray | None = None
 
     @property
     def counts(self) -> FloatArray:
@@ -48,10 +50,22 @@ class PopularityRecommender(Recommender[PopularityParams]):
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         counts = np.bincount(matrix.user_items.indices, minlength=matrix.shape[1])
-        self._counts = counts.astype(np.float32)
+        self._set_counts(counts.astype(np.float32))
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
         return np.broadcast_to(self.counts, (user_index.shape[0], self.n_items)).copy()
+
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        # The first k unseen items of the precomputed ranking: no pass over the catalogue.
+        if self._ranking is None:
+            raise NotFittedError("popularity model is not fitted: call fit() or load()")
+        head = self._ranking[: k + row.seen.shape[0]]
+        if row.seen.shape[0]:
+            head = head[~sorted_contains(row.seen, head)]
+        top = head[:k]
+        return top, self.counts[top]
 
     def _similar(self, item_index: int) -> FloatArray:
         # Not a similarity: the non-personalised answer is "what is popular".
@@ -68,4 +82,8 @@ class PopularityRecommender(Recommender[PopularityParams]):
             raise ModelStateError(
                 f"popularity.npz: counts has shape {counts.shape}, expected ({self.n_items},)"
             )
+        self._set_counts(counts)
+
+    def _set_counts(self, counts: FloatArray) -> None:
         self._counts = counts
+        self._ranking = np.argsort(-counts, kind="stable").astype(np.intp, copy=False)

@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import PAD_ID, History, Recommender, StateArrays
+from recsys.modeling.base import PAD_ID, History, HistoryRow, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix
 from recsys.modeling.params import ModelParams, check_int
+from recsys.modeling.topk import top_k_row
 from recsys.modeling.weighting import WeightingKind
 
 U64 = npt.NDArray[np.uint64]
@@ -55,7 +56,13 @@ class RandomRecommender(Recommender[RandomParams]):
     # few such temporaries alive at once.
     batch_cells: ClassVar[int] = Recommender.batch_cells // 4
 
+    def __init__(self, params: RandomParams | None = None) -> None:
+        super().__init__(params)
+        # item_stream_keys(item_ids), made on the first request.
+        self._item_keys: U64 | None = None
+
     def _fit(self, matrix: InteractionMatrix) -> None:
+        self._item_keys = None
         # Nothing to learn: the vocabularies the base class keeps are all it needs.
         pass
 
@@ -71,7 +78,18 @@ class RandomRecommender(Recommender[RandomParams]):
         # By id, not matrix row: every unknown user is row -1, and their scores must differ too.
         return uniform_scores(user_keys(self.params.random_state, user_ids), self.item_ids)
 
-    def recommend(
+    def _recommend_row(
+        self, user_id: int, user_index: int, row: HistoryRow, k: int
+    ) -> tuple[IndexArray, FloatArray] | None:
+        # By id, as _score_users: the same hash for one row, the item half computed once.
+        if self._item_keys is None or self._item_keys.shape != self.item_ids.shape:
+            self._item_keys = item_stream_keys(self.item_ids)
+        key = user_keys(self.params.random_state, np.array([user_id], dtype=np.int64))
+        scores = uniform_scores(key, self.item_ids, item_keys=self._item_keys)[0]
+        scores[row.seen] = -np.inf
+        return top_k_row(scores, k)
+
+    def recommend_reference(
         self, user_id: int, *, history: History | None = None, k: int = 10
     ) -> tuple[IdArray, FloatArray]:
         """Top-k for one user: the batch path (scored by user id, not matrix row)."""
@@ -94,14 +112,23 @@ class RandomRecommender(Recommender[RandomParams]):
         pass
 
 
-def uniform_scores(row_keys: U64, item_ids: IdArray) -> FloatArray:
-    """(rows, items) float32 in [0, 1): one independent uniform per (row key, item id)."""
-    item_keys = _mix(_u64(item_ids) ^ np.uint64(0xA5A5_A5A5_A5A5_A5A5))
+def uniform_scores(row_keys: U64, item_ids: IdArray, *, item_keys: U64 | None = None) -> FloatArray:
+    """(rows, items) float32 in [0, 1): one independent uniform per (row key, item id).
+
+    ``item_keys`` (``item_stream_keys(item_ids)``) may be passed in, computed once per model.
+    """
+    if item_keys is None:
+        item_keys = item_stream_keys(item_ids)
     bits = _mix(row_keys[:, None] ^ item_keys[None, :])
     # The top 24 bits: exactly representable in float32.
     scores: FloatArray = (bits >> np.uint64(40)).astype(np.float32)
     scores *= np.float32(2.0**-24)
     return scores
+
+
+def item_stream_keys(item_ids: IdArray) -> U64:
+    """The per-item half of ``uniform_scores``' hash: the same for every user."""
+    return _mix(_u64(item_ids) ^ np.uint64(0xA5A5_A5A5_A5A5_A5A5))
 
 
 def user_keys(random_state: int, user_ids: IdArray) -> U64:

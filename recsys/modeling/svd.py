@@ -11,7 +11,12 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
-from recsys.modeling.latent import LatentFactorRecommender, LatentParams
+from recsys.modeling.latent import (
+    ANN_MIN_ITEMS,
+    LatentFactorRecommender,
+    LatentParams,
+    check_ann_min_items,
+)
 from recsys.modeling.params import ModelParams, check_int
 from recsys.modeling.search import LogUniform, SearchSpace
 from recsys.modeling.weighting import WeightingKind
@@ -27,8 +32,13 @@ class SVDParams(LatentParams):
     # NDCG@10 0.0791 vs 0.0759 for the previous 64 (30-36 factors all scored above 64).
     factors: int = 36
     random_state: int = 42
+    # Catalogue size from which recommend() finds the top-k through the approximate index
+    # (recsys.modeling.ann) instead of scoring every item; set it above the catalogue for
+    # exact search always. From 20k items the index is cheaper per request (benchmarks/README.md).
+    ann_min_items: int = ANN_MIN_ITEMS
 
     def __post_init__(self) -> None:
+        check_ann_min_items("svd", self.ann_min_items)
         check_int("svd", "factors", self.factors, low=1, high=4096)
         check_int("svd", "random_state", self.random_state, low=0, high=2**32 - 1)
 
@@ -81,6 +91,13 @@ class SVDRecommender(LatentFactorRecommender[SVDParams]):
         # after training counts. Exact for SVD: a training row x gives x V = U S, its stored
         # factors, so an unchanged history scores as at training.
         vectors[rows] = np.asarray(weighted[rows] @ self.item_factors, dtype=np.float32)
+
+    def _fold_in_row(self, cols: IndexArray, weights: FloatArray) -> FloatArray:
+        # weights @ V[cols] as scipy's csr @ dense adds it up: float32 products summed in
+        # history order (cumsum is sequential), so the vector is bit-identical to _fold_in's.
+        terms = weights[:, None] * self.item_factors[cols]
+        vector: FloatArray = np.cumsum(terms, axis=0, dtype=np.float32)[-1]
+        return vector
 
     def _similarity_factors(self) -> FloatArray:
         # Cosine between the items' columns of the rank-f reconstruction U S V^T, which is

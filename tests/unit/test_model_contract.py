@@ -195,7 +195,9 @@ class TestRecommenderContract:
             one_ids, one_scores = model.recommend(int(user), history=history, k=5)
             keep = ids[row] != PAD_ID
             np.testing.assert_array_equal(ids[row][keep], one_ids)
-            np.testing.assert_array_equal(scores[row][keep], one_scores)
+            # Within float rounding, not bit-equal: BLAS picks other kernels for a 20-row
+            # block than for one row (1 ulp apart for als, bpr and svd on this machine).
+            np.testing.assert_allclose(scores[row][keep], one_scores, rtol=1e-5, atol=1e-6)
         from_export = model.recommend_batch(users[:-2], histories=interactions, k=5)
         np.testing.assert_array_equal(from_export[0], ids[:-2])
 

@@ -30,8 +30,15 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, Weighting
+from recsys.modeling.base import History, Recommender
+from recsys.modeling.dataset import (
+    FloatArray,
+    IdArray,
+    IndexArray,
+    InteractionMatrix,
+    Weighting,
+    lookup,
+)
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, training_sequences
@@ -50,6 +57,13 @@ from recsys.modeling.two_stage.periods import (
     subset_sequences,
 )
 from recsys.modeling.two_stage.ranker import RankerGroups, train_ranker
+from recsys.modeling.two_stage.serving import (
+    CSRArrays,
+    OneHistory,
+    ServingModel,
+    serving_source,
+    top_k_answer,
+)
 from recsys.modeling.two_stage.sources import (
     SOURCES,
     BoolArray,
@@ -57,6 +71,7 @@ from recsys.modeling.two_stage.sources import (
     fit_sources,
     sequence_neighbours,
 )
+from recsys.modeling.topk import check_k
 from recsys.modeling.weighting import WeightingKind
 
 
@@ -89,6 +104,8 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self._context: FeatureContext | None = None
         self._ranker: lgb.Booster | None = None
         self._neighbours: sp.csr_matrix | None = None
+        # The one-request path's arrays, built once per fit or load (serving.py).
+        self._serving: ServingModel | None = None
         # Fit-time figures: validation AUC / NDCG@10, best iteration, gain per feature,
         # candidate recall on the ranker's groups.
         self.diagnostics: dict[str, Any] = {}
@@ -108,6 +125,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.diagnostics = ranker_diagnostics(self._ranker, groups, split)
         self._sources = fit_sources(source, matrix)
         self._neighbours = None
+        self._serving = None
 
     def feature_context(self, matrix: InteractionMatrix, sequences: Sequences) -> FeatureContext:
         """Item timeline of ``sequences`` and the item attributes of ``matrix``."""
@@ -237,10 +255,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             user_index=users,
             raw=raw,
             sequences=sequences,
-            per_source={
-                name: self.params.ease_per_source if name == "ease" else self.params.per_source
-                for name in sources
-            },
+            per_source=self._per_source(sources),
         )
 
     # -- scoring ------------------------------------------------------------------------------
@@ -281,6 +296,45 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         )
         ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
         return _dense_scores(candidates, ranked, sequences.n_rows, self._fallback())
+
+    def recommend(
+        self, user_id: int, *, history: History | None = None, k: int = 10
+    ) -> tuple[IdArray, FloatArray]:
+        """Top-k (movie_ids, scores) for one user: ``recommend_batch``'s answer for one row,
+        computed with numpy gathers over arrays prepared at fit/load time (serving.py)."""
+        check_k(k)
+        history = history if history is not None else History.empty()
+        columns = self._history_columns(np.array([user_id], dtype=np.int64), [history])
+        sequences = self._sequences(1, columns)
+        one = OneHistory.of(sequences)
+        user_index = int(lookup(self.user_ids, [user_id])[0])
+        serving = self.serving_model()
+        candidates = serving.candidates(one, user_index)
+        ranked = np.zeros(0, dtype=np.float32)
+        if candidates.n_pairs:
+            features = serving.features(one, sequences, candidates)
+            ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
+        top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
+        return self.item_ids[top], scores
+
+    def serving_model(self) -> ServingModel:
+        """The arrays the one-request path reads (built on first use after fit or load)."""
+        if self._serving is None:
+            sources = self.sources
+            self._serving = ServingModel(
+                sources={name: serving_source(model) for name, model in sources.items()},
+                per_source=self._per_source(sources),
+                context=self.context,
+                neighbours=CSRArrays.of(self._neighbours_of(sources)),
+                fallback=self._fallback(),
+            )
+        return self._serving
+
+    def _per_source(self, sources: Mapping[str, Recommender[Any]]) -> dict[str, int]:
+        return {
+            name: self.params.ease_per_source if name == "ease" else self.params.per_source
+            for name in sources
+        }
 
     def candidates_for(self, sequences: Sequences, user_index: IndexArray) -> CandidateSet:
         """The union of the sources' candidates for histories (for recall diagnostics)."""
@@ -365,6 +419,9 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             sources[name] = cls.from_state({}, info, part)
         self._sources = sources
         self._neighbours = None
+        # A loaded model is about to serve: its first request should not pay for this.
+        self._serving = None
+        self.serving_model()
 
 
 def _dense_scores(

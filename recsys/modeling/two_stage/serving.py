@@ -1,0 +1,384 @@
+"""``two_stage``'s one-request path: the batch path's arithmetic for one history, numpy only.
+
+The batch path (``TwoStageRecommender._score_sequences``) builds a dozen scipy matrices per call:
+fine for thousands of rows at once, ~10x the maths for one request. Here every array the
+sources and features read is taken once, when the model is fit or loaded (CSR
+indptr/indices/data of the item-item matrices, the ALS factors and fold-in Gram, the dense
+fallback), and a request only gathers from them.
+
+Each step repeats the batch path's operations in the same order and precision (float32 sums
+in the order scipy's sparse products add, the same ``top_k`` over the same dense row), so the
+answers are the same, bit for bit in practice; tests/unit/test_two_stage_serving.py compares
+the two on every history of a fitted model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recsys.modeling.als import ALSRecommender, als_fold_in, fold_in_gram
+from recsys.modeling.base import Recommender
+from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
+from recsys.modeling.candidates.recent_popularity import (
+    SECONDS_PER_DAY,
+    RecentPopularityRecommender,
+)
+from recsys.modeling.candidates.transitions import TransitionsRecommender
+from recsys.modeling.dataset import FloatArray, IndexArray
+from recsys.modeling.ease import EASERecommender
+from recsys.modeling.sequences import Sequences
+from recsys.modeling.timeline import ItemTimeline
+from recsys.modeling.topk import top_k
+from recsys.modeling.two_stage.candidates import CandidateSet
+from recsys.modeling.two_stage.features import (
+    FeatureContext,
+    _cosine,
+    _first_times,
+    _item_features,
+    _item_statistics,
+    _relative_scores,
+    _user_features,
+)
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CSRArrays:
+    """A float32 items x items CSR as plain arrays (no scipy object per request)."""
+
+    indptr: npt.NDArray[np.int64]
+    indices: IndexArray
+    data: F32
+    n_cols: int
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> CSRArrays:
+        """The arrays of ``matrix`` with sorted, distinct column indices per row."""
+        canonical = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        canonical.sum_duplicates()
+        return cls(
+            indptr=canonical.indptr.astype(np.int64),
+            indices=canonical.indices.astype(np.intp),
+            data=canonical.data.astype(np.float32, copy=False),
+            n_cols=int(canonical.shape[1]),
+        )
+
+    def entries(self, rows: IndexArray) -> npt.NDArray[np.int64]:
+        """Positions in ``indices``/``data`` of every entry of ``rows``, row by row, in order."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        # arange(total) shifted per row so that row r's block starts at its indptr.
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        out: npt.NDArray[np.int64] = np.arange(total, dtype=np.int64) + shift
+        return out
+
+    def weighted_row_sum(self, rows: IndexArray, weights: F32) -> F32:
+        """Dense ``sum_r weights[r] * self[rows[r]]``, -inf where no row stores anything.
+
+        As scipy's CSR @ CSR (``csr_matmat``): float32 products added per column in the order
+        of ``rows``, and columns whose sum is exactly 0 dropped (-inf here).
+        """
+        at = self.entries(rows)
+        cols = self.indices[at]
+        products = np.repeat(weights, self.indptr[rows + 1] - self.indptr[rows]) * self.data[at]
+        sums = np.zeros(self.n_cols, dtype=np.float32)
+        np.add.at(sums, cols, products)
+        scores = np.full(self.n_cols, -np.inf, dtype=np.float32)
+        touched = np.unique(cols)
+        touched = touched[sums[touched] != 0]
+        scores[touched] = sums[touched]
+        return scores
+
+
+@dataclass(frozen=True)
+class OneHistory:
+    """One request's history in the model's item space (``Sequences`` with one row)."""
+
+    cols: IndexArray  # time order, known items only
+    times: npt.NDArray[np.int64]
+    ratings: F32
+    reference_time: int
+    # Distinct history items (sorted) and their summed raw ratings: the batch path's raw CSR row.
+    seen: IndexArray
+    seen_ratings: F32
+
+    @classmethod
+    def of(cls, sequences: Sequences) -> OneHistory:
+        """The first (only) row of ``sequences``."""
+        lo, hi = int(sequences.indptr[0]), int(sequences.indptr[1])
+        cols = sequences.cols[lo:hi]
+        ratings = sequences.ratings[lo:hi]
+        seen, seen_ratings = cols, ratings
+        if cols.shape[0] > 1:
+            order = np.argsort(cols, kind="stable")
+            sorted_cols = cols[order]
+            first = np.flatnonzero(np.r_[True, sorted_cols[1:] != sorted_cols[:-1]])
+            seen = sorted_cols[first]
+            seen_ratings = np.add.reduceat(ratings[order], first).astype(np.float32)
+        return cls(
+            cols=cols,
+            times=sequences.times[lo:hi],
+            ratings=ratings,
+            reference_time=int(sequences.reference_times[0]),
+            seen=seen,
+            seen_ratings=seen_ratings,
+        )
+
+    def recent(self, last: int, decay: float) -> tuple[IndexArray, F32]:
+        """``Sequences.recency_profile``'s one row: (items ascending, weight of latest sighting)."""
+        back = np.arange(self.cols.shape[0] - 1, -1, -1, dtype=np.int64)
+        keep = back < last
+        cols = self.cols[keep]
+        weights = np.power(decay, back[keep]).astype(np.float32)
+        order = np.lexsort((-weights, cols))
+        cols, weights = cols[order], weights[order]
+        first = np.ones(cols.shape[0], dtype=np.bool_)
+        first[1:] = cols[1:] != cols[:-1]
+        return cols[first], weights[first]
+
+
+class ServingSource:
+    """One candidate source's dense score row for one history (-inf: cannot score)."""
+
+    def scores(self, history: OneHistory, user_index: int) -> F32:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class RecencySource(ServingSource):
+    """transitions / recent_knn: recency-weighted latest items @ an item-item CSR."""
+
+    matrix: CSRArrays
+    last_items: int
+    recency: float
+
+    def scores(self, history: OneHistory, user_index: int) -> F32:
+        cols, weights = history.recent(self.last_items, self.recency)
+        return self.matrix.weighted_row_sum(cols, weights)
+
+
+@dataclass(frozen=True)
+class PopularitySource(ServingSource):
+    """recent_popularity: counts in the window before the reference time, plus a tie-break."""
+
+    timeline: ItemTimeline
+    window: int
+    tiebreak: F64
+    all_items: IndexArray
+
+    def scores(self, history: OneHistory, user_index: int) -> F32:
+        ends = np.full(self.all_items.shape[0], history.reference_time, dtype=np.int64)
+        recent = self.timeline.counts_before(self.all_items, ends) - self.timeline.counts_before(
+            self.all_items, ends - self.window
+        )
+        scores: F32 = (recent + self.tiebreak).astype(np.float32)
+        return scores
+
+
+@dataclass(frozen=True)
+class DenseItemSource(ServingSource):
+    """ease: the sum of the weight rows of the (binary) history items."""
+
+    weights: F32
+
+    def scores(self, history: OneHistory, user_index: int) -> F32:
+        if history.seen.shape[0] == 0:
+            return np.zeros(self.weights.shape[1], dtype=np.float32)
+        # Rows added one after another in item order, as scipy's CSR @ dense does.
+        scores: F32 = np.add.reduce(self.weights[history.seen], axis=0, dtype=np.float32)
+        return scores
+
+
+@dataclass(frozen=True)
+class FactorSource(ServingSource):
+    """als: the history folded in (confidence weights), dotted with every item's factors."""
+
+    user_factors: F32
+    item_factors: F32
+    gram: F64
+    weighting_alpha: float
+    alpha: float
+
+    def scores(self, history: OneHistory, user_index: int) -> F32:
+        vector = np.zeros((1, self.item_factors.shape[1]), dtype=np.float32)
+        scorable = user_index >= 0
+        if scorable:
+            vector[0] = self.user_factors[user_index]
+        if history.seen.shape[0]:
+            confidence = (1.0 + self.weighting_alpha * history.seen_ratings).astype(np.float32)
+            vector[0] = als_fold_in(
+                self.item_factors, self.gram, history.seen, confidence * self.alpha
+            )
+            scorable = True
+        scores: F32 = vector @ self.item_factors.T
+        if not scorable:
+            scores[:] = -np.inf
+        return scores[0]
+
+
+def serving_source(model: Recommender[Any]) -> ServingSource:
+    """The numpy scorer of a fitted candidate source."""
+    if isinstance(model, TransitionsRecommender):
+        return RecencySource(
+            CSRArrays.of(model.transitions), model.params.last_items, model.params.recency
+        )
+    if isinstance(model, RecentKNNRecommender):
+        return RecencySource(
+            CSRArrays.of(model.similarity), model.params.last_items, model.params.recency
+        )
+    if isinstance(model, RecentPopularityRecommender):
+        timeline = model.timeline
+        totals = np.diff(timeline.item_starts).astype(np.float64)
+        return PopularitySource(
+            timeline=timeline,
+            window=int(model.params.days * SECONDS_PER_DAY),
+            tiebreak=totals / (totals.max() + 1.0),
+            all_items=np.arange(model.n_items, dtype=np.intp),
+        )
+    if isinstance(model, EASERecommender):
+        return DenseItemSource(model.weights)
+    if isinstance(model, ALSRecommender):
+        spec = model._weighting.spec
+        if spec.kind != "confidence":
+            raise ValueError(f"two_stage's als source is fit on confidence, not {spec.kind}")
+        return FactorSource(
+            user_factors=model.user_factors,
+            item_factors=model.item_factors,
+            gram=fold_in_gram(model.item_factors, model.params.regularization),
+            weighting_alpha=float(spec.alpha),
+            alpha=float(model.params.alpha),
+        )
+    raise TypeError(f"two_stage has no serving path for a {model.model_type} source")
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """Everything one request reads, precomputed from a fitted two_stage model."""
+
+    sources: Mapping[str, ServingSource]
+    per_source: Mapping[str, int]
+    context: FeatureContext
+    neighbours: CSRArrays
+    fallback: F32
+
+    def candidates(self, history: OneHistory, user_index: int) -> CandidateSet:
+        """``gather_candidates`` for one row."""
+        chosen: list[tuple[int, IndexArray, F32]] = []
+        for index, (name, source) in enumerate(self.sources.items()):
+            scores = source.scores(history, user_index)
+            scores[history.seen] = -np.inf
+            top, top_scores = top_k(scores[None, :], self.per_source[name])
+            valid = np.isfinite(top_scores[0])
+            chosen.append((index, top[0][valid], top_scores[0][valid]))
+        all_cols = np.concatenate([cols for _, cols, _ in chosen]) if chosen else np.zeros(0)
+        cols, inverse = np.unique(all_cols.astype(np.intp), return_inverse=True)
+        n_sources = len(self.sources)
+        score_table = np.full((cols.shape[0], n_sources), np.nan, dtype=np.float32)
+        rank_table = np.full((cols.shape[0], n_sources), np.nan, dtype=np.float32)
+        offset = 0
+        for index, top_cols, values in chosen:
+            where = inverse[offset : offset + values.shape[0]]
+            score_table[where, index] = values
+            rank_table[where, index] = np.arange(1, values.shape[0] + 1, dtype=np.float32)
+            offset += values.shape[0]
+        return CandidateSet(
+            rows=np.zeros(cols.shape[0], dtype=np.intp),
+            cols=cols,
+            scores=score_table,
+            ranks=rank_table,
+            source_names=tuple(self.sources),
+        )
+
+    def features(
+        self, history: OneHistory, sequences: Sequences, candidates: CandidateSet
+    ) -> F32:
+        """``build_features`` for one row (no withheld rows)."""
+        context = self.context
+        cols = candidates.cols
+        scores = _relative_scores(candidates, 1)
+        per_source = np.stack([scores, candidates.ranks], axis=2).reshape(candidates.n_pairs, -1)
+        user = _user_features(sequences)
+        all_genres, recent_genres, recent_year = self._profiles(history)
+        item_genres = context.genres[cols]
+        before = np.full(cols.shape[0], history.reference_time, dtype=np.int64)
+        first_seen = _first_times(sequences)
+        span_start = np.full(cols.shape[0], first_seen[0])
+        stats = _item_statistics(context, candidates, before, span_start, None)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            span_share = np.where(stats.count > 0, stats.in_span / stats.count, np.nan)
+        n = cols.shape[0]
+        pair = np.column_stack(
+            [
+                np.sum(np.isfinite(candidates.scores), axis=1).astype(np.float64),
+                # Materialised, as the batch path's [rows] gather: einsum may add a broadcast
+                # (zero-stride) operand in another order.
+                _cosine(item_genres, np.repeat(all_genres[None, :], n, axis=0)),
+                _cosine(item_genres, np.repeat(recent_genres[None, :], n, axis=0)),
+                np.abs(context.years[cols].astype(np.float64) - recent_year),
+                span_share,
+                self._history_sums(history, cols),
+            ]
+        )
+        items = _item_features(context, cols, before, stats)
+        users = np.repeat(user, n, axis=0)
+        return np.column_stack([per_source, pair, users, items]).astype(np.float32)
+
+    def _profiles(self, history: OneHistory) -> tuple[F64, F64, float]:
+        # features._profiles for one row: genre counts of the whole history (repeats count
+        # twice) and of the distinct latest items; mean known year of those latest items.
+        genres = self.context.genres
+        all_genres = genres[history.cols].astype(np.float64).sum(axis=0)
+        recent, _ = history.recent(self.context.last_items, 1.0)
+        recent_genres = genres[recent].astype(np.float64).sum(axis=0)
+        years = self.context.years[recent].astype(np.float64)
+        known = np.isfinite(years)
+        count = float(known.sum())
+        recent_year = float(years[known].sum() / count) if count > 0 else float("nan")
+        return all_genres, recent_genres, recent_year
+
+    def _history_sums(self, history: OneHistory, cols: IndexArray) -> F64:
+        # features._history_sums for one row: per candidate, the float32 sum of
+        # neighbours[h, item] over the distinct history items h in ascending order.
+        out = np.zeros(cols.shape[0], dtype=np.float32)
+        if cols.shape[0] == 0 or history.seen.shape[0] == 0:
+            return out.astype(np.float64)
+        position = np.full(self.neighbours.n_cols, -1, dtype=np.intp)
+        position[cols] = np.arange(cols.shape[0])
+        at = self.neighbours.entries(history.seen)
+        where = position[self.neighbours.indices[at]]
+        hit = where >= 0
+        np.add.at(out, where[hit], self.neighbours.data[at[hit]])
+        return out.astype(np.float64)
+
+
+def top_k_answer(
+    candidates: CandidateSet,
+    ranked: F32,
+    fallback: F32,
+    seen: IndexArray,
+    k: int,
+) -> tuple[IndexArray, F32]:
+    """``_dense_scores`` then ``top_k`` for one row.
+
+    The dense row is built as the batch path builds it (candidates their ranker score, every
+    other item ``floor - 2 + fallback``) and goes through the same ``top_k``: equal ranker
+    scores at the k-th place are then broken the same way too.
+    """
+    floor = np.float32(ranked.min()) if candidates.n_pairs else np.float32(0.0)
+    scores = (floor - 2.0 + fallback).astype(np.float32)
+    scores[candidates.cols] = ranked
+    scores[seen] = -np.inf
+    top, top_scores = top_k(scores[None, :], k)
+    keep = np.isfinite(top_scores[0])
+    return top[0][keep], top_scores[0][keep]

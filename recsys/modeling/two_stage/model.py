@@ -304,15 +304,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         computed with numpy gathers over arrays prepared at fit/load time (serving.py)."""
         check_k(k)
         history = history if history is not None else History.empty()
-        columns = self._history_columns(np.array([user_id], dtype=np.int64), [history])
-        sequences = self._sequences(1, columns)
-        one = OneHistory.of(sequences)
-        user_index = int(lookup(self.user_ids, [user_id])[0])
         serving = self.serving_model()
+        one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
+        user_index = int(lookup(self.user_ids, [user_id])[0])
         candidates = serving.candidates(one, user_index)
         ranked = np.zeros(0, dtype=np.float32)
         if candidates.n_pairs:
-            features = serving.features(one, sequences, candidates)
+            features = serving.features(one, candidates)
             ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
         top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
         return self.item_ids[top], scores
@@ -327,6 +325,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
                 context=self.context,
                 neighbours=CSRArrays.of(self._neighbours_of(sources)),
                 fallback=self._fallback(),
+                default_time=self._default_time(),
             )
         return self._serving
 

@@ -114,3 +114,30 @@ def test_windowed_popularity_equals_the_per_item_counts(model: TwoStageRecommend
         np.testing.assert_array_equal(
             source.scores(history, -1), (expected + source.tiebreak).astype(np.float32)
         )
+
+
+def test_catalogue_limits_serve_the_same_and_are_recorded(data: Interactions) -> None:
+    # What a 62k-movie catalogue gets: EASE on the most-rated items only, the ranker trained
+    # on a sample of users; the one-request path must still equal the batch path.
+    ids = np.unique(data.movie_ids)
+    items = ItemAttributes.from_records(
+        ids.tolist(), (1950 + ids % 40).tolist(), [("A",)] * len(ids)
+    )
+    matrix = build_matrix(data, weighting="binary", items=items)
+    params = TwoStageParams(
+        per_source=8,
+        ease_items=20,
+        ranker_users=30,
+        min_child_samples=5,
+        learning_rate=0.3,
+        validation_share=0.5,
+        num_threads=1,
+    )
+    model = TwoStageRecommender(params).fit(matrix)
+    assert model.data_info["ease_items"] == 20
+    assert model.data_info["ranker_users"] == 30
+    ease = model.sources["ease"]
+    assert ease.subset is not None and ease.subset.shape == (20,)  # type: ignore[attr-defined]
+    counts = np.bincount(np.searchsorted(ids, data.movie_ids), minlength=ids.shape[0])
+    assert counts[ease.subset].min() >= np.delete(counts, ease.subset).max()  # type: ignore[attr-defined]
+    assert assert_same_answers(model, data) > 150

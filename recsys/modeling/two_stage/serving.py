@@ -30,9 +30,9 @@ from recsys.modeling.candidates.recent_popularity import (
     RecentPopularityRecommender,
 )
 from recsys.modeling.candidates.transitions import TransitionsRecommender
-from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, lookup
-from recsys.modeling.history import History
+from recsys.modeling.dataset import IdArray, IndexArray, lookup
 from recsys.modeling.ease import EASERecommender
+from recsys.modeling.history import History
 from recsys.modeling.sequences import Sequences
 from recsys.modeling.timeline import _TIME_SPAN as TIME_MASK
 from recsys.modeling.timeline import ItemTimeline
@@ -254,7 +254,17 @@ class PopularitySource(ServingSource):
         )
 
     def scores(self, history: OneHistory, user_index: int) -> F32:
-        end = history.reference_time
+        return self.scores_at(history.reference_time)
+
+    def batch_scores(self, sequences: Sequences) -> F32:
+        """(rows, items) ``RecentPopularityRecommender.scores_at`` of each row's reference time."""
+        out = np.empty((sequences.n_rows, self.all_items.shape[0]), dtype=np.float32)
+        for row, end in enumerate(sequences.reference_times):
+            out[row] = self.scores_at(int(end))
+        return out
+
+    def scores_at(self, end: int) -> F32:
+        """Window counts before ``end`` plus the all-time tie-break, as float32."""
         lo, hi = np.searchsorted(self.times, [end - self.window, end], side="left")
         if hi - lo <= 32 * self.all_items.shape[0]:
             # Rows with end - window <= time < end: the same integer counts as two
@@ -274,12 +284,35 @@ class DenseItemSource(ServingSource):
     """ease: the sum of the weight rows of the (binary) history items."""
 
     weights: F32
+    # ease.top_items: the items the weights cover (sorted), and each item's row among them
+    # (-1: not covered, never scored). None: every item.
+    subset: IndexArray | None = None
+    position: IndexArray | None = None
+
+    @classmethod
+    def of(cls, model: EASERecommender) -> DenseItemSource:
+        """From a fitted EASE model."""
+        subset = model.subset
+        if subset is None:
+            return cls(model.weights)
+        position = np.full(model.n_items, -1, dtype=np.intp)
+        position[subset] = np.arange(subset.shape[0])
+        return cls(model.weights, subset, position)
 
     def scores(self, history: OneHistory, user_index: int) -> F32:
-        if history.seen.shape[0] == 0:
-            return np.zeros(self.weights.shape[1], dtype=np.float32)
-        # Rows added one after another in item order, as scipy's CSR @ dense does.
-        scores: F32 = np.add.reduce(self.weights[history.seen], axis=0, dtype=np.float32)
+        rows = history.seen
+        if self.position is not None:
+            rows = self.position[rows]
+            rows = rows[rows >= 0]
+        if rows.shape[0] == 0:
+            part = np.zeros(self.weights.shape[1], dtype=np.float32)
+        else:
+            # Rows added one after another in item order, as scipy's CSR @ dense does.
+            part = np.add.reduce(self.weights[rows], axis=0, dtype=np.float32)
+        if self.subset is None or self.position is None:
+            return part
+        scores = np.full(self.position.shape[0], -np.inf, dtype=np.float32)
+        scores[self.subset] = part
         return scores
 
 
@@ -307,7 +340,8 @@ class FactorSource(ServingSource):
         scores: F32 = vector @ self.item_factors.T
         if not scorable:
             scores[:] = -np.inf
-        return scores[0]
+        row: F32 = scores[0]
+        return row
 
 
 def serving_source(model: Recommender[Any]) -> ServingSource:
@@ -323,7 +357,7 @@ def serving_source(model: Recommender[Any]) -> ServingSource:
     if isinstance(model, RecentPopularityRecommender):
         return PopularitySource.of(model)
     if isinstance(model, EASERecommender):
-        return DenseItemSource(model.weights)
+        return DenseItemSource.of(model)
     if isinstance(model, ALSRecommender):
         spec = model._weighting.spec
         if spec.kind != "confidence":
@@ -372,7 +406,7 @@ class ServingModel:
         score_table = np.full((cols.shape[0], n_sources), np.nan, dtype=np.float32)
         rank_table = np.full((cols.shape[0], n_sources), np.nan, dtype=np.float32)
         offset = 0
-        for index, top_cols, values in chosen:
+        for index, _top_cols, values in chosen:
             where = inverse[offset : offset + values.shape[0]]
             score_table[where, index] = values
             rank_table[where, index] = np.arange(1, values.shape[0] + 1, dtype=np.float32)
@@ -440,7 +474,8 @@ class ServingModel:
         dense = self.neighbours.dense
         if dense is not None:
             block = dense[history.seen][:, cols]
-            return np.add.reduce(block, axis=0, dtype=np.float32).astype(np.float64)
+            summed: F32 = np.add.reduce(block, axis=0, dtype=np.float32)
+            return summed.astype(np.float64)
         position = np.full(self.neighbours.n_cols, -1, dtype=np.intp)
         position[cols] = np.arange(cols.shape[0])
         at = self.neighbours.entries(history.seen)
@@ -457,10 +492,7 @@ def top_k_row(scores: F32, k: int) -> tuple[IndexArray, F32]:
     kk = min(k, n_cols)
     if kk == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.float32)
-    if kk < n_cols:
-        part = np.argpartition(-scores, kk - 1)[:kk]
-    else:
-        part = np.arange(n_cols)
+    part = np.argpartition(-scores, kk - 1)[:kk] if kk < n_cols else np.arange(n_cols)
     values = scores[part]
     order = np.lexsort((part, -values))
     return part[order].astype(np.intp, copy=False), values[order].astype(np.float32, copy=False)

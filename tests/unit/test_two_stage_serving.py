@@ -141,3 +141,10 @@ def test_catalogue_limits_serve_the_same_and_are_recorded(data: Interactions) ->
     counts = np.bincount(np.searchsorted(ids, data.movie_ids), minlength=ids.shape[0])
     assert counts[ease.subset].min() >= np.delete(counts, ease.subset).max()  # type: ignore[attr-defined]
     assert assert_same_answers(model, data) > 150
+
+
+def test_similar_items_equal_the_batch_path(model: TwoStageRecommender) -> None:
+    for item in range(model.n_items):
+        np.testing.assert_allclose(
+            model._similar(item), model.similar_reference(item), rtol=0, atol=1e-5
+        )

@@ -70,6 +70,7 @@ from recsys.modeling.two_stage.serving import (
     OneHistory,
     PopularitySource,
     ServingModel,
+    dense_row,
     serving_source,
     top_k_answer,
 )
@@ -379,14 +380,21 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         history = history if history is not None else History.empty()
         serving = self.serving_model()
         one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
-        user_index = int(lookup(self.user_ids, [user_id])[0])
+        candidates, ranked = self._rank_one(one, int(lookup(self.user_ids, [user_id])[0]))
+        top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
+        return self.item_ids[top], scores
+
+    def _rank_one(
+        self, one: OneHistory, user_index: int
+    ) -> tuple[CandidateSet, npt.NDArray[np.float32]]:
+        # One history's candidates and their ranker scores.
+        serving = self.serving_model()
         candidates = serving.candidates(one, user_index)
         ranked = np.zeros(0, dtype=np.float32)
         if candidates.n_pairs:
             features = serving.features(one, candidates)
             ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
-        top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
-        return self.item_ids[top], scores
+        return candidates, ranked
 
     def serving_model(self) -> ServingModel:
         """The arrays the one-request path reads (built on first use after fit or load)."""
@@ -435,6 +443,19 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
 
     def _similar(self, item_index: int) -> FloatArray:
         # What the ranker would rank after a history of just this movie, watched now.
+        serving = self.serving_model()
+        now = serving.default_time - 1
+        one = OneHistory.of_row(
+            np.array([item_index], dtype=np.intp),
+            np.array([now], dtype=np.int64),
+            np.array([5.0], dtype=np.float32),
+            now,
+        )
+        candidates, ranked = self._rank_one(one, -1)
+        return dense_row(candidates, ranked, serving.fallback)
+
+    def similar_reference(self, item_index: int) -> FloatArray:
+        """``_similar`` by the batch path (scipy products): what the tests compare it with."""
         sequences = Sequences(
             indptr=np.array([0, 1], dtype=np.int64),
             cols=np.array([item_index], dtype=np.intp),

@@ -508,6 +508,15 @@ def _relative_scores_one(candidates: CandidateSet) -> F32:
     return out.astype(np.float32)
 
 
+def dense_row(candidates: CandidateSet, ranked: F32, fallback: F32) -> F32:
+    """``model._dense_scores`` for one row: candidates their ranker score, every other item
+    ``floor - 2 + fallback`` (below them all, by popularity)."""
+    floor = np.float32(ranked.min()) if candidates.n_pairs else np.float32(0.0)
+    scores: F32 = (floor - 2.0 + fallback).astype(np.float32)
+    scores[candidates.cols] = ranked
+    return scores
+
+
 def top_k_answer(
     candidates: CandidateSet,
     ranked: F32,
@@ -521,9 +530,7 @@ def top_k_answer(
     other item ``floor - 2 + fallback``) and goes through the same ``top_k``: equal ranker
     scores at the k-th place are then broken the same way too.
     """
-    floor = np.float32(ranked.min()) if candidates.n_pairs else np.float32(0.0)
-    scores = (floor - 2.0 + fallback).astype(np.float32)
-    scores[candidates.cols] = ranked
+    scores = dense_row(candidates, ranked, fallback)
     scores[seen] = -np.inf
     top, top_scores = top_k_row(scores, k)
     keep = np.isfinite(top_scores)

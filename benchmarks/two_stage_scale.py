@@ -21,6 +21,7 @@ import json
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,25 @@ def generate(args: argparse.Namespace) -> None:
     print(f"generated {len(rows):,} rows in {time.perf_counter() - started:.1f} s -> {path}")
 
 
+def timed(owner: Any, name: str) -> None:
+    """Print the wall time of every call of ``owner.name`` (the fit's stages)."""
+    inner = getattr(owner, name)
+
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        started = time.perf_counter()
+        out = inner(*a, **kw)
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
+        return out
+
+    setattr(owner, name, wrapper)
+
+
 def fit(args: argparse.Namespace) -> None:
+    from recsys.modeling.two_stage import model as two_stage
+
+    for stage in ("fit_sources", "train_ranker", "training_sequences", "base_interactions"):
+        timed(two_stage, stage)
+    timed(TwoStageRecommender, "ranker_groups")
     with np.load(cache_file(args)) as npz:
         rows = Interactions(
             user_ids=npz["user_ids"],

@@ -19,8 +19,9 @@ class TwoStageParams(ModelParams):
     # ranking is the one to beat, and the union must hold all of its top ranks.
     ease_per_source: int = 150
     # EASE's weights are dense: above this many items it is fit on this many most-rated items
-    # only (10k: 400 MB of float32 to serve, ~2 GB and a minute or two to fit).
-    ease_items: int = 10_000
+    # only. Its inverse costs ~2 n^3 flops: 10k items took over 10 minutes here (2 shared
+    # cores); 4k is 64 MB of float32 to serve and well under a minute to fit.
+    ease_items: int = 4_000
     # Users whose histories make the ranker's training groups (a fixed pseudo-random sample
     # above this many): the groups are ~4 per user x ~250 candidates x ~30 float32 features,
     # so 162k users would be ~20 GB; 10k users give ~40k groups, plenty for a ranker.

@@ -34,6 +34,7 @@ from recsys.modeling.dataset import IdArray, IndexArray, lookup
 from recsys.modeling.ease import EASERecommender
 from recsys.modeling.history import History
 from recsys.modeling.sequences import Sequences
+from recsys.modeling.timeline import _TIME_BITS as TIME_BITS
 from recsys.modeling.timeline import _TIME_SPAN as TIME_MASK
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.two_stage.candidates import CandidateSet
@@ -42,7 +43,7 @@ from recsys.modeling.two_stage.features import (
     _cosine,
     _first_times,
     _item_features,
-    _item_statistics,
+    _ItemStatistics,
     _user_features,
 )
 
@@ -431,8 +432,7 @@ class ServingModel:
         item_genres = context.genres[cols]
         before = np.full(cols.shape[0], history.reference_time, dtype=np.int64)
         first_seen = _first_times(sequences)
-        span_start = np.full(cols.shape[0], first_seen[0])
-        stats = _item_statistics(context, candidates, before, span_start, None)
+        stats = self._item_statistics(cols, history.reference_time, int(first_seen[0]))
         with np.errstate(invalid="ignore", divide="ignore"):
             span_share = np.where(stats.count > 0, stats.in_span / stats.count, np.nan)
         n = cols.shape[0]
@@ -451,6 +451,28 @@ class ServingModel:
         items = _item_features(context, cols, before, stats)
         users = np.repeat(user, n, axis=0)
         return np.column_stack([per_source, pair, users, items]).astype(np.float32)
+
+    def _item_statistics(self, cols: IndexArray, before: int, span_start: int) -> _ItemStatistics:
+        # features._item_statistics for one row and no withheld rows: the same counts, with
+        # the three binary searches per candidate (reference time, window start, span start)
+        # in one searchsorted call.
+        timeline = self.context.timeline
+        window = int(self.context.recent_days * SECONDS_PER_DAY)
+        ends = np.clip(
+            np.array([before, before - window, span_start], dtype=np.int64) - timeline.origin,
+            0,
+            TIME_MASK,
+        )
+        keys = cols.astype(np.int64) << TIME_BITS
+        query = (keys[None, :] | ends[:, None]).ravel()
+        positions = np.searchsorted(timeline.keys, query, side="left").reshape(3, -1)
+        starts = timeline.item_starts[cols]
+        count = (positions[0] - starts).astype(np.float64)
+        recent = count - (positions[1] - starts)
+        rating_sum = timeline.rating_cumsum[positions[0]] - timeline.rating_cumsum[starts]
+        in_span = count - (positions[2] - starts)
+        first = timeline.nth_times(cols, np.zeros(cols.shape[0], dtype=np.int64))
+        return _ItemStatistics(count, recent, rating_sum, in_span, first)
 
     def _profiles(self, history: OneHistory) -> tuple[F64, F64, float]:
         # features._profiles for one row: genre counts of the whole history (repeats count

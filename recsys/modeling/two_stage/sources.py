@@ -59,7 +59,7 @@ def check_sources(n_items: int, *, ease_items: int) -> None:
 
 
 def fit_sources(
-    rows: Interactions, like: InteractionMatrix, *, ease_items: int = 10_000
+    rows: Interactions, like: InteractionMatrix, *, ease_items: int = 4_000
 ) -> dict[str, Recommender[Any]]:
     """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
     params = source_params(like.shape[1], ease_items=ease_items)

@@ -17,6 +17,7 @@ import pytest
 from recsys.data.frames import Interactions
 from recsys.modeling.base import History
 from recsys.modeling.dataset import build_matrix
+from recsys.modeling.explain import anchors
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.toy import random_interactions
 from recsys.modeling.two_stage import serving
@@ -148,3 +149,31 @@ def test_similar_items_equal_the_batch_path(model: TwoStageRecommender) -> None:
         np.testing.assert_allclose(
             model._similar(item), model.similar_reference(item), rtol=0, atol=1e-5
         )
+
+
+@pytest.mark.parametrize("dense_items", [serving.DENSE_ITEMS, 0])
+def test_explain_equals_the_scipy_anchors(
+    model: TwoStageRecommender,
+    data: Interactions,
+    monkeypatch: pytest.MonkeyPatch,
+    dense_items: int,
+) -> None:
+    monkeypatch.setattr(serving, "DENSE_ITEMS", dense_items)
+    model._serving = None
+    try:
+        last, recency = model.anchor_window()
+        rng = np.random.default_rng(0)
+        for user, history in histories(data):
+            ids, _ = model.recommend(user, history=history, k=K)
+            asked = np.concatenate([ids, rng.choice(model.item_ids, 5), [ids[:1].sum(), -5]])
+            expected = anchors(
+                model.item_ids,
+                model.explaining_matrices(),
+                history,
+                asked,
+                last=last,
+                recency=recency,
+            )
+            np.testing.assert_array_equal(model.explain(history, asked), expected)
+    finally:
+        model._serving = None

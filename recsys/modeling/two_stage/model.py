@@ -69,8 +69,10 @@ from recsys.modeling.two_stage.serving import (
     CSRArrays,
     OneHistory,
     PopularitySource,
+    RecencySource,
     ServingModel,
     dense_row,
+    explain_anchors,
     serving_source,
     top_k_answer,
 )
@@ -430,6 +432,20 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         # The transitions source's window: its anchors are the first the reasons come from.
         source = self.sources.get("transitions")
         return source.anchor_window() if source is not None else (None, 1.0)
+
+    def explain(self, history: History, movie_ids: npt.ArrayLike) -> IdArray:
+        """``Recommender.explain`` from the serving arrays of the transitions and recent_knn
+        sources (the same anchors, no scipy slicing per request)."""
+        last, recency = self.anchor_window()
+        serving = self.serving_model()
+        matrices = [
+            source.matrix
+            for name in ("transitions", "recent_knn")
+            if isinstance(source := serving.sources.get(name), RecencySource)
+        ]
+        return explain_anchors(
+            self.item_ids, matrices, history, movie_ids, last=last, recency=recency
+        )
 
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         # What follows the user's recent movies explains best; similarity covers the rest.

@@ -14,7 +14,7 @@ the two on every history of a fitted model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,8 @@ from recsys.modeling.candidates.recent_popularity import (
 from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.dataset import IdArray, IndexArray, lookup
 from recsys.modeling.ease import EASERecommender
+from recsys.modeling.explain import NO_ANCHOR
+from recsys.modeling.explain import _weights as _anchor_weights
 from recsys.modeling.history import History
 from recsys.modeling.sequences import Sequences
 from recsys.modeling.timeline import _TIME_BITS as TIME_BITS
@@ -94,6 +96,32 @@ class CSRArrays:
         shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         out: npt.NDArray[np.int64] = np.arange(total, dtype=np.int64) + shift
         return out
+
+    def block(self, rows: IndexArray, cols: IndexArray) -> F32:
+        """Dense ``self[rows][:, cols]`` (rows and cols may repeat), float32."""
+        if self.dense is not None:
+            out: F32 = self.dense[rows][:, cols]
+            return out
+        block = np.zeros((rows.shape[0], cols.shape[0]), dtype=np.float32)
+        if rows.shape[0] == 0 or cols.shape[0] == 0:
+            return block
+        # Column -> its places among ``cols``; a repeated column takes every place.
+        order = np.argsort(cols, kind="stable")
+        sorted_cols = cols[order]
+        at = self.entries(rows)
+        entry_rows = np.repeat(np.arange(rows.shape[0]), self.indptr[rows + 1] - self.indptr[rows])
+        found = self.indices[at]
+        lo = np.searchsorted(sorted_cols, found, side="left")
+        hi = np.searchsorted(sorted_cols, found, side="right")
+        hits = hi - lo
+        entry = np.repeat(np.arange(found.shape[0]), hits)
+        place = order[
+            np.repeat(lo, hits)
+            + np.arange(entry.shape[0])
+            - np.repeat(np.cumsum(hits) - hits, hits)
+        ]
+        block[entry_rows[entry], place] = self.data[at[entry]]
+        return block
 
     def weighted_row_sum(self, rows: IndexArray, weights: F32) -> F32:
         """Dense ``sum_r weights[r] * self[rows[r]]``, -inf where no row stores anything.
@@ -505,6 +533,40 @@ class ServingModel:
         hit = where >= 0
         np.add.at(out, where[hit], self.neighbours.data[at[hit]])
         return out.astype(np.float64)
+
+
+def explain_anchors(
+    item_ids: IdArray,
+    matrices: Sequence[CSRArrays],
+    history: History,
+    movie_ids: npt.ArrayLike,
+    *,
+    last: int | None,
+    recency: float,
+) -> IdArray:
+    """``recsys.modeling.explain.anchors`` over CSR arrays (no scipy slicing per request)."""
+    targets = np.asarray(movie_ids, dtype=np.int64).ravel()
+    out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
+    if not matrices:
+        return out
+    target_cols = lookup(item_ids, targets)
+    history_cols = lookup(item_ids, history.movie_ids)
+    known = history_cols >= 0
+    if not known.any() or not (target_cols >= 0).any():
+        return out
+    rows, weights = _anchor_weights(history, known, last=last, recency=recency)
+    anchor_ids = history.movie_ids[rows]
+    valid = np.flatnonzero(target_cols >= 0)
+    for matrix in matrices:
+        open_ = valid[out[valid] == NO_ANCHOR]
+        if open_.size == 0:
+            break
+        block = matrix.block(history_cols[rows], target_cols[open_])
+        block = block * weights[:, None]
+        best = np.argmax(block, axis=0)
+        found = block[best, np.arange(open_.size)] > 0
+        out[open_[found]] = anchor_ids[best[found]]
+    return out
 
 
 def top_k_row(scores: F32, k: int) -> tuple[IndexArray, F32]:

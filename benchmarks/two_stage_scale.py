@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from recsys.data.frames import Interactions
+from recsys.modeling import npz
 from recsys.modeling.base import History
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.two_stage.model import TwoStageRecommender
+from recsys.modeling.two_stage.params import TwoStageParams
 
 
 def cache_file(args: argparse.Namespace) -> Path:
@@ -100,7 +102,9 @@ def fit(args: argparse.Namespace) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     started = time.perf_counter()
     matrix = build_matrix(rows, weighting="binary", items=items)
-    model = TwoStageRecommender().fit(matrix)
+    params = TwoStageParams.from_dict(json.loads(args.params))
+    assert isinstance(params, TwoStageParams)
+    model = TwoStageRecommender(params).fit(matrix)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"shape {matrix.shape}, {len(rows):,} rows: fit {seconds:.1f} s")
@@ -111,7 +115,42 @@ def fit(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     model.serving_model()
     print(f"serving arrays built in {time.perf_counter() - started:.1f} s")
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for name, arrays in model.to_state().items():
+            (args.save / f"{name}.npz").write_bytes(npz.dumps(arrays))
+        info = {"params": model.params.to_dict(), "data": model.data_info}
+        (args.save / "model.json").write_text(json.dumps(info))
+    time_requests(model, rows, args)
 
+
+def profile(args: argparse.Namespace) -> None:
+    """Load a model saved by ``fit --save`` and time (and cProfile) its requests."""
+    import cProfile
+    import pstats
+
+    with np.load(cache_file(args)) as npz_file:
+        rows = Interactions(
+            user_ids=npz_file["user_ids"],
+            movie_ids=npz_file["movie_ids"],
+            ratings=npz_file["ratings"],
+            timestamps=npz_file["timestamps"],
+        )
+    info = json.loads((args.save / "model.json").read_text())
+    state = {path.stem: npz.loads(path.read_bytes()) for path in args.save.glob("*.npz")}
+    started = time.perf_counter()
+    model = TwoStageRecommender.from_state(info["params"], info["data"], state)
+    print(f"loaded in {time.perf_counter() - started:.1f} s")
+    time_requests(model, rows, args)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    time_requests(model, rows, args)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def time_requests(model: TwoStageRecommender, rows: Interactions, args: argparse.Namespace) -> None:
+    """``recommend(user, history=all their rows, k=10)`` for ``--requests`` random users."""
     rng = np.random.default_rng(0)
     order = np.argsort(rows.user_ids, kind="stable")
     sorted_users = rows.user_ids[order]
@@ -137,7 +176,9 @@ def fit(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["generate", "fit"])
+    parser.add_argument("step", choices=["generate", "fit", "profile"])
+    parser.add_argument("--params", default="{}", help="two_stage parameters (JSON)")
+    parser.add_argument("--save", type=Path, default=None, help="fit: save the model here")
     parser.add_argument("--users", type=int, default=162_541)
     parser.add_argument("--movies", type=int, default=62_423)
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -145,7 +186,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/recsys-two-stage-scale"))
     args = parser.parse_args()
-    generate(args) if args.step == "generate" else fit(args)
+    {"generate": generate, "fit": fit, "profile": profile}[args.step](args)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class CSRArrays:
     """A float32 items x items CSR as plain arrays (no scipy object per request)."""
 
     indptr: npt.NDArray[np.int64]
-    indices: IndexArray
+    indices: npt.NDArray[np.integer[Any]]  # scipy's own (int32 below 2**31 entries)
     data: F32
     n_cols: int
     # The same matrix dense (small catalogues, ``DENSE_ITEMS``), else None.
@@ -71,16 +71,19 @@ class CSRArrays:
 
     @classmethod
     def of(cls, matrix: sp.csr_matrix) -> CSRArrays:
-        """The arrays of ``matrix`` with sorted, distinct column indices per row."""
-        canonical = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-        canonical.sum_duplicates()
+        """The arrays of ``matrix`` with sorted, distinct column indices per row (shared with
+        ``matrix`` when it is already so: at 25M rows these matrices are ~1 GB)."""
+        canonical = sp.csr_matrix(matrix, dtype=np.float32)
+        if not canonical.has_canonical_format:
+            canonical = canonical.copy()
+            canonical.sum_duplicates()
         dense = None
         if max(canonical.shape) <= DENSE_ITEMS:
             dense = np.ascontiguousarray(canonical.toarray(), dtype=np.float32)
         return cls(
-            indptr=canonical.indptr.astype(np.int64),
-            indices=canonical.indices.astype(np.intp),
-            data=canonical.data.astype(np.float32, copy=False),
+            indptr=canonical.indptr.astype(np.int64, copy=False),
+            indices=canonical.indices,
+            data=canonical.data,
             n_cols=int(canonical.shape[1]),
             dense=dense,
         )
@@ -263,14 +266,14 @@ class PopularitySource(ServingSource):
     all_items: IndexArray
     # Every training row's time and item, in time order: the rows of a window are one slice.
     times: npt.NDArray[np.int64]
-    items: IndexArray
+    items: npt.NDArray[np.int32]
 
     @classmethod
     def of(cls, model: RecentPopularityRecommender) -> PopularitySource:
         """From a fitted recent_popularity model's timeline."""
         timeline = model.timeline
         totals = np.diff(timeline.item_starts).astype(np.float64)
-        items = np.repeat(np.arange(timeline.n_items, dtype=np.intp), totals.astype(np.int64))
+        items = np.repeat(np.arange(timeline.n_items, dtype=np.int32), totals.astype(np.int64))
         times = (timeline.keys & TIME_MASK) + timeline.origin
         order = np.argsort(times, kind="stable")
         return cls(

@@ -8,7 +8,9 @@ Fits ``two_stage`` on the split's train part (as ``recsys evaluate`` does), then
   (``per_source``; EASE: ``ease_per_source``) and in the union;
 - the ranker's held-out AUC and best iteration, and its gain per feature (from the fit);
 - ``recommend(user, history=train rows with timestamps, k=10)`` timed for every test user,
-  one thread: median, p90, p99, max.
+  one thread: median, p90, p99, max, and CPU per request;
+- the same requests through the batch path (``Recommender.recommend``, the implementation
+  before the numpy serving path), alternating rounds in the same run, answers compared.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from recsys.data import load_dataset
 from recsys.evaluation.runner import EvalData, fit_model
 from recsys.evaluation.splits import interactions_from_ratings, item_attributes, make_split
-from recsys.modeling.base import History
+from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import lookup
 from recsys.modeling.two_stage.model import TwoStageRecommender
 
@@ -31,7 +33,7 @@ from recsys.modeling.two_stage.model import TwoStageRecommender
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--protocol", default="leave-last-out", choices=["leave-last-out", "random"]
     )
@@ -76,22 +78,43 @@ def main() -> None:
     print(f"recall union              {recall(hit):.4f}")
 
     train = data.train
-    timings = []
+    requests = []
+    for user in users:
+        lo = int(np.searchsorted(train.user_ids, user, side="left"))
+        hi = int(np.searchsorted(train.user_ids, user, side="right"))
+        history = History.of(train.movie_ids[lo:hi], train.ratings[lo:hi], train.timestamps[lo:hi])
+        requests.append((int(user), history))
+
+    def batch_path(user: int, history: History) -> tuple[np.ndarray, np.ndarray]:
+        return Recommender.recommend(model, user, history=history, k=10)
+
+    def serving_path(user: int, history: History) -> tuple[np.ndarray, np.ndarray]:
+        return model.recommend(user, history=history, k=10)
+
+    different = 0
+    for user, history in requests:
+        (a, sa), (b, sb) = batch_path(user, history), serving_path(user, history)
+        different += not (np.array_equal(a, b) and np.allclose(sa, sb, rtol=0, atol=1e-5))
+    print(f"answers differing between the two paths: {different} of {len(requests)}")
+    cpu: dict[str, list[float]] = {"batch path": [], "serving path": []}
     for _ in range(args.repeat):
-        for user in users:
-            lo = int(np.searchsorted(train.user_ids, user, side="left"))
-            hi = int(np.searchsorted(train.user_ids, user, side="right"))
-            history = History.of(
-                train.movie_ids[lo:hi], train.ratings[lo:hi], train.timestamps[lo:hi]
+        for name, path in (("batch path", batch_path), ("serving path", serving_path)):
+            timings = []
+            started_cpu = time.process_time()
+            for user, history in requests:
+                started = time.perf_counter()
+                path(user, history)
+                timings.append(time.perf_counter() - started)
+            cpu[name].append((time.process_time() - started_cpu) / len(requests) * 1000)
+            ms = np.array(timings) * 1000
+            print(
+                f"{name:12s} recommend() over {ms.shape[0]} requests, one thread: median "
+                f"{np.median(ms):.2f} ms, p90 {np.percentile(ms, 90):.2f}, "
+                f"p99 {np.percentile(ms, 99):.2f}, max {ms.max():.2f}; CPU {cpu[name][-1]:.2f} ms"
             )
-            started = time.perf_counter()
-            model.recommend(int(user), history=history, k=10)
-            timings.append(time.perf_counter() - started)
-    ms = np.array(timings) * 1000
-    print(
-        f"recommend() over {ms.shape[0]} requests, one thread: median {np.median(ms):.2f} ms, "
-        f"p90 {np.percentile(ms, 90):.2f}, p99 {np.percentile(ms, 99):.2f}, max {ms.max():.2f}"
-    )
+    ratio = np.median(cpu["batch path"]) / np.median(cpu["serving path"])
+    print(f"CPU per request, batch / serving path: {ratio:.1f}x")
+    print("loadavg", Path("/proc/loadavg").read_text().strip())
 
 
 if __name__ == "__main__":

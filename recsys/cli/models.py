@@ -75,7 +75,7 @@ def train_command(
     with database_errors(settings.database_url):
         try:
             report = asyncio.run(_train(settings, model_type, store, params, weighting_kind, keep))
-        except (NoInteractionsError, ArtifactError) as exc:
+        except (NoInteractionsError, ArtifactError, ValueError) as exc:
             fail(str(exc))
     _print_train_report(report)
 

@@ -33,10 +33,30 @@ class EASEParams(ModelParams):
     # The weights are a dense items x items matrix: 20k items is 1.6 GB of float32 to serve
     # and ~7.5 GB to fit.
     max_items: int = 20_000
+    # 0: every item. N > 0: fit on the N most-rated items only (the rest are never scored),
+    # so that the dense weights stay N x N on any catalogue (two_stage's choice above a size).
+    top_items: int = 0
 
     def __post_init__(self) -> None:
         check_float("ease", "l2", self.l2, low=0.0, low_open=True)
         check_int("ease", "max_items", self.max_items, low=1, high=100_000)
+        check_int("ease", "top_items", self.top_items, low=0, high=100_000)
+
+    def fitted_items(self, n_items: int) -> int:
+        """How many items the dense weights cover on a catalogue of ``n_items``."""
+        return min(n_items, self.top_items) if self.top_items else n_items
+
+    def check_size(self, n_items: int) -> None:
+        """``ValueError`` (one line, before any work) when the weights would be too big."""
+        fitted = self.fitted_items(n_items)
+        if fitted > self.max_items:
+            raise ValueError(
+                f"ease: {fitted:,} items exceed ease.max_items = {self.max_items:,}; "
+                f"its dense item-item weights would take {_memory(fitted, 4)} (float32) and "
+                f"fitting ~{_memory(fitted, 20)} (two float64 copies and the result). "
+                "Raise max_items if the machine has the memory, set ease.top_items to fit on "
+                "the most-rated items only, or use item_knn / cooccurrence"
+            )
 
 
 class EASERecommender(Recommender[EASEParams]):
@@ -53,6 +73,13 @@ class EASERecommender(Recommender[EASEParams]):
     def __init__(self, params: EASEParams | None = None) -> None:
         super().__init__(params)
         self._weights: FloatArray | None = None
+        # Sorted item indices the weights cover (``top_items``); None: every item.
+        self._subset: IndexArray | None = None
+
+    @property
+    def subset(self) -> IndexArray | None:
+        """Sorted item indices the weights' rows and columns stand for; None: all items."""
+        return self._subset
 
     @property
     def weights(self) -> FloatArray:
@@ -63,36 +90,60 @@ class EASERecommender(Recommender[EASEParams]):
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         n_items = matrix.shape[1]
-        if n_items > self.params.max_items:
-            raise ValueError(
-                f"ease: {n_items:,} items exceed ease.max_items = {self.params.max_items:,}; "
-                f"its dense item-item weights would take {_memory(n_items, 4)} (float32) and "
-                f"fitting ~{_memory(n_items, 20)} (two float64 copies and the result). "
-                "Raise max_items if the machine has the memory, or use item_knn / cooccurrence"
-            )
-        self._weights = ease_weights(matrix.user_items, l2=self.params.l2)
+        self.params.check_size(n_items)
+        x = matrix.user_items
+        subset = None
+        if self.params.fitted_items(n_items) < n_items:
+            counts = np.diff(sp.csc_matrix(x).indptr)
+            subset = np.sort(np.argsort(-counts, kind="stable")[: self.params.top_items])
+            x = sp.csr_matrix(x[:, subset])
+        self._subset = None if subset is None else subset.astype(np.intp)
+        self._weights = ease_weights(x, l2=self.params.l2)
 
     def _score(self, user_index: IndexArray, weighted: sp.csr_matrix) -> FloatArray:
-        scores: FloatArray = np.asarray(weighted @ self.weights, dtype=np.float32)
-        return scores
+        if self._subset is None:
+            scores: FloatArray = np.asarray(weighted @ self.weights, dtype=np.float32)
+            return scores
+        part = np.asarray(sp.csr_matrix(weighted[:, self._subset]) @ self.weights, np.float32)
+        out = np.full((weighted.shape[0], self.n_items), -np.inf, dtype=np.float32)
+        out[:, self._subset] = part
+        return out
 
     def _similar(self, item_index: int) -> FloatArray:
-        row: FloatArray = self.weights[item_index].copy()
-        return row
+        if self._subset is None:
+            row: FloatArray = self.weights[item_index].copy()
+            return row
+        out = np.full(self.n_items, -np.inf, dtype=np.float32)
+        at = int(np.searchsorted(self._subset, item_index))
+        if at < self._subset.shape[0] and self._subset[at] == item_index:
+            out[self._subset] = self.weights[at]
+        return out
 
     def _state_arrays(self) -> StateArrays:
-        return {"ease": {"weights": self.weights}}
+        arrays = {"weights": self.weights}
+        if self._subset is not None:
+            arrays["items"] = self._subset.astype(np.int64)
+        return {"ease": arrays}
 
     def _restore(self, state: Mapping[str, Mapping[str, npt.NDArray[Any]]]) -> None:
-        weights = np.ascontiguousarray(
-            require_arrays(state, "ease", ("weights",))["weights"], dtype=np.float32
-        )
-        if weights.shape != (self.n_items, self.n_items):
+        arrays = require_arrays(state, "ease", ("weights",))
+        weights = np.ascontiguousarray(arrays["weights"], dtype=np.float32)
+        subset = None
+        expected = self.n_items
+        if "items" in arrays:
+            subset = np.asarray(arrays["items"], dtype=np.intp)
+            expected = int(subset.shape[0])
+            if subset.ndim != 1 or (
+                expected
+                and (np.any(np.diff(subset) <= 0) or subset[0] < 0 or subset[-1] >= self.n_items)
+            ):
+                raise ModelStateError("ease.npz: items is not a sorted set of item indices")
+        if weights.shape != (expected, expected):
             raise ModelStateError(
-                f"ease.npz: weights has shape {weights.shape}, "
-                f"expected ({self.n_items}, {self.n_items})"
+                f"ease.npz: weights has shape {weights.shape}, expected ({expected}, {expected})"
             )
         self._weights = weights
+        self._subset = subset
 
 
 def ease_weights(user_items: sp.csr_matrix, *, l2: float) -> FloatArray:

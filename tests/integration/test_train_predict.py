@@ -175,6 +175,8 @@ def test_cli_train_then_predict_prints_ten_titled_movies(cli_env: Path) -> None:
         (("train", "--model-type", "nope"), "unknown model type 'nope'"),
         (("train", "-p", "factors=0"), "als.factors must be an integer in [1, 4096]"),
         (("train", "-p", "factors"), "--param takes KEY=VALUE"),
+        # A model refusing the data's size: one line too (ML-100K has 1,682 movies).
+        (("train", "-m", "ease", "-p", "max_items=1000"), "exceed ease.max_items = 1,000"),
     ],
 )
 def test_cli_errors_are_one_clear_line(cli_env: Path, args: tuple[str, ...], message: str) -> None:

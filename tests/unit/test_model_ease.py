@@ -91,3 +91,30 @@ def test_bad_params_name_the_parameter_and_range() -> None:
         EASEParams(l2=0.0)
     with pytest.raises(ValueError, match=r"ease\.max_items must be an integer in \[1, 100000\]"):
         EASEParams(max_items=200_000)
+
+
+def test_top_items_is_ease_on_the_most_rated_items(matrix: InteractionMatrix) -> None:
+    counts = np.diff(matrix.user_items.tocsc().indptr)
+    subset = np.sort(np.argsort(-counts, kind="stable")[:5])
+    model = EASERecommender(EASEParams(l2=L2, top_items=5)).fit(matrix)
+    assert model.subset is not None
+    np.testing.assert_array_equal(model.subset, subset)
+    x = dense(matrix)[:, subset]
+    p = np.linalg.inv(x.T @ x + L2 * np.eye(5))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    np.testing.assert_allclose(model.weights, b, rtol=1e-5, atol=1e-6)
+    # Items outside the subset are never recommended; the rest score history @ B.
+    user = int(matrix.user_ids[0])
+    row = matrix.user_items[0]
+    ids, scores = model.recommend(user, history=History.of(matrix.item_ids[row.indices]), k=9)
+    assert set(ids.tolist()) <= set(matrix.item_ids[subset].tolist())
+    restored = EASERecommender.from_state({}, model.data_info, model.to_state())
+    np.testing.assert_array_equal(restored.subset, model.subset)
+
+
+def test_oversize_is_refused_in_one_line_before_fitting(matrix: InteractionMatrix) -> None:
+    with pytest.raises(ValueError, match="exceed ease.max_items") as error:
+        EASERecommender(EASEParams(max_items=4)).fit(matrix)
+    assert "\n" not in str(error.value)
+    EASERecommender(EASEParams(max_items=4, top_items=4)).fit(matrix)  # fits on 4 items

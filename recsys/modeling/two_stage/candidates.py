@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,21 @@ class CandidateSet:
         return int(self.rows.shape[0])
 
 
+def concat_candidates(parts: Sequence[CandidateSet]) -> CandidateSet:
+    """Candidate sets of consecutive row chunks (rows already offset) as one."""
+    return CandidateSet(
+        rows=np.concatenate([p.rows for p in parts]),
+        cols=np.concatenate([p.cols for p in parts]),
+        scores=np.concatenate([p.scores for p in parts]),
+        ranks=np.concatenate([p.ranks for p in parts]),
+        source_names=parts[0].source_names,
+    )
+
+
+# A source's dense (rows, items) scores of a batch of histories, instead of its own method.
+RowScorer = Callable[[Sequences], FloatArray]
+
+
 def gather_candidates(
     sources: Mapping[str, Recommender[Any]],
     *,
@@ -41,11 +56,13 @@ def gather_candidates(
     raw: sp.csr_matrix,
     sequences: Sequences,
     per_source: Mapping[str, int],
+    scorers: Mapping[str, RowScorer] | None = None,
 ) -> CandidateSet:
     """Each source's ``per_source[name]`` best unseen items for every row, merged.
 
     ``raw`` holds each row's raw ratings in the shared item space (the seen items); every
     source was fit on that same vocabulary, so columns mean the same thing to all of them.
+    ``scorers``: sources scored by another function giving the same scores faster.
     """
     n_rows, n_items = raw.shape
     seen = raw.tocoo()
@@ -53,7 +70,9 @@ def gather_candidates(
     parts: list[tuple[int, FloatArray, FloatArray]] = []
     for index, (name, model) in enumerate(sources.items()):
         weighted = model._weighting.apply(raw)
-        if model.needs_sequence:
+        if scorers is not None and name in scorers:
+            scores = scorers[name](sequences)
+        elif model.needs_sequence:
             scores = model._score_sequences(user_index, weighted, sequences)
         else:
             scores = model._score(user_index, weighted)

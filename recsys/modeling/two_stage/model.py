@@ -23,21 +23,36 @@ The ranker is stored in LightGBM's own text format (as bytes inside ranker.npz),
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar, Self
 
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import Recommender
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, Weighting
+from recsys.modeling.base import CHUNK_CELLS, History, Recommender
+from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
+from recsys.modeling.dataset import (
+    FloatArray,
+    IdArray,
+    IndexArray,
+    InteractionMatrix,
+    Weighting,
+    lookup,
+)
+from recsys.modeling.ease import EASERecommender
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.timeline import ItemTimeline
-from recsys.modeling.two_stage.candidates import CandidateSet, gather_candidates
+from recsys.modeling.topk import check_k
+from recsys.modeling.two_stage.candidates import (
+    CandidateSet,
+    concat_candidates,
+    gather_candidates,
+)
 from recsys.modeling.two_stage.diagnostics import ranker_diagnostics
 from recsys.modeling.two_stage.features import FeatureContext, build_features
 from recsys.modeling.two_stage.params import TwoStageParams
@@ -50,10 +65,22 @@ from recsys.modeling.two_stage.periods import (
     subset_sequences,
 )
 from recsys.modeling.two_stage.ranker import RankerGroups, train_ranker
+from recsys.modeling.two_stage.serving import (
+    CSRArrays,
+    OneHistory,
+    PopularitySource,
+    RecencySource,
+    ServingModel,
+    dense_row,
+    explain_anchors,
+    serving_source,
+    top_k_answer,
+)
 from recsys.modeling.two_stage.sources import (
     SOURCES,
     BoolArray,
     base_interactions,
+    check_sources,
     fit_sources,
     sequence_neighbours,
 )
@@ -89,25 +116,56 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self._context: FeatureContext | None = None
         self._ranker: lgb.Booster | None = None
         self._neighbours: sp.csr_matrix | None = None
+        # The one-request path's arrays, built once per fit or load (serving.py).
+        self._serving: ServingModel | None = None
+        self._popularity: tuple[Recommender[Any], PopularitySource] | None = None
         # Fit-time figures: validation AUC / NDCG@10, best iteration, gain per feature,
         # candidate recall on the ranker's groups.
         self.diagnostics: dict[str, Any] = {}
 
     # -- fitting ------------------------------------------------------------------------------
 
+    def fit(self, matrix: InteractionMatrix) -> Self:
+        """``Recommender.fit``, and what the catalogue size chose recorded in ``data_info``
+        (the manifest's ``data``): EASE's item cover and the ranker's user sample."""
+        super().fit(matrix)
+        ease = self.sources["ease"]
+        assert isinstance(ease, EASERecommender)
+        self.data_info["ease_items"] = int(
+            ease.n_items if ease.subset is None else ease.subset.shape[0]
+        )
+        self.data_info["ranker_users"] = int(self.diagnostics.get("ranker_users", 0))
+        return self
+
     def _fit(self, matrix: InteractionMatrix) -> None:
         assert matrix.source is not None and matrix.items is not None  # checked by fit
+        # Every size check first: a refusal costs nothing and is one line.
+        check_sources(matrix.shape[1], ease_items=self.params.ease_items)
         source = matrix.source
         sequences = training_sequences(source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
         self._context = self.feature_context(matrix, sequences)
         withheld = self.scattered_holdout(matrix, sequences)
         base = base_interactions(matrix, self.params.periods, withheld=withheld)
-        base_sources = fit_sources(base, matrix)
-        groups = self.ranker_groups(base_sources, self._context, sequences, withheld)
+        base_sources = fit_sources(base, matrix, ease_items=self.params.ease_items)
+        among = self.ranker_sample(sequences.n_rows)
+        groups = self.ranker_groups(base_sources, self._context, sequences, withheld, among=among)
+        del base_sources
         self._ranker, split = train_ranker(groups, self.params)
         self.diagnostics = ranker_diagnostics(self._ranker, groups, split)
-        self._sources = fit_sources(source, matrix)
+        self.diagnostics["ranker_users"] = int(np.unique(groups.users).shape[0])
+        del groups
+        self._sources = fit_sources(source, matrix, ease_items=self.params.ease_items)
         self._neighbours = None
+        self._serving = None
+
+    def ranker_sample(self, n_users: int) -> IndexArray | None:
+        """The user rows whose groups train the ranker: all (None) up to ``ranker_users``,
+        else a fixed pseudo-random sample of that many (seeded by ``random_state``)."""
+        if n_users <= self.params.ranker_users:
+            return None
+        rng = np.random.default_rng(self.params.random_state)
+        chosen = rng.choice(n_users, size=self.params.ranker_users, replace=False)
+        return np.sort(chosen).astype(np.intp)
 
     def feature_context(self, matrix: InteractionMatrix, sequences: Sequences) -> FeatureContext:
         """Item timeline of ``sequences`` and the item attributes of ``matrix``."""
@@ -151,14 +209,20 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         context: FeatureContext,
         sequences: Sequences,
         withheld: BoolArray | None = None,
+        *,
+        among: IndexArray | None = None,
     ) -> RankerGroups:
         """Candidates, features and labels of every group of ``sequences``' users.
 
         Next-item groups: period p's history is the user's rows before the p-th latest one,
         which is the positive. Scattered groups (users with ``withheld`` rows): the history is
-        the user's other rows, the positives are the withheld ones.
+        the user's other rows, the positives are the withheld ones. ``among``: only these
+        users' groups (sorted user rows; None: everyone's).
         """
         users, label_pos = label_positions(sequences, self.params.periods)
+        if among is not None:
+            picked = np.isin(users, among)
+            users, label_pos = users[picked], label_pos[picked]
         starts = sequences.indptr[users]
         prefix = slice_sequences(sequences, starts, label_pos)
         labels_next = pick_entries(sequences, label_pos, np.ones(users.shape[0], np.int64))
@@ -168,6 +232,8 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             entry_rows = sequences.rows()
             scattered = np.flatnonzero(np.bincount(entry_rows, withheld, sequences.n_rows) > 0)
             scattered = scattered.astype(np.intp)
+            if among is not None:
+                scattered = scattered[np.isin(scattered, among)]
             of_group = np.isin(entry_rows, scattered)
             histories.append(subset_sequences(sequences, of_group & ~withheld, scattered))
             positives.append(subset_sequences(sequences, of_group & withheld, scattered))
@@ -205,16 +271,34 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         """The sources' candidates for each history and their ranker features.
 
         ``withheld``: rows of each history's user kept out of the item statistics (features.py).
+        Rows go in chunks of ``CHUNK_CELLS`` dense scores (the sources score every item).
         """
-        candidates = self._candidates(sources, users, sequences)
-        features = build_features(
-            context,
-            sequences,
-            candidates,
-            neighbours=self._neighbours_of(sources),
-            withheld=withheld,
-        )
-        return candidates, features
+        neighbours = self._neighbours_of(sources)
+        chunk = max(1, CHUNK_CELLS // max(context.years.shape[0], 1))
+        if sequences.n_rows <= chunk:
+            candidates = self._candidates(sources, users, sequences)
+            features = build_features(
+                context, sequences, candidates, neighbours=neighbours, withheld=withheld
+            )
+            return candidates, features
+        parts: list[tuple[CandidateSet, npt.NDArray[np.float32]]] = []
+        for start in range(0, sequences.n_rows, chunk):
+            stop = min(start + chunk, sequences.n_rows)
+            part = sequences.slice(start, stop)
+            found = self._candidates(sources, users[start:stop], part)
+            parts.append(
+                (
+                    replace(found, rows=found.rows + start),
+                    build_features(
+                        context,
+                        part,
+                        found,
+                        neighbours=neighbours,
+                        withheld=None if withheld is None else withheld.slice(start, stop),
+                    ),
+                )
+            )
+        return concat_candidates([c for c, _ in parts]), np.concatenate([f for _, f in parts])
 
     def _neighbours_of(self, sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
         # The served sources' matrix is built once (it is per request otherwise).
@@ -237,11 +321,18 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             user_index=users,
             raw=raw,
             sequences=sequences,
-            per_source={
-                name: self.params.ease_per_source if name == "ease" else self.params.per_source
-                for name in sources
-            },
+            per_source=self._per_source(sources),
+            scorers={"recent_popularity": self._popularity_of(sources).batch_scores},
         )
+
+    def _popularity_of(self, sources: Mapping[str, Recommender[Any]]) -> PopularitySource:
+        # scores_at's 2 x rows x items binary searches take hours at 62k items; the window's
+        # rows, counted once per row, give the same integers (built once per source model).
+        model = sources["recent_popularity"]
+        assert isinstance(model, RecentPopularityRecommender)
+        if self._popularity is None or self._popularity[0] is not model:
+            self._popularity = (model, PopularitySource.of(model))
+        return self._popularity[1]
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -282,6 +373,51 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
         return _dense_scores(candidates, ranked, sequences.n_rows, self._fallback())
 
+    def recommend(
+        self, user_id: int, *, history: History | None = None, k: int = 10
+    ) -> tuple[IdArray, FloatArray]:
+        """Top-k (movie_ids, scores) for one user: ``recommend_batch``'s answer for one row,
+        computed with numpy gathers over arrays prepared at fit/load time (serving.py)."""
+        check_k(k)
+        history = history if history is not None else History.empty()
+        serving = self.serving_model()
+        one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
+        candidates, ranked = self._rank_one(one, int(lookup(self.user_ids, [user_id])[0]))
+        top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
+        return self.item_ids[top], scores
+
+    def _rank_one(
+        self, one: OneHistory, user_index: int
+    ) -> tuple[CandidateSet, npt.NDArray[np.float32]]:
+        # One history's candidates and their ranker scores.
+        serving = self.serving_model()
+        candidates = serving.candidates(one, user_index)
+        ranked = np.zeros(0, dtype=np.float32)
+        if candidates.n_pairs:
+            features = serving.features(one, candidates)
+            ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
+        return candidates, ranked
+
+    def serving_model(self) -> ServingModel:
+        """The arrays the one-request path reads (built on first use after fit or load)."""
+        if self._serving is None:
+            sources = self.sources
+            self._serving = ServingModel(
+                sources={name: serving_source(model) for name, model in sources.items()},
+                per_source=self._per_source(sources),
+                context=self.context,
+                neighbours=CSRArrays.of(self._neighbours_of(sources)),
+                fallback=self._fallback(),
+                default_time=self._default_time(),
+            )
+        return self._serving
+
+    def _per_source(self, sources: Mapping[str, Recommender[Any]]) -> dict[str, int]:
+        return {
+            name: self.params.ease_per_source if name == "ease" else self.params.per_source
+            for name in sources
+        }
+
     def candidates_for(self, sequences: Sequences, user_index: IndexArray) -> CandidateSet:
         """The union of the sources' candidates for histories (for recall diagnostics)."""
         return self._candidates(self.sources, user_index, sequences)
@@ -297,6 +433,20 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         source = self.sources.get("transitions")
         return source.anchor_window() if source is not None else (None, 1.0)
 
+    def explain(self, history: History, movie_ids: npt.ArrayLike) -> IdArray:
+        """``Recommender.explain`` from the serving arrays of the transitions and recent_knn
+        sources (the same anchors, no scipy slicing per request)."""
+        last, recency = self.anchor_window()
+        serving = self.serving_model()
+        matrices = [
+            source.matrix
+            for name in ("transitions", "recent_knn")
+            if isinstance(source := serving.sources.get(name), RecencySource)
+        ]
+        return explain_anchors(
+            self.item_ids, matrices, history, movie_ids, last=last, recency=recency
+        )
+
     def explaining_matrices(self) -> Sequence[sp.csr_matrix]:
         # What follows the user's recent movies explains best; similarity covers the rest.
         sources = self.sources
@@ -309,6 +459,19 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
 
     def _similar(self, item_index: int) -> FloatArray:
         # What the ranker would rank after a history of just this movie, watched now.
+        serving = self.serving_model()
+        now = serving.default_time - 1
+        one = OneHistory.of_row(
+            np.array([item_index], dtype=np.intp),
+            np.array([now], dtype=np.int64),
+            np.array([5.0], dtype=np.float32),
+            now,
+        )
+        candidates, ranked = self._rank_one(one, -1)
+        return dense_row(candidates, ranked, serving.fallback)
+
+    def similar_reference(self, item_index: int) -> FloatArray:
+        """``_similar`` by the batch path (scipy products): what the tests compare it with."""
         sequences = Sequences(
             indptr=np.array([0, 1], dtype=np.int64),
             cols=np.array([item_index], dtype=np.intp),
@@ -365,6 +528,9 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             sources[name] = cls.from_state({}, info, part)
         self._sources = sources
         self._neighbours = None
+        # A loaded model is about to serve: its first request should not pay for this.
+        self._serving = None
+        self.serving_model()
 
 
 def _dense_scores(

@@ -18,6 +18,16 @@ class TwoStageParams(ModelParams):
     # EASE proposes more: on a history that is a random sample of the user's movies its own
     # ranking is the one to beat, and the union must hold all of its top ranks.
     ease_per_source: int = 150
+    # EASE's weights are dense: above this many items it is fit on this many most-rated items
+    # only. Its inverse costs ~2 n^3 flops: 10k items took over 10 minutes here (2 shared
+    # cores); 4k is 64 MB of float32 to serve and well under a minute to fit.
+    ease_items: int = 4_000
+    # Users whose histories make the ranker's training groups (a fixed pseudo-random sample
+    # above this many): the groups are ~4 per user x ~250 candidates x ~30 float32 features,
+    # so 162k users would be ~20 GB. 5k users give ~20k groups (ML-100K trains on ~3.7k) and
+    # keep candidate generation and LightGBM to minutes at 62k items (1M synthetic rows,
+    # 10k users: 208 s of candidates, >5 min of LightGBM on 2 shared cores).
+    ranker_users: int = 5_000
     # Each user's latest ``periods`` training rows become ranker labels.
     periods: int = 3
     # Share of each user's rows held out (pseudo-randomly, stable per row) as the positives of
@@ -48,6 +58,8 @@ class TwoStageParams(ModelParams):
     def __post_init__(self) -> None:
         check_int("two_stage", "per_source", self.per_source, low=1, high=10_000)
         check_int("two_stage", "ease_per_source", self.ease_per_source, low=1, high=10_000)
+        check_int("two_stage", "ease_items", self.ease_items, low=1, high=100_000)
+        check_int("two_stage", "ranker_users", self.ranker_users, low=1, high=1 << 30)
         check_int("two_stage", "periods", self.periods, low=1, high=1000)
         check_float("two_stage", "holdout_share", self.holdout_share, low=0.0, high=1.0)
         check_float("two_stage", "scattered_weight", self.scattered_weight, low=0.0, low_open=True)

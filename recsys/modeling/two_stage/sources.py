@@ -16,7 +16,8 @@ from recsys.modeling.candidates.recent_knn import RecentKNNRecommender
 from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
 from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.dataset import FittedWeighting, InteractionMatrix, Weighting, lookup
-from recsys.modeling.ease import EASERecommender
+from recsys.modeling.ease import EASEParams, EASERecommender
+from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import training_sequences
 from recsys.modeling.weighting import WeightingKind
 
@@ -40,10 +41,30 @@ def sequence_neighbours(sources: Mapping[str, Recommender[Any]]) -> sp.csr_matri
     return sp.csr_matrix(transitions + transitions.T, dtype=np.float32)
 
 
-def fit_sources(rows: Interactions, like: InteractionMatrix) -> dict[str, Recommender[Any]]:
+def source_params(n_items: int, *, ease_items: int) -> dict[str, ModelParams]:
+    """Each source's parameters on a catalogue of ``n_items``: the defaults, except that EASE
+    is fit on the ``ease_items`` most-rated items only when the catalogue is bigger (its
+    weights are dense: 62k items would be 15 GiB to serve and ~75 GiB to fit)."""
+    params: dict[str, ModelParams] = {name: cls.params_type() for name, (cls, _) in SOURCES.items()}
+    if n_items > ease_items:
+        params["ease"] = EASEParams(top_items=ease_items)
+    return params
+
+
+def check_sources(n_items: int, *, ease_items: int) -> None:
+    """Every source's size check, before any work (one-line ``ValueError``)."""
+    ease = source_params(n_items, ease_items=ease_items)["ease"]
+    assert isinstance(ease, EASEParams)
+    ease.check_size(n_items)
+
+
+def fit_sources(
+    rows: Interactions, like: InteractionMatrix, *, ease_items: int = 4_000
+) -> dict[str, Recommender[Any]]:
     """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
+    params = source_params(like.shape[1], ease_items=ease_items)
     return {
-        name: cls(cls.params_type()).fit(matrix_on(rows, like, weighting))
+        name: cls(params[name]).fit(matrix_on(rows, like, weighting))
         for name, (cls, weighting) in SOURCES.items()
     }
 

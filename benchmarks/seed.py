@@ -44,6 +44,7 @@ import asyncpg
 from alembic import command
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.util import await_
+from train import SIZES, cache_root, dataset_dir  # benchmarks/train.py: the cached datasets
 
 from recsys.cli.db import alembic_config
 from recsys.data import load_dataset
@@ -56,7 +57,6 @@ from recsys.db.seed import PreparedSeed, prepare
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
 from recsys.settings import get_settings
-from train import SIZES, cache_root, dataset_dir  # benchmarks/train.py: the cached datasets
 
 # What the service reads with: RECSYS_EVENT_WEIGHTS, as before repositories took them.
 WEIGHTS = EventWeights(get_settings().event_weights)

@@ -133,13 +133,14 @@ class RatingsDecoder:
             raise ValueError("unexpected COPY row layout (a NULL or a changed column type?)")
         self._finished = True
         n = self._rows
-        columns = []
+        # In place: a shrinking realloc, no copy of the rows.
         for array in (self._users, self._movies, self._ratings, self._times):
-            # In place: a shrinking realloc, no copy of the rows.
             array.resize(n, refcheck=False)
-            columns.append(array)
         return Interactions(
-            user_ids=columns[0], movie_ids=columns[1], ratings=columns[2], timestamps=columns[3]
+            user_ids=self._users,
+            movie_ids=self._movies,
+            ratings=self._ratings,
+            timestamps=self._times,
         )
 
     def _decode_pending(self) -> None:

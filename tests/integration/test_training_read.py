@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recsys.data.fingerprint import interactions_fingerprint, is_sorted_by_pair
@@ -22,8 +22,7 @@ from recsys.data.synth import generate
 from recsys.data.writer import write_dataset
 from recsys.db.models import Event
 from recsys.db.pgcopy import decode_ratings
-from recsys.db.repositories import DatasetSeedRepository, EventRepository, NewEvent
-from recsys.db.repositories import _weights
+from recsys.db.repositories import DatasetSeedRepository, EventRepository, NewEvent, _weights
 from recsys.db.repositories.ratings import _EXPORT_QUERY, _EXPORT_WITH_EVENTS
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
@@ -91,7 +90,7 @@ async def test_ml100k_with_events_reads_the_same_arrays(
             int(rng.integers(1, 1683)),
             types[i % len(types)],
             float(rng.integers(1, 11) / 2),
-            datetime.fromtimestamp(int(rng.integers(8e8, 1.7e9)), UTC),
+            datetime.fromtimestamp(int(rng.integers(800_000_000, 1_700_000_000)), UTC),
         )
         for i in range(3_000)
     ]
@@ -104,7 +103,7 @@ async def test_ml100k_with_events_reads_the_same_arrays(
         _assert_identical(new, old)
     finally:
         async with ml100k_sessions() as session:
-            await session.execute(Event.__table__.delete())
+            await session.execute(delete(Event))
             await session.commit()
 
 

@@ -115,13 +115,16 @@ class StepTimes(logging.Handler):
 @contextmanager
 def capture_steps() -> Iterator[StepTimes]:
     handler = StepTimes()
-    log = logging.getLogger("recsys.db.seed")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    # The seed's steps, and each key or index rebuilt after the COPY (recsys.db.bulk).
+    logs = [logging.getLogger(name) for name in ("recsys.db.seed", "recsys.db.bulk")]
+    for log in logs:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     try:
         yield handler
     finally:
-        log.removeHandler(handler)
+        for log in logs:
+            log.removeHandler(handler)
 
 
 def time_migration(url: str, *, dataset: str, data_dir: Path) -> tuple[float, dict[str, float]]:
@@ -191,8 +194,14 @@ _REBUILD_RATINGS = (
 )
 
 
-def time_raw_binary_bulk(url: str, prepared: PreparedSeed) -> float:
-    """Seconds for the binary COPY into a bare ratings table plus rebuilding its keys/indexes."""
+def time_raw_binary_bulk(
+    url: str, prepared: PreparedSeed, split: dict[str, float] | None = None
+) -> float:
+    """Seconds for the binary COPY into a bare ratings table plus rebuilding its keys/indexes.
+
+    ``split`` receives the COPY's and each rebuild's seconds.
+    """
+    split = {} if split is None else split
     command.upgrade(alembic_config(database_url=url), "0001")
     chunks = encode_ratings(
         prepared.user_ids, prepared.movie_ids, prepared.ratings, prepared.rated_at_us
@@ -206,13 +215,20 @@ def time_raw_binary_bulk(url: str, prepared: PreparedSeed) -> float:
         )
         for statement in _BARE_RATINGS:
             connection.exec_driver_sql(statement)
+        start = time.perf_counter()
         await_(
             driver.copy_to_table(
                 "ratings", source=_source(chunks), columns=RATING_COLUMNS, format="binary"
             )
         )
+        split["copy"] = time.perf_counter() - start
         for statement in _REBUILD_RATINGS:
+            start = time.perf_counter()
             connection.exec_driver_sql(statement)
+            if " ADD CONSTRAINT " in statement or statement.startswith("CREATE INDEX"):
+                # The constraint's or the index's name.
+                name = statement.split()[5 if " ADD CONSTRAINT " in statement else 2]
+                split[name] = time.perf_counter() - start
 
     async def run() -> float:
         engine = create_engine(url)
@@ -339,6 +355,7 @@ def main() -> None:
         steps: list[dict[str, float]] = []
         raw_binary: list[float] = []
         raw_bulk: list[float] = []
+        bulk_split: dict[str, float] = {}
         raw_records: list[float] = []
         exports: list[float] = []
         try:
@@ -355,7 +372,9 @@ def main() -> None:
                 if "binary" in wanted:
                     raw_binary.append(time_raw_binary(databases.create(), in_file_order))
                 if "bulk" in wanted:
-                    raw_bulk.append(time_raw_binary_bulk(databases.create(), in_file_order))
+                    raw_bulk.append(
+                        time_raw_binary_bulk(databases.create(), in_file_order, bulk_split)
+                    )
                 if "records" in wanted:
                     raw_records.append(time_raw_records(databases.create(), in_file_order))
                 databases.drop_all()
@@ -363,7 +382,9 @@ def main() -> None:
                     f"run {run + 1}: migration {seconds:.2f} s "
                     f"({', '.join(f'{k} {v:.2f}' for k, v in step_times.items())}); raw COPY: "
                     f"binary {_last(raw_binary)}, binary + rebuild {_last(raw_bulk)}, "
-                    f"copy_records {_last(raw_records)}; export {export_s:.2f} s; "
+                    f"copy_records {_last(raw_records)} "
+                    f"({', '.join(f'{k} {v:.2f}' for k, v in bulk_split.items())}); "
+                    f"export {export_s:.2f} s; "
                     f"load average {_loadavg()}",
                     flush=True,
                 )
@@ -374,7 +395,7 @@ def main() -> None:
     print()
     print(f"median of {args.repeat} runs, {len(dataset.ratings):,} ratings:")
     print(f"  {'seed migration (0001 -> 0002)':<46} {med(migration):6.2f} s")
-    for step in ("load", "prepare", "users", "movies", "ratings", "analyze"):
+    for step in steps[0]:
         print(f"    {step:<42} {med(s.get(step, float('nan')) for s in steps):6.2f} s")
     print(
         f"      (load outside the migration: {load_s:.2f} s, of which validate {validate_s:.2f} s)"

@@ -3,8 +3,9 @@
 Everything runs on the migration's own connection and transaction, so a failure at any point
 leaves the database exactly as it was. Nothing is written before the whole dataset has parsed
 and validated. PostgreSQL gets COPY on the raw asyncpg connection (the ratings as a binary COPY
-buffer built with numpy, no per-row Python objects) into ``ratings`` stripped of its keys and
-indexes, rebuilt right after (recsys.db.bulk); SQLite gets batched executemany.
+buffer built with numpy, no per-row Python objects, in primary-key order, written frozen) into
+``ratings`` stripped of its keys and indexes, rebuilt right after (recsys.db.bulk); SQLite gets
+batched executemany.
 
 The seed refuses to load a dataset unless users, movies and ratings are all empty: it is the
 first load of a fresh schema, not a merge (dataset ``none`` writes nothing and always runs).
@@ -260,15 +261,16 @@ def _write_postgres(connection: Connection, prepared: PreparedSeed) -> None:
         # lets COPY write its rows frozen and all-visible: the index builds, ANALYZE and the
         # first VACUUM then never rewrite every page to set hint bits. Rolled back with the rest.
         connection.exec_driver_sql("TRUNCATE TABLE ratings")
-        await_(
-            driver.copy_to_table(
-                "ratings",
-                source=_aiter(chunks),
-                columns=_RATING_COLUMNS,
-                format="binary",
-                freeze=True,
+        with _timed("copy", n):
+            await_(
+                driver.copy_to_table(
+                    "ratings",
+                    source=_aiter(chunks),
+                    columns=_RATING_COLUMNS,
+                    format="binary",
+                    freeze=True,
+                )
             )
-        )
     with _timed("analyze"):
         # Fresh statistics so the API's first queries get good plans without waiting for autovacuum.
         connection.exec_driver_sql("ANALYZE users, movies, ratings")

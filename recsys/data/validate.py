@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from recsys.data.fingerprint import is_sorted_by_pair
 from recsys.data.frames import Dataset, DatasetError, SourceRef
 
 # MovieLens scales: whole stars 1..5 (100K, 1M) and half stars 0.5..5 (the CSV family).
@@ -84,6 +85,14 @@ def _pair_keys(users: npt.NDArray[np.int64], movies: npt.NDArray[np.int64]) -> p
     return pd.Series(users * stride + movies).duplicated(keep="first")
 
 
+def _first_adjacent_repeat(
+    users: npt.NDArray[np.int64], movies: npt.NDArray[np.int64]
+) -> int | None:
+    same = (users[1:] == users[:-1]) & (movies[1:] == movies[:-1])
+    first = _first(same)
+    return None if first is None else first + 1
+
+
 def _check_pairs(dataset: Dataset) -> None:
     users = dataset.ratings["user_id"].to_numpy(dtype=np.int64)
     movies = dataset.ratings["movie_id"].to_numpy(dtype=np.int64)
@@ -91,7 +100,12 @@ def _check_pairs(dataset: Dataset) -> None:
         negative = _first(ids < 0)
         if negative is not None:
             raise _fail(dataset, "ratings", negative, f"negative {noun} id {ids[negative]}")
-    row = _first(_pair_keys(users, movies).to_numpy())
+    if is_sorted_by_pair(users, movies):
+        # Rows in (user, movie) order (the GroupLens CSVs, an export re-seeded): a repeated pair
+        # sits right after its first occurrence, so one linear pass finds the first repeat.
+        row = _first_adjacent_repeat(users, movies)
+    else:
+        row = _first(_pair_keys(users, movies).to_numpy())
     if row is None:
         return
     user, movie = int(users[row]), int(movies[row])

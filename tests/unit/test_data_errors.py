@@ -141,6 +141,26 @@ def test_duplicate_user_movie_pair(csv_dir: Path, write_lines: WriteLines) -> No
     )
 
 
+@pytest.mark.parametrize("repeat_at", [3, 5])
+def test_duplicate_pair_in_a_file_sorted_by_user_and_movie(
+    csv_dir: Path, write_lines: WriteLines, repeat_at: int
+) -> None:
+    # Sorted files (the GroupLens CSVs) take the linear check; the answer is the same.
+    rows = ["1,10,5.0,881250949", "1,20,3.0,881250950", "2,10,4.0,881250951", "2,30,1.0,88125"]
+    first = rows[repeat_at - 3]
+    path = write_lines(
+        csv_dir / "ratings.csv",
+        ["userId,movieId,rating,timestamp", *rows[: repeat_at - 2], first, *rows[repeat_at - 2 :]],
+    )
+    user, movie = first.split(",")[:2]
+    assert_at(
+        error_of(csv_dir),
+        path,
+        repeat_at,
+        f"duplicate rating of movie {movie} by user {user} (first at line {repeat_at - 1})",
+    )
+
+
 def test_duplicate_movie_id(csv_dir: Path, write_lines: WriteLines) -> None:
     path = write_lines(
         csv_dir / "movies.csv",

@@ -374,8 +374,19 @@ def _records(
         if name == "genres":
             values.append([list(g) for g in column.tolist()])
             continue
-        values.append([None if pd.isna(v) else _plain(v) for v in column.tolist()])
+        values.append(_column_values(column))
     return list(zip(*values, strict=True))
+
+
+def _column_values(column: pd.Series) -> list[Any]:
+    if isinstance(column.dtype, pd.StringDtype | pd.Int64Dtype):
+        # Vectorised: these dtypes hold Python str / int and pd.NA; one conversion instead of a
+        # pd.isna call per value (4 of the 6 s `prepare` took for ML-25M-sized user tables).
+        array = column.to_numpy(dtype=object)
+        array[column.isna().to_numpy()] = None
+        values: list[Any] = array.tolist()
+        return values
+    return [None if pd.isna(v) else _plain(v) for v in column.tolist()]
 
 
 def _plain(value: Any) -> Any:

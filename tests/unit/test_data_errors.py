@@ -257,3 +257,24 @@ def test_crlf_line_endings_and_a_byte_order_mark(csv_dir: Path) -> None:
 def test_tab_in_a_dat_file(ml1m_dir: Path, write_lines: WriteLines) -> None:
     path = write_lines(ml1m_dir / "ratings.dat", ["1::10::5::881250949", "1::20::3\t::881250950"])
     assert_at(error_of(ml1m_dir), path, 2, "tab character")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_repeated_pair_is_pandas_first_duplicate(seed: int) -> None:
+    # The sort-based check against the hash-based one it replaced, sorted and unsorted inputs.
+    import numpy as np
+    import pandas as pd
+
+    from recsys.data.validate import _first_repeated_pair
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    users = rng.integers(0, 1 + seed * 3, n)
+    movies = rng.integers(0, 1 + seed * 40, n)
+    for u, m in ((users, movies), (np.sort(users), movies), (users[:1], movies[:1])):
+        if seed % 2 and u.shape[0] > 1:
+            order = np.lexsort((m, u))
+            u, m = u[order], m[order]
+        flags = pd.MultiIndex.from_arrays([u, m]).duplicated(keep="first")
+        hits = np.flatnonzero(flags)
+        assert _first_repeated_pair(u, m) == (int(hits[0]) if hits.size else None)

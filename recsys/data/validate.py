@@ -75,9 +75,7 @@ def _check_ratings(dataset: Dataset) -> None:
     _check_pairs(dataset)
 
 
-def _first_repeated_pair(
-    users: npt.NDArray[np.int64], movies: npt.NDArray[np.int64]
-) -> int | None:
+def _first_repeated_pair(users: npt.NDArray[np.int64], movies: npt.NDArray[np.int64]) -> int | None:
     """The first row (in file order) whose (user, movie) pair an earlier row already has."""
     if is_sorted_by_pair(users, movies):
         # Rows in (user, movie) order (the GroupLens CSVs, an export re-seeded): a repeated pair

@@ -90,6 +90,8 @@ def decode_ratings(data: bytes) -> Interactions:
 # Wire data decoded per block: big enough that numpy's per-call cost vanishes, small enough to
 # be noise next to the columns (about 110,000 rows).
 _BLOCK_BYTES = 4 << 20
+_HEADROOM = 1.1
+_MIN_CAPACITY = 65_536
 # Growth when the row-count estimate was short (a stale reltuples): the new tail is zero-filled,
 # so a small factor keeps the touched memory close to what the rows need.
 _GROWTH = 1.25
@@ -106,7 +108,9 @@ class RatingsDecoder:
     """
 
     def __init__(self, expected_rows: int = 0) -> None:
-        capacity = max(int(expected_rows), 1024)
+        # Headroom over the estimate (ANALYZE's row count is a sample's, often a little short):
+        # untouched capacity is free, while growing zero-fills and may copy every column.
+        capacity = int(expected_rows * _HEADROOM) + _MIN_CAPACITY
         self._users = np.empty(capacity, dtype=np.int64)
         self._movies = np.empty(capacity, dtype=np.int64)
         self._ratings = np.empty(capacity, dtype=np.float32)

@@ -45,8 +45,9 @@ def test_streamed_decode_equals_the_one_buffer_decode(n: int, expected: int) -> 
 def test_one_piece_and_growth_past_a_short_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
     import recsys.db.pgcopy as pgcopy
 
-    # Small blocks, so the 5,000 rows arrive in many decodes and outgrow the 1,024-row start.
+    # Small blocks, so the 5,000 rows arrive in many decodes and outgrow a 27-row start.
     monkeypatch.setattr(pgcopy, "_BLOCK_BYTES", 500)
+    monkeypatch.setattr(pgcopy, "_MIN_CAPACITY", 16)
     data = _wire(5_000, seed=3)
     decoder = RatingsDecoder(10)
     for piece in _split(data, np.full(len(data), 333)):

@@ -84,6 +84,7 @@ class Size:
 SIZES = {
     "100k": Size(943, 1_682, 100_000),  # ML-100K shape: a quick smoke run
     "1m": Size(6_040, 3_706, 1_000_000),  # ML-1M shape
+    "10m": Size(162_541, 62_423, 10_000_000),  # the catalogue scale, 10M interactions
     "25m": Size(162_541, 62_423, 25_000_000),  # ML-25M shape
 }
 

@@ -3,6 +3,8 @@
 Every rating field is fixed-width and non-null (int4 user_id, int4 movie_id, float4 rating,
 timestamptz rated_at), so a row is one fixed 38-byte big-endian struct: the seed writes 1M rows
 and the training export reads them back without creating a Python object per row.
+``RatingsDecoder`` decodes the export as it streams in, straight into the final column arrays,
+so reading N rows never holds more than those arrays plus one block of wire data.
 """
 
 from __future__ import annotations
@@ -83,3 +85,105 @@ def decode_ratings(data: bytes) -> Interactions:
         ratings=rows["rating"].astype(np.float32),
         timestamps=np.floor_divide(micros, 1_000_000) + PG_EPOCH_S,
     )
+
+
+# Wire data decoded per block: big enough that numpy's per-call cost vanishes, small enough to
+# be noise next to the columns (about 110,000 rows).
+_BLOCK_BYTES = 4 << 20
+_HEADROOM = 1.1
+_MIN_CAPACITY = 65_536
+# Growth when the row-count estimate was short (a stale reltuples): the new tail is zero-filled,
+# so a small factor keeps the touched memory close to what the rows need.
+_GROWTH = 1.25
+
+
+class RatingsDecoder:
+    """Binary COPY rows of (int4, int4, float4, timestamptz), decoded as they arrive.
+
+    ``feed`` takes the COPY data in pieces of any size (rows may straddle pieces); ``finish``
+    returns the columns: int64 ids (what ``build_matrix`` works in, so it copies nothing),
+    float32 weights, int64 epoch seconds, 28 bytes a row. The arrays are allocated once for
+    ``expected_rows`` (pages nobody writes cost no memory, so an estimate on the high side is
+    free), grown in place if it was short, and trimmed at the end.
+    """
+
+    def __init__(self, expected_rows: int = 0) -> None:
+        # Headroom over the estimate (ANALYZE's row count is a sample's, often a little short):
+        # untouched capacity is free, while growing zero-fills and may copy every column.
+        capacity = int(expected_rows * _HEADROOM) + _MIN_CAPACITY
+        self._users = np.empty(capacity, dtype=np.int64)
+        self._movies = np.empty(capacity, dtype=np.int64)
+        self._ratings = np.empty(capacity, dtype=np.float32)
+        self._times = np.empty(capacity, dtype=np.int64)
+        self._rows = 0
+        self._pending = bytearray()
+        self._header_done = False
+        self._finished = False
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append a piece of COPY data; whole blocks are decoded as soon as they are complete."""
+        self._pending += data
+        if len(self._pending) >= _BLOCK_BYTES:
+            self._decode_pending()
+
+    def finish(self) -> Interactions:
+        """The decoded columns; raises ValueError unless the data ended with the COPY trailer."""
+        if self._finished:
+            raise RuntimeError("RatingsDecoder.finish() called twice")
+        self._decode_pending()
+        if not self._header_done:
+            raise ValueError("not PostgreSQL binary COPY data (no header)")
+        if bytes(self._pending) != _TRAILER:
+            raise ValueError("unexpected COPY row layout (a NULL or a changed column type?)")
+        self._finished = True
+        n = self._rows
+        # In place: a shrinking realloc, no copy of the rows.
+        for array in (self._users, self._movies, self._ratings, self._times):
+            array.resize(n, refcheck=False)
+        return Interactions(
+            user_ids=self._users,
+            movie_ids=self._movies,
+            ratings=self._ratings,
+            timestamps=self._times,
+        )
+
+    def _decode_pending(self) -> None:
+        pending = self._pending
+        if not self._header_done:
+            if len(pending) < 19:
+                return
+            if not pending.startswith(SIGNATURE):
+                raise ValueError("not PostgreSQL binary COPY data (bad signature)")
+            start = 19 + int.from_bytes(pending[15:19], "big")
+            if len(pending) < start:
+                return
+            del pending[:start]
+            self._header_done = True
+        count = len(pending) // RATING_ROW.itemsize
+        if count == 0:
+            return
+        size = count * RATING_ROW.itemsize
+        rows = np.frombuffer(pending, dtype=RATING_ROW, count=count)
+        for field, value in _FIXED_FIELDS:
+            if not bool((rows[field] == value).all()):
+                raise ValueError(f"unexpected COPY row layout in {field!r}")
+        self._reserve(self._rows + count)
+        at = slice(self._rows, self._rows + count)
+        self._users[at] = rows["user"]
+        self._movies[at] = rows["movie"]
+        self._ratings[at] = rows["rating"]
+        times = self._times[at]
+        np.floor_divide(rows["ts"], 1_000_000, out=times)
+        times += PG_EPOCH_S
+        # Release the buffer export before resizing the bytearray.
+        del rows, times
+        self._rows += count
+        del pending[:size]
+
+    def _reserve(self, rows: int) -> None:
+        capacity = self._users.shape[0]
+        if rows <= capacity:
+            return
+        grown = max(rows, int(capacity * _GROWTH) + 1)
+        for array in (self._users, self._movies, self._ratings, self._times):
+            array.resize(grown, refcheck=False)

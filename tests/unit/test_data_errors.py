@@ -141,6 +141,26 @@ def test_duplicate_user_movie_pair(csv_dir: Path, write_lines: WriteLines) -> No
     )
 
 
+@pytest.mark.parametrize("repeat_at", [3, 5])
+def test_duplicate_pair_in_a_file_sorted_by_user_and_movie(
+    csv_dir: Path, write_lines: WriteLines, repeat_at: int
+) -> None:
+    # Sorted files (the GroupLens CSVs) take the linear check; the answer is the same.
+    rows = ["1,10,5.0,881250949", "1,20,3.0,881250950", "2,10,4.0,881250951", "2,30,1.0,88125"]
+    first = rows[repeat_at - 3]
+    path = write_lines(
+        csv_dir / "ratings.csv",
+        ["userId,movieId,rating,timestamp", *rows[: repeat_at - 2], first, *rows[repeat_at - 2 :]],
+    )
+    user, movie = first.split(",")[:2]
+    assert_at(
+        error_of(csv_dir),
+        path,
+        repeat_at,
+        f"duplicate rating of movie {movie} by user {user} (first at line {repeat_at - 1})",
+    )
+
+
 def test_duplicate_movie_id(csv_dir: Path, write_lines: WriteLines) -> None:
     path = write_lines(
         csv_dir / "movies.csv",
@@ -237,3 +257,24 @@ def test_crlf_line_endings_and_a_byte_order_mark(csv_dir: Path) -> None:
 def test_tab_in_a_dat_file(ml1m_dir: Path, write_lines: WriteLines) -> None:
     path = write_lines(ml1m_dir / "ratings.dat", ["1::10::5::881250949", "1::20::3\t::881250950"])
     assert_at(error_of(ml1m_dir), path, 2, "tab character")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_repeated_pair_is_pandas_first_duplicate(seed: int) -> None:
+    # The sort-based check against the hash-based one it replaced, sorted and unsorted inputs.
+    import numpy as np
+    import pandas as pd
+
+    from recsys.data.validate import _first_repeated_pair
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    users = rng.integers(0, 1 + seed * 3, n)
+    movies = rng.integers(0, 1 + seed * 40, n)
+    for u, m in ((users, movies), (np.sort(users), movies), (users[:1], movies[:1])):
+        if seed % 2 and u.shape[0] > 1:
+            order = np.lexsort((m, u))
+            u, m = u[order], m[order]
+        flags = pd.MultiIndex.from_arrays([u, m]).duplicated(keep="first")
+        hits = np.flatnonzero(flags)
+        assert _first_repeated_pair(u, m) == (int(hits[0]) if hits.size else None)

@@ -215,6 +215,15 @@ async def store_dir(
     return folder
 
 
+async def delete_events(sessions: async_sessionmaker[AsyncSession], users: range) -> None:
+    async with sessions() as session:
+        await session.execute(
+            text("DELETE FROM events WHERE user_id BETWEEN :low AND :high"),
+            {"low": users.start, "high": users.stop - 1},
+        )
+        await session.commit()
+
+
 def env_for(url: str, store_dir: Path) -> dict[str, str]:
     return {
         "RECSYS_DATABASE_URL": url,
@@ -278,9 +287,7 @@ async def test_an_event_posted_to_one_pod_is_in_the_next_answer_of_another(
     try:
         answers = await asyncio.to_thread(scenario)
     finally:
-        async with ml100k_sessions() as session:
-            await session.execute(text("DELETE FROM events WHERE user_id BETWEEN 10 AND 29"))
-            await session.commit()
+        await delete_events(ml100k_sessions, range(10, 30))
     assert all(pick not in after for pick, after in answers)
 
 
@@ -311,7 +318,5 @@ async def test_with_two_workers_every_connection_sees_an_event_at_once(
     try:
         answers = await asyncio.to_thread(scenario)
     finally:
-        async with ml100k_sessions() as session:
-            await session.execute(text("DELETE FROM events WHERE user_id BETWEEN 40 AND 49"))
-            await session.commit()
+        await delete_events(ml100k_sessions, range(40, 50))
     assert all(answer[0] not in answer[1:] for answer in answers)

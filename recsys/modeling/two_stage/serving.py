@@ -39,6 +39,7 @@ from recsys.modeling.sequences import Sequences
 from recsys.modeling.timeline import _TIME_BITS as TIME_BITS
 from recsys.modeling.timeline import _TIME_SPAN as TIME_MASK
 from recsys.modeling.timeline import ItemTimeline
+from recsys.modeling.topk import top_k
 from recsys.modeling.two_stage.candidates import CandidateSet
 from recsys.modeling.two_stage.features import (
     FeatureContext,
@@ -573,16 +574,10 @@ def explain_anchors(
 
 
 def top_k_row(scores: F32, k: int) -> tuple[IndexArray, F32]:
-    """``top_k`` of one dense row, by the same steps on the 1-d row (the same argpartition,
-    so the same choice among equal scores at the k-th place), without 2-d index juggling."""
-    n_cols = scores.shape[0]
-    kk = min(k, n_cols)
-    if kk == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.float32)
-    part = np.argpartition(-scores, kk - 1)[:kk] if kk < n_cols else np.arange(n_cols)
-    values = scores[part]
-    order = np.lexsort((part, -values))
-    return part[order].astype(np.intp, copy=False), values[order].astype(np.float32, copy=False)
+    """``top_k`` of one dense row: the same function as the batch path, so the same choice
+    among equal scores at the k-th place (lower index first)."""
+    top, values = top_k(scores[None, :], k)
+    return top[0], values[0]
 
 
 def _relative_scores_one(candidates: CandidateSet) -> F32:

@@ -8,6 +8,7 @@ item with the largest term is the anchor of "because you watched <anchor>".
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -19,16 +20,19 @@ from recsys.modeling.neighbourhood import gather_rows
 
 NO_ANCHOR = -1
 
+# Whatever holds M: a scipy CSR here, two_stage's CSR arrays in its serving path.
+M = TypeVar("M")
+
 
 def anchors(
     item_ids: IdArray,
-    matrices: Sequence[sp.csr_matrix],
+    matrices: Sequence[M],
     history: History,
     movie_ids: npt.ArrayLike,
     *,
     last: int | None = None,
     recency: float = 1.0,
-    block: Callable[[sp.csr_matrix, IndexArray, IndexArray], FloatArray] | None = None,
+    block: Callable[[M, IndexArray, IndexArray], FloatArray] | None = None,
 ) -> IdArray:
     """For each of ``movie_ids``, the history movie with the largest weighted M[i, j].
 
@@ -38,7 +42,7 @@ def anchors(
     earlier ones could not. ``NO_ANCHOR`` where no history item relates to the movie.
     ``block`` reads M[rows][:, cols] (default ``dense_block``; ``scipy_block`` is the reference).
     """
-    read = dense_block if block is None else block
+    read = cast(Callable[[Any, IndexArray, IndexArray], FloatArray], block or dense_block)
     targets = np.asarray(movie_ids, dtype=np.int64).ravel()
     out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
     if not matrices:  # most models, on every request: nothing to look up

@@ -32,8 +32,7 @@ from recsys.modeling.candidates.recent_popularity import (
 from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.dataset import IdArray, IndexArray, lookup
 from recsys.modeling.ease import EASERecommender
-from recsys.modeling.explain import NO_ANCHOR
-from recsys.modeling.explain import _weights as _anchor_weights
+from recsys.modeling.explain import anchors
 from recsys.modeling.history import History
 from recsys.modeling.sequences import Sequences
 from recsys.modeling.timeline import _TIME_BITS as TIME_BITS
@@ -549,28 +548,15 @@ def explain_anchors(
     recency: float,
 ) -> IdArray:
     """``recsys.modeling.explain.anchors`` over CSR arrays (no scipy slicing per request)."""
-    targets = np.asarray(movie_ids, dtype=np.int64).ravel()
-    out = np.full(targets.shape, NO_ANCHOR, dtype=np.int64)
-    if not matrices:
-        return out
-    target_cols = lookup(item_ids, targets)
-    history_cols = lookup(item_ids, history.movie_ids)
-    known = history_cols >= 0
-    if not known.any() or not (target_cols >= 0).any():
-        return out
-    rows, weights = _anchor_weights(history, known, last=last, recency=recency)
-    anchor_ids = history.movie_ids[rows]
-    valid = np.flatnonzero(target_cols >= 0)
-    for matrix in matrices:
-        open_ = valid[out[valid] == NO_ANCHOR]
-        if open_.size == 0:
-            break
-        block = matrix.block(history_cols[rows], target_cols[open_])
-        block = block * weights[:, None]
-        best = np.argmax(block, axis=0)
-        found = block[best, np.arange(open_.size)] > 0
-        out[open_[found]] = anchor_ids[best[found]]
-    return out
+    return anchors(
+        item_ids,
+        matrices,
+        history,
+        movie_ids,
+        last=last,
+        recency=recency,
+        block=lambda matrix, rows, cols: matrix.block(rows, cols),
+    )
 
 
 def top_k_row(scores: F32, k: int) -> tuple[IndexArray, F32]:

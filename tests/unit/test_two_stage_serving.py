@@ -20,7 +20,7 @@ from recsys.modeling.dataset import build_matrix
 from recsys.modeling.explain import anchors
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.toy import random_interactions
-from recsys.modeling.two_stage import serving
+from recsys.modeling.two_stage import serving_arrays, serving_sources
 from recsys.modeling.two_stage.model import TwoStageRecommender
 from recsys.modeling.two_stage.params import TwoStageParams
 
@@ -94,7 +94,7 @@ def test_csr_gathers_equal_the_batch_path(
     model: TwoStageRecommender, data: Interactions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What catalogues above DENSE_ITEMS use: the same answers from the CSR arrays.
-    monkeypatch.setattr(serving, "DENSE_ITEMS", 0)
+    monkeypatch.setattr(serving_arrays, "DENSE_ITEMS", 0)
     model._serving = None
     try:
         assert model.serving_model().neighbours.dense is None
@@ -105,11 +105,13 @@ def test_csr_gathers_equal_the_batch_path(
 
 def test_windowed_popularity_equals_the_per_item_counts(model: TwoStageRecommender) -> None:
     source = model.serving_model().sources["recent_popularity"]
-    assert isinstance(source, serving.PopularitySource)
+    assert isinstance(source, serving_sources.PopularitySource)
     timeline = source.timeline
     latest = timeline.latest_time()
     for end in (timeline.origin - 1, timeline.origin + 1, latest // 2, latest, latest + 10**7):
-        history = serving.OneHistory.of(History.of([], [], []), model.item_ids, default_time=end)
+        history = serving_arrays.OneHistory.of(
+            History.of([], [], []), model.item_ids, default_time=end
+        )
         ends = np.full(model.n_items, end, dtype=np.int64)
         expected = timeline.counts_before(source.all_items, ends) - timeline.counts_before(
             source.all_items, ends - source.window
@@ -153,14 +155,14 @@ def test_similar_items_equal_the_batch_path(model: TwoStageRecommender) -> None:
         )
 
 
-@pytest.mark.parametrize("dense_items", [serving.DENSE_ITEMS, 0])
+@pytest.mark.parametrize("dense_items", [serving_arrays.DENSE_ITEMS, 0])
 def test_explain_equals_the_scipy_anchors(
     model: TwoStageRecommender,
     data: Interactions,
     monkeypatch: pytest.MonkeyPatch,
     dense_items: int,
 ) -> None:
-    monkeypatch.setattr(serving, "DENSE_ITEMS", dense_items)
+    monkeypatch.setattr(serving_arrays, "DENSE_ITEMS", dense_items)
     model._serving = None
     try:
         last, recency = model.anchor_window()

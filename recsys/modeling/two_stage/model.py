@@ -66,15 +66,16 @@ from recsys.modeling.two_stage.periods import (
 )
 from recsys.modeling.two_stage.ranker import RankerGroups, train_ranker
 from recsys.modeling.two_stage.serving import (
-    CSRArrays,
-    OneHistory,
-    PopularitySource,
-    RecencySource,
     ServingModel,
     dense_row,
     explain_anchors,
-    serving_source,
     top_k_answer,
+)
+from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
+from recsys.modeling.two_stage.serving_sources import (
+    PopularitySource,
+    RecencySource,
+    serving_source,
 )
 from recsys.modeling.two_stage.sources import (
     SOURCES,

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
 from recsys.api.routes import admin, compat, events, health, movies, sagemaker, users
+from recsys.service.heap import freeze_long_lived, thaw
 from recsys.service.reload import poll_latest
 from recsys.service.runtime import check_settings, load_configured, open_runtime
 from recsys.settings import Settings, get_settings
@@ -46,8 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_runtime(settings, registry=registry, serving=True) as runtime,
                 poll_latest(runtime.live, every=settings.reload_poll_seconds),
             ):
+                freeze_long_lived()  # start-up's objects out of the collector's full passes
                 yield {STATE_KEY: runtime}
         finally:
+            thaw()
             blas.restore_original_limits()
 
     app = FastAPI(

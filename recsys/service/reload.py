@@ -30,6 +30,7 @@ from recsys.modeling.artifacts import (
     read_latest,
 )
 from recsys.service.catalog import MovieCatalog
+from recsys.service.heap import freeze_long_lived
 from recsys.service.histories import HistoryCache
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import LoadedModel, ModelRegistry
@@ -152,6 +153,8 @@ class LiveModels:
                 if any(a.model is not None for a in attempts):
                     await self._warm_cache(registry)
                 self._current = Serving(registry, service)  # the swap: one reference
+                if any(a.model is not None for a in attempts):
+                    freeze_long_lived(collect_first=True)
             report = ReloadReport(tuple(a.outcome for a in attempts))
         _log([a.outcome for a in attempts if not a.repeated])
         return report

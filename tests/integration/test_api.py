@@ -6,6 +6,7 @@ app's own startup (engine, model loading, cache warm-up) and shutdown.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -83,6 +84,16 @@ def movies_of(response: httpx.Response) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     movies: list[dict[str, Any]] = response.json()["movies"]
     return movies
+
+
+async def test_the_lifespan_freezes_start_up_objects_and_thaws_at_shutdown(
+    ml100k_url: str, store_dir: Path
+) -> None:
+    # Full collections stall every request; what start-up built must be out of their reach.
+    async with serve(settings_for(ml100k_url, store_dir, models=("popularity",))) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
 
 
 # -- recommendations ------------------------------------------------------------------------

@@ -98,6 +98,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
     params_type: ClassVar[type[ModelParams]] = TwoStageParams
     needs_sequence: ClassVar[bool] = True
     needs_items: ClassVar[bool] = True
+    size_limited: ClassVar[bool] = True
 
     def __init__(self, params: TwoStageParams | None = None) -> None:
         super().__init__(params)
@@ -125,10 +126,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.data_info["ranker_users"] = int(self.diagnostics.get("ranker_users", 0))
         return self
 
+    def check_catalogue(self, n_items: int) -> None:
+        check_sources(n_items, ease_items=self.params.ease_items)
+
     def _fit(self, matrix: InteractionMatrix) -> None:
         assert matrix.source is not None and matrix.items is not None  # checked by fit
         # Every size check first: a refusal costs nothing and is one line.
-        check_sources(matrix.shape[1], ease_items=self.params.ease_items)
+        self.check_catalogue(matrix.shape[1])
         source = matrix.source
         sequences = training_sequences(source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
         self._context = feature_context(matrix, sequences, self.params)

@@ -84,9 +84,9 @@ def timed(owner: Any, name: str) -> None:
 def fit(args: argparse.Namespace) -> None:
     from recsys.modeling.two_stage import model as two_stage
 
-    for stage in ("fit_sources", "train_ranker", "training_sequences", "base_interactions"):
+    stages = ("fit_sources", "train_ranker", "training_sequences", "base_interactions")
+    for stage in (*stages, "ranker_groups"):
         timed(two_stage, stage)
-    timed(TwoStageRecommender, "ranker_groups")
     with np.load(cache_file(args)) as npz:
         rows = Interactions(
             user_ids=npz["user_ids"],

@@ -81,6 +81,9 @@ class Recommender(ABC, Generic[P]):
     needs_sequence: ClassVar[bool] = False
     # True for models that read movie years and genres: fit needs ``matrix.items``.
     needs_items: ClassVar[bool] = False
+    # True for models whose parameters cap the catalogue size (check_catalogue): training asks
+    # the database for that size before reading the interactions.
+    size_limited: ClassVar[bool] = False
     # Dense score cells per chunk of users in recommend_batch: less for bigger temporaries.
     batch_cells: ClassVar[int] = CHUNK_CELLS
     # How ``recsys train`` and the evaluation weigh raw 1-5 ratings for this model: 0/1
@@ -134,6 +137,10 @@ class Recommender(ABC, Generic[P]):
 
     @abstractmethod
     def _fit(self, matrix: InteractionMatrix) -> None: ...
+
+    def check_catalogue(self, n_items: int) -> None:
+        """One-line ``ValueError`` when ``n_items`` movies are too many for these parameters
+        (``size_limited`` models), before any data is read; the same check ``fit`` makes."""
 
     # -- scoring ----------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ class EASERecommender(Recommender[EASEParams]):
 
     model_type: ClassVar[str] = "ease"
     params_type: ClassVar[type[ModelParams]] = EASEParams
+    size_limited: ClassVar[bool] = True
 
     def __init__(self, params: EASEParams | None = None) -> None:
         super().__init__(params)
@@ -88,9 +89,12 @@ class EASERecommender(Recommender[EASEParams]):
             raise NotFittedError("ease model is not fitted: call fit() or load()")
         return self._weights
 
+    def check_catalogue(self, n_items: int) -> None:
+        self.params.check_size(n_items)
+
     def _fit(self, matrix: InteractionMatrix) -> None:
         n_items = matrix.shape[1]
-        self.params.check_size(n_items)
+        self.check_catalogue(n_items)
         x = matrix.user_items
         subset = None
         if self.params.fitted_items(n_items) < n_items:

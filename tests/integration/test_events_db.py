@@ -181,6 +181,30 @@ async def test_export_sums_ratings_and_events_with_the_latest_time(
     assert got == expected
 
 
+async def test_count_movies_counts_what_the_export_returns(
+    db: AsyncSession, tiny_dataset: TinyDataset
+) -> None:
+    ratings = RatingRepository(db)
+    rated = {r.movie_id for r in tiny_dataset.ratings}
+    assert 11 not in rated
+    assert await ratings.count_movies(WEIGHTS) == len(rated)
+    # An event of a type no longer configured is not exported, so not counted either.
+    await db.execute(
+        text(
+            "INSERT INTO events (user_id, movie_id, type, occurred_at) VALUES (1, 11, 'share', :at)"
+        ),
+        {"at": at(1_800_000_000)},
+    )
+    assert await ratings.count_movies(WEIGHTS) == len(rated)
+    await EventRepository(db).add_many(USER_1_EVENTS)  # movie 11's rating event counts
+    exported = await ratings.export(WEIGHTS)
+    assert (
+        await ratings.count_movies(WEIGHTS)
+        == len(set(exported.movie_ids.tolist()))
+        == len(rated | {11})
+    )
+
+
 async def test_ensure_creates_only_missing_users(db: AsyncSession) -> None:
     users = UserRepository(db)
     await users.ensure([1, 500, 500, 501])

@@ -165,3 +165,9 @@ async def test_export_ml100k_matches_the_seed_fingerprint(
     assert len(exported) == 100_000
     assert seed is not None and seed.fingerprint == interactions_fingerprint(exported)
     assert float(exported.ratings.mean()) == pytest.approx(3.52986, abs=1e-5)
+
+
+async def test_count_movies_is_the_exported_catalogue(db: AsyncSession) -> None:
+    ratings = RatingRepository(db)
+    exported = await ratings.export(WEIGHTS)
+    assert await ratings.count_movies(WEIGHTS) == np.unique(exported.movie_ids).shape[0] > 1

@@ -246,3 +246,21 @@ async def test_nothing_to_train_on(
             )
     finally:
         await engine.dispose()
+
+
+async def test_oversize_is_refused_before_the_interactions_are_read(
+    tmp_path: Path, ml100k_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # The catalogue's size comes from one count query: no stage ran, so nothing was read.
+    stages: list[str] = []
+    with pytest.raises(ValueError, match=r"^ease: 1,682 items exceed ease\.max_items = 1,000;"):
+        await train(
+            ml100k_sessions,
+            weights=WEIGHTS,
+            model_type="ease",
+            params={"max_items": 1000},
+            store=LocalArtifactStore(tmp_path / "artifacts"),
+            stage=stages.append,
+        )
+    assert stages == []
+    assert not (tmp_path / "artifacts").exists()

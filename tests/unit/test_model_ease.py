@@ -118,3 +118,12 @@ def test_oversize_is_refused_in_one_line_before_fitting(matrix: InteractionMatri
         EASERecommender(EASEParams(max_items=4)).fit(matrix)
     assert "\n" not in str(error.value)
     EASERecommender(EASEParams(max_items=4, top_items=4)).fit(matrix)  # fits on 4 items
+
+
+def test_catalogue_check_needs_no_data() -> None:
+    # What training asks before reading the interactions: the catalogue size alone.
+    assert EASERecommender.size_limited
+    EASERecommender(EASEParams(max_items=8)).check_catalogue(8)
+    with pytest.raises(ValueError, match=r"^ease: 9 items exceed ease\.max_items = 8; [^\n]*$"):
+        EASERecommender(EASEParams(max_items=8)).check_catalogue(9)
+    EASERecommender(EASEParams(max_items=8, top_items=8)).check_catalogue(1_000)

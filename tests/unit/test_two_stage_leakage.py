@@ -20,12 +20,18 @@ from recsys.modeling.dataset import build_matrix
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.sequences import training_sequences
 from recsys.modeling.toy import random_interactions
-from recsys.modeling.two_stage.model import TwoStageRecommender
 from recsys.modeling.two_stage.params import TwoStageParams
 from recsys.modeling.two_stage.sources import (
     base_interactions,
     fit_sources,
     matrix_on,
+)
+from recsys.modeling.two_stage.training_data import (
+    CandidateSources,
+    candidate_features,
+    feature_context,
+    ranker_groups,
+    scattered_holdout,
 )
 
 PERIODS = 3
@@ -48,11 +54,11 @@ def test_period_features_are_identical_when_every_later_row_is_deleted(
     data: Interactions, items: ItemAttributes
 ) -> None:
     matrix = build_matrix(data, weighting="binary", items=items)
-    model = TwoStageRecommender(TwoStageParams(per_source=10, periods=PERIODS, num_threads=1))
+    params = TwoStageParams(per_source=10, periods=PERIODS, num_threads=1)
     sequences = training_sequences(data, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
-    context = model.feature_context(matrix, sequences)
-    sources = fit_sources(base_interactions(matrix, PERIODS), matrix)
-    groups = model.ranker_groups(sources, context, sequences)
+    context = feature_context(matrix, sequences, params)
+    sources = CandidateSources(fit_sources(base_interactions(matrix, PERIODS), matrix), params)
+    groups = ranker_groups(sources, context, sequences, periods=PERIODS)
     checked = 0
     for group in range(0, groups.users.shape[0], 7):
         user = int(groups.users[group])
@@ -68,15 +74,15 @@ def test_period_features_are_identical_when_every_later_row_is_deleted(
         before = matrix_on(truncated, matrix, "binary")
         cut = training_sequences(truncated, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
         np.testing.assert_array_equal(cut.slice(user, user + 1).cols, prefix.cols)
-        candidates, features = model.candidate_features(
+        candidates, features = candidate_features(
             sources,
-            model.feature_context(before, cut),
+            feature_context(before, cut, params),
             np.array([user], dtype=np.intp),
             cut.slice(user, user + 1),
         )
         # The same group built alone from all the rows (a batch of one, as above: BLAS may
         # round a one-row product differently from a many-row one, e.g. ALS scores).
-        full_candidates, full_features = model.candidate_features(
+        full_candidates, full_features = candidate_features(
             sources, context, np.array([user], dtype=np.intp), prefix
         )
         np.testing.assert_array_equal(candidates.cols, full_candidates.cols)
@@ -94,14 +100,14 @@ def test_the_check_notices_a_row_the_features_may_use(
     # Sanity of the test above: one more row of another user, just before the history's end,
     # for a candidate item, must change that item's features (item_count).
     matrix = build_matrix(data, weighting="binary", items=items)
-    model = TwoStageRecommender(TwoStageParams(per_source=10, periods=PERIODS, num_threads=1))
+    params = TwoStageParams(per_source=10, periods=PERIODS, num_threads=1)
     sequences = training_sequences(data, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
-    sources = fit_sources(base_interactions(matrix, PERIODS), matrix)
+    sources = CandidateSources(fit_sources(base_interactions(matrix, PERIODS), matrix), params)
     user = 0
     one = sequences.slice(user, user + 1)
     users = np.array([user], dtype=np.intp)
-    candidates, features = model.candidate_features(
-        sources, model.feature_context(matrix, sequences), users, one
+    candidates, features = candidate_features(
+        sources, feature_context(matrix, sequences, params), users, one
     )
     item = int(candidates.cols[0])
     stranger = int(matrix.user_ids.max()) + 1
@@ -113,8 +119,8 @@ def test_the_check_notices_a_row_the_features_may_use(
     )
     grown = build_matrix(extra, weighting="binary", items=items)
     grown_sequences = training_sequences(extra, user_ids=grown.user_ids, item_ids=grown.item_ids)
-    _, changed = model.candidate_features(
-        sources, model.feature_context(grown, grown_sequences), users, one
+    _, changed = candidate_features(
+        sources, feature_context(grown, grown_sequences, params), users, one
     )
     assert not np.array_equal(changed[0], features[0], equal_nan=True)
 
@@ -142,12 +148,13 @@ def test_scattered_features_are_identical_when_the_held_out_rows_are_deleted(
     params = TwoStageParams(
         per_source=10, ease_per_source=10, periods=PERIODS, holdout_share=0.3, num_threads=1
     )
-    model = TwoStageRecommender(params)
     sequences = training_sequences(data, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
-    context = model.feature_context(matrix, sequences)
-    withheld = model.scattered_holdout(matrix, sequences)
-    sources = fit_sources(base_interactions(matrix, PERIODS, withheld=withheld), matrix)
-    groups = model.ranker_groups(sources, context, sequences, withheld)
+    context = feature_context(matrix, sequences, params)
+    withheld = scattered_holdout(matrix, sequences, params)
+    sources = CandidateSources(
+        fit_sources(base_interactions(matrix, PERIODS, withheld=withheld), matrix), params
+    )
+    groups = ranker_groups(sources, context, sequences, withheld, periods=PERIODS)
     checked = differs = 0
     for group in np.flatnonzero(groups.kinds == 1)[::3]:
         user = int(groups.users[group])
@@ -161,20 +168,20 @@ def test_scattered_features_are_identical_when_the_held_out_rows_are_deleted(
         kept = take(data, np.flatnonzero(~drop))
         cut = training_sequences(kept, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
         np.testing.assert_array_equal(cut.slice(user, user + 1).cols, history.cols)
-        candidates, features = model.candidate_features(
+        candidates, features = candidate_features(
             sources,
-            model.feature_context(matrix_on(kept, matrix, "binary"), cut),
+            feature_context(matrix_on(kept, matrix, "binary"), cut, params),
             users,
             cut.slice(user, user + 1),
         )
-        full_candidates, full_features = model.candidate_features(
+        full_candidates, full_features = candidate_features(
             sources, context, users, history, withheld=positives
         )
         np.testing.assert_array_equal(candidates.cols, full_candidates.cols)
         np.testing.assert_array_equal(features, full_features)
         pick = groups.candidates.rows == group
         np.testing.assert_allclose(full_features, groups.features[pick], rtol=1e-4, atol=1e-6)
-        _, uncorrected = model.candidate_features(sources, context, users, history)
+        _, uncorrected = candidate_features(sources, context, users, history)
         differs += not np.array_equal(uncorrected, full_features, equal_nan=True)
         checked += 1
     assert checked >= 5
@@ -183,9 +190,9 @@ def test_scattered_features_are_identical_when_the_held_out_rows_are_deleted(
 
 def test_base_holds_no_held_out_row(data: Interactions, items: ItemAttributes) -> None:
     matrix = build_matrix(data, weighting="binary", items=items)
-    model = TwoStageRecommender(TwoStageParams(periods=PERIODS, holdout_share=0.3))
+    params = TwoStageParams(periods=PERIODS, holdout_share=0.3)
     sequences = training_sequences(data, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
-    withheld = model.scattered_holdout(matrix, sequences)
+    withheld = scattered_holdout(matrix, sequences, params)
     assert 0 < withheld.sum() < withheld.shape[0]
     base = base_interactions(matrix, PERIODS, withheld=withheld)
     held = set(

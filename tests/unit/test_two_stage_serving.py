@@ -181,3 +181,14 @@ def test_explain_equals_the_scipy_anchors(
             np.testing.assert_array_equal(model.explain(history, asked), expected)
     finally:
         model._serving = None
+
+
+def test_catalogue_check_names_the_ease_limit() -> None:
+    # two_stage fits EASE on its ease_items most-rated movies: any catalogue passes with the
+    # default, a cover above ease.max_items (20,000) is refused before any data is read.
+    assert TwoStageRecommender.size_limited
+    TwoStageRecommender().check_catalogue(62_423)
+    model = TwoStageRecommender(TwoStageParams(ease_items=30_000))
+    model.check_catalogue(20_000)
+    with pytest.raises(ValueError, match=r"30,000 items exceed ease\.max_items = 20,000"):
+        model.check_catalogue(62_423)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, cast, exists, func, select, union_all
+from sqlalchemy import Integer, cast, exists, func, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from recsys.data.frames import Interactions
@@ -72,6 +72,20 @@ class RatingRepository:
         )
         rows = (await self._session.execute(query)).all()
         return [RatingRecord(row.movie_id, row.rating, row.rated_at) for row in rows]
+
+    async def count_movies(self, weights: EventWeights) -> int:
+        """How many movies ``export`` would return interactions for (its matrix's columns).
+
+        One scan of the movie ids and no rows sent: a model's size limit can refuse the
+        catalogue before the export is read.
+        """
+        event_weight = _weights.event_weight(weights)
+        movies = union(
+            select(Rating.movie_id),
+            select(Event.movie_id).where(event_weight.is_not(None)),
+        ).subquery()
+        count = (await self._session.execute(select(func.count()).select_from(movies))).scalar()
+        return int(count or 0)
 
     async def export(self, weights: EventWeights) -> Interactions:
         """Every (user, movie) interaction as column arrays (unordered), ratings and events summed.

@@ -23,7 +23,6 @@ The ranker is stored in LightGBM's own text format (as bytes inside ranker.npz),
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any, ClassVar, Self
 
 import lightgbm as lgb
@@ -31,8 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import CHUNK_CELLS, History, Recommender
-from recsys.modeling.candidates.recent_popularity import RecentPopularityRecommender
+from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import (
     FloatArray,
     IdArray,
@@ -48,23 +46,11 @@ from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.topk import check_k
-from recsys.modeling.two_stage.candidates import (
-    CandidateSet,
-    concat_candidates,
-    gather_candidates,
-)
+from recsys.modeling.two_stage.candidates import CandidateSet
 from recsys.modeling.two_stage.diagnostics import ranker_diagnostics
-from recsys.modeling.two_stage.features import FeatureContext, build_features
+from recsys.modeling.two_stage.features import FeatureContext
 from recsys.modeling.two_stage.params import TwoStageParams
-from recsys.modeling.two_stage.periods import (
-    concat_sequences,
-    label_positions,
-    pick_entries,
-    slice_sequences,
-    stable_uniform,
-    subset_sequences,
-)
-from recsys.modeling.two_stage.ranker import RankerGroups, train_ranker
+from recsys.modeling.two_stage.ranker import train_ranker
 from recsys.modeling.two_stage.serving import (
     ServingModel,
     dense_row,
@@ -72,18 +58,20 @@ from recsys.modeling.two_stage.serving import (
     top_k_answer,
 )
 from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
-from recsys.modeling.two_stage.serving_sources import (
-    PopularitySource,
-    RecencySource,
-    serving_source,
-)
+from recsys.modeling.two_stage.serving_sources import RecencySource, serving_source
 from recsys.modeling.two_stage.sources import (
     SOURCES,
-    BoolArray,
     base_interactions,
     check_sources,
     fit_sources,
-    sequence_neighbours,
+)
+from recsys.modeling.two_stage.training_data import (
+    CandidateSources,
+    candidate_features,
+    feature_context,
+    ranker_groups,
+    ranker_sample,
+    scattered_holdout,
 )
 from recsys.modeling.weighting import WeightingKind
 
@@ -110,16 +98,16 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
     params_type: ClassVar[type[ModelParams]] = TwoStageParams
     needs_sequence: ClassVar[bool] = True
     needs_items: ClassVar[bool] = True
+    size_limited: ClassVar[bool] = True
 
     def __init__(self, params: TwoStageParams | None = None) -> None:
         super().__init__(params)
         self._sources: dict[str, Recommender[Any]] | None = None
         self._context: FeatureContext | None = None
         self._ranker: lgb.Booster | None = None
-        self._neighbours: sp.csr_matrix | None = None
+        self._candidate_sources: CandidateSources | None = None
         # The one-request path's arrays, built once per fit or load (serving.py).
         self._serving: ServingModel | None = None
-        self._popularity: tuple[Recommender[Any], PopularitySource] | None = None
         # Fit-time figures: validation AUC / NDCG@10, best iteration, gain per feature,
         # candidate recall on the ranker's groups.
         self.diagnostics: dict[str, Any] = {}
@@ -138,202 +126,44 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.data_info["ranker_users"] = int(self.diagnostics.get("ranker_users", 0))
         return self
 
+    def check_catalogue(self, n_items: int) -> None:
+        check_sources(n_items, ease_items=self.params.ease_items)
+
     def _fit(self, matrix: InteractionMatrix) -> None:
         assert matrix.source is not None and matrix.items is not None  # checked by fit
         # Every size check first: a refusal costs nothing and is one line.
-        check_sources(matrix.shape[1], ease_items=self.params.ease_items)
+        self.check_catalogue(matrix.shape[1])
         source = matrix.source
         sequences = training_sequences(source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
-        self._context = self.feature_context(matrix, sequences)
-        withheld = self.scattered_holdout(matrix, sequences)
+        self._context = feature_context(matrix, sequences, self.params)
+        withheld = scattered_holdout(matrix, sequences, self.params)
         base = base_interactions(matrix, self.params.periods, withheld=withheld)
-        base_sources = fit_sources(base, matrix, ease_items=self.params.ease_items)
-        among = self.ranker_sample(sequences.n_rows)
-        groups = self.ranker_groups(base_sources, self._context, sequences, withheld, among=among)
+        base_sources = CandidateSources(
+            fit_sources(base, matrix, ease_items=self.params.ease_items), self.params
+        )
+        among = ranker_sample(sequences.n_rows, self.params)
+        groups = ranker_groups(
+            base_sources,
+            self._context,
+            sequences,
+            withheld,
+            periods=self.params.periods,
+            among=among,
+        )
         del base_sources
         self._ranker, split = train_ranker(groups, self.params)
         self.diagnostics = ranker_diagnostics(self._ranker, groups, split)
         self.diagnostics["ranker_users"] = int(np.unique(groups.users).shape[0])
         del groups
         self._sources = fit_sources(source, matrix, ease_items=self.params.ease_items)
-        self._neighbours = None
+        self._candidate_sources = None
         self._serving = None
 
-    def ranker_sample(self, n_users: int) -> IndexArray | None:
-        """The user rows whose groups train the ranker: all (None) up to ``ranker_users``,
-        else a fixed pseudo-random sample of that many (seeded by ``random_state``)."""
-        if n_users <= self.params.ranker_users:
-            return None
-        rng = np.random.default_rng(self.params.random_state)
-        chosen = rng.choice(n_users, size=self.params.ranker_users, replace=False)
-        return np.sort(chosen).astype(np.intp)
-
-    def feature_context(self, matrix: InteractionMatrix, sequences: Sequences) -> FeatureContext:
-        """Item timeline of ``sequences`` and the item attributes of ``matrix``."""
-        if matrix.items is None:
-            raise ValueError("two_stage needs movie years and genres (matrix.items)")
-        years, genres = matrix.items.aligned(matrix.item_ids)
-        timeline = ItemTimeline.build(
-            sequences.cols, sequences.times, sequences.ratings, n_items=matrix.shape[1]
-        )
-        return FeatureContext(
-            timeline=timeline,
-            years=years,
-            genres=genres,
-            recent_days=self.params.recent_days,
-            last_items=self.params.last_items,
-        )
-
-    def scattered_holdout(self, matrix: InteractionMatrix, sequences: Sequences) -> BoolArray:
-        """Per entry of ``sequences``: held out as a positive of its user's scattered group.
-
-        A pseudo-random draw per (user id, movie id, time, seed), so deleting other rows never
-        changes which rows are held out; a user who would be left with no history keeps all rows.
-        """
-        if self.params.holdout_share <= 0.0:
-            return np.zeros(sequences.cols.shape[0], dtype=np.bool_)
-        rows = sequences.rows()
-        draw = stable_uniform(
-            matrix.user_ids[rows],
-            matrix.item_ids[sequences.cols],
-            sequences.times,
-            seed=self.params.random_state,
-        )
-        held = draw < self.params.holdout_share
-        n_held = np.bincount(rows, held, minlength=sequences.n_rows)
-        held &= (n_held < sequences.lengths)[rows]
-        return held
-
-    def ranker_groups(
-        self,
-        sources: Mapping[str, Recommender[Any]],
-        context: FeatureContext,
-        sequences: Sequences,
-        withheld: BoolArray | None = None,
-        *,
-        among: IndexArray | None = None,
-    ) -> RankerGroups:
-        """Candidates, features and labels of every group of ``sequences``' users.
-
-        Next-item groups: period p's history is the user's rows before the p-th latest one,
-        which is the positive. Scattered groups (users with ``withheld`` rows): the history is
-        the user's other rows, the positives are the withheld ones. ``among``: only these
-        users' groups (sorted user rows; None: everyone's).
-        """
-        users, label_pos = label_positions(sequences, self.params.periods)
-        if among is not None:
-            picked = np.isin(users, among)
-            users, label_pos = users[picked], label_pos[picked]
-        starts = sequences.indptr[users]
-        prefix = slice_sequences(sequences, starts, label_pos)
-        labels_next = pick_entries(sequences, label_pos, np.ones(users.shape[0], np.int64))
-        kinds = [np.zeros(users.shape[0], dtype=np.int8)]
-        group_users, histories, positives = [users], [prefix], [labels_next]
-        if withheld is not None and withheld.any():
-            entry_rows = sequences.rows()
-            scattered = np.flatnonzero(np.bincount(entry_rows, withheld, sequences.n_rows) > 0)
-            scattered = scattered.astype(np.intp)
-            if among is not None:
-                scattered = scattered[np.isin(scattered, among)]
-            of_group = np.isin(entry_rows, scattered)
-            histories.append(subset_sequences(sequences, of_group & ~withheld, scattered))
-            positives.append(subset_sequences(sequences, of_group & withheld, scattered))
-            group_users.append(scattered)
-            kinds.append(np.ones(scattered.shape[0], dtype=np.int8))
-        all_users = np.concatenate(group_users).astype(np.intp)
-        history = concat_sequences(histories)
-        positive = concat_sequences(positives)
-        candidates, features = self.candidate_features(
-            sources, context, all_users, history, withheld=positive
-        )
-        n_items = context.years.shape[0]
-        positive_keys = positive.rows().astype(np.int64) * n_items + positive.cols
-        pair_keys = candidates.rows.astype(np.int64) * n_items + candidates.cols
-        labels = np.isin(pair_keys, positive_keys).astype(np.float32)
-        return RankerGroups(
-            users=all_users,
-            kinds=np.concatenate(kinds),
-            sequences=history,
-            positives=positive,
-            candidates=candidates,
-            features=features,
-            labels=labels,
-        )
-
-    def candidate_features(
-        self,
-        sources: Mapping[str, Recommender[Any]],
-        context: FeatureContext,
-        users: IndexArray,
-        sequences: Sequences,
-        *,
-        withheld: Sequences | None = None,
-    ) -> tuple[CandidateSet, npt.NDArray[np.float32]]:
-        """The sources' candidates for each history and their ranker features.
-
-        ``withheld``: rows of each history's user kept out of the item statistics (features.py).
-        Rows go in chunks of ``CHUNK_CELLS`` dense scores (the sources score every item).
-        """
-        neighbours = self._neighbours_of(sources)
-        chunk = max(1, CHUNK_CELLS // max(context.years.shape[0], 1))
-        if sequences.n_rows <= chunk:
-            candidates = self._candidates(sources, users, sequences)
-            features = build_features(
-                context, sequences, candidates, neighbours=neighbours, withheld=withheld
-            )
-            return candidates, features
-        parts: list[tuple[CandidateSet, npt.NDArray[np.float32]]] = []
-        for start in range(0, sequences.n_rows, chunk):
-            stop = min(start + chunk, sequences.n_rows)
-            part = sequences.slice(start, stop)
-            found = self._candidates(sources, users[start:stop], part)
-            parts.append(
-                (
-                    replace(found, rows=found.rows + start),
-                    build_features(
-                        context,
-                        part,
-                        found,
-                        neighbours=neighbours,
-                        withheld=None if withheld is None else withheld.slice(start, stop),
-                    ),
-                )
-            )
-        return concat_candidates([c for c, _ in parts]), np.concatenate([f for _, f in parts])
-
-    def _neighbours_of(self, sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
-        # The served sources' matrix is built once (it is per request otherwise).
-        if sources is not self._sources:
-            return sequence_neighbours(sources)
-        if self._neighbours is None:
-            self._neighbours = sequence_neighbours(sources)
-        return self._neighbours
-
-    def _candidates(
-        self, sources: Mapping[str, Recommender[Any]], users: IndexArray, sequences: Sequences
-    ) -> CandidateSet:
-        rows = sequences.rows()
-        n_items = next(iter(sources.values())).n_items
-        raw = sp.csr_matrix(
-            (sequences.ratings, (rows, sequences.cols)), shape=(sequences.n_rows, n_items)
-        )
-        return gather_candidates(
-            sources,
-            user_index=users,
-            raw=raw,
-            sequences=sequences,
-            per_source=self._per_source(sources),
-            scorers={"recent_popularity": self._popularity_of(sources).batch_scores},
-        )
-
-    def _popularity_of(self, sources: Mapping[str, Recommender[Any]]) -> PopularitySource:
-        # scores_at's 2 x rows x items binary searches take hours at 62k items; the window's
-        # rows, counted once per row, give the same integers (built once per source model).
-        model = sources["recent_popularity"]
-        assert isinstance(model, RecentPopularityRecommender)
-        if self._popularity is None or self._popularity[0] is not model:
-            self._popularity = (model, PopularitySource.of(model))
-        return self._popularity[1]
+    def _served(self) -> CandidateSources:
+        # The served sources' candidate arrays are built once (they are per request otherwise).
+        if self._candidate_sources is None:
+            self._candidate_sources = CandidateSources(self.sources, self.params)
+        return self._candidate_sources
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -368,8 +198,8 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
     def _score_sequences(
         self, user_index: IndexArray, weighted: sp.csr_matrix, sequences: Sequences
     ) -> FloatArray:
-        candidates, features = self.candidate_features(
-            self.sources, self.context, user_index, sequences
+        candidates, features = candidate_features(
+            self._served(), self.context, user_index, sequences
         )
         ranked = np.asarray(self.ranker.predict(features, num_threads=1), dtype=np.float32)
         return _dense_scores(candidates, ranked, sequences.n_rows, self._fallback())
@@ -402,26 +232,20 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
     def serving_model(self) -> ServingModel:
         """The arrays the one-request path reads (built on first use after fit or load)."""
         if self._serving is None:
-            sources = self.sources
+            served = self._served()
             self._serving = ServingModel(
-                sources={name: serving_source(model) for name, model in sources.items()},
-                per_source=self._per_source(sources),
+                sources={name: serving_source(model) for name, model in served.sources.items()},
+                per_source=served.per_source,
                 context=self.context,
-                neighbours=CSRArrays.of(self._neighbours_of(sources)),
+                neighbours=CSRArrays.of(served.neighbours),
                 fallback=self._fallback(),
                 default_time=self._default_time(),
             )
         return self._serving
 
-    def _per_source(self, sources: Mapping[str, Recommender[Any]]) -> dict[str, int]:
-        return {
-            name: self.params.ease_per_source if name == "ease" else self.params.per_source
-            for name in sources
-        }
-
     def candidates_for(self, sequences: Sequences, user_index: IndexArray) -> CandidateSet:
         """The union of the sources' candidates for histories (for recall diagnostics)."""
-        return self._candidates(self.sources, user_index, sequences)
+        return self._served().candidates(user_index, sequences)
 
     def _fallback(self) -> FloatArray:
         # All-time popularity share in [0, 1): orders the items no source proposed.
@@ -528,7 +352,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             info = {"weighting": Weighting(kind=weighting).to_dict()}
             sources[name] = cls.from_state({}, info, part)
         self._sources = sources
-        self._neighbours = None
+        self._candidate_sources = None
         # A loaded model is about to serve: its first request should not pay for this.
         self._serving = None
         self.serving_model()

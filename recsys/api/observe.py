@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import itertools
 import os
-from contextvars import ContextVar
 from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recsys.service.metrics import observe_request
+from recsys.service.request_context import REQUEST_ID
 
 HEADER = b"x-request-id"
 MAX_ID_LENGTH = 128
 UNMATCHED = "unmatched"
-
-# The answering request's id, for error logs anywhere below the middleware.
-REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 
 # Generated ids: a random per-process prefix (distinct across workers and restarts) and a
 # counter, cheaper than a uuid per request.

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from recsys.api import create_app
 from recsys.api.observe import MAX_ID_LENGTH, sane_request_id
+from recsys.service.request_context import REQUEST_ID
 from recsys.settings import Settings
 
 ID = "x-request-id"
@@ -113,3 +114,19 @@ async def test_an_unknown_method_is_counted_as_other(client: httpx.AsyncClient) 
     before = await _requests(client, "/healthz", "OTHER", "405")
     assert (await client.request("BREW", "/healthz")).status_code == 405
     assert await _requests(client, "/healthz", "OTHER", "405") == before + 1
+
+
+async def test_code_answering_the_request_sees_its_id() -> None:
+    app = create_app(Settings(models=("popularity",), default_model="popularity"))
+
+    async def probe() -> dict[str, str]:
+        return {"seen": REQUEST_ID.get()}
+
+    app.add_api_route("/probe", probe)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://recsys.test") as http:
+        given = await http.get("/probe", headers={ID: "req-7"})
+        generated = await http.get("/probe")
+    assert given.json() == {"seen": "req-7"}
+    assert generated.json() == {"seen": generated.headers[ID]}
+    assert REQUEST_ID.get() == "-"

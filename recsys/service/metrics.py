@@ -50,11 +50,12 @@ def count_database_error(kind: str) -> None:
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     """Count one answer for `route` (a template such as /users/{user_id}/recommendations)."""
+    if method not in _METHODS:
+        method = "OTHER"  # before the lookup too: the cache must stay as bounded as the labels
     key = (route, method, status)
     children = _children.get(key)
     if children is None:
-        shown = method if method in _METHODS else "OTHER"
-        labels = (route, shown, str(status))
+        labels = (route, method, str(status))
         children = _children[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
     children[0].inc()
     children[1].observe(seconds)

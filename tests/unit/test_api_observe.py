@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from recsys.api import create_app
 from recsys.api.observe import MAX_ID_LENGTH, sane_request_id
+from recsys.service import metrics
 from recsys.service.request_context import REQUEST_ID
 from recsys.settings import Settings
 
@@ -113,7 +114,9 @@ async def test_a_crash_answers_500_with_the_id_counted_by_template() -> None:
 async def test_an_unknown_method_is_counted_as_other(client: httpx.AsyncClient) -> None:
     before = await _requests(client, "/healthz", "OTHER", "405")
     assert (await client.request("BREW", "/healthz")).status_code == 405
-    assert await _requests(client, "/healthz", "OTHER", "405") == before + 1
+    assert (await client.request("SPILL", "/healthz")).status_code == 405
+    assert await _requests(client, "/healthz", "OTHER", "405") == before + 2
+    assert not any(method in ("BREW", "SPILL") for _, method, _ in metrics._children)
 
 
 async def test_code_answering_the_request_sees_its_id() -> None:

@@ -11,7 +11,8 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
-from recsys.api.routes import admin, compat, events, health, movies, sagemaker, users
+from recsys.api.observe import ObserveMiddleware
+from recsys.api.routes import admin, compat, events, health, metrics, movies, sagemaker, users
 from recsys.service.heap import freeze_long_lived, thaw
 from recsys.service.reload import poll_latest
 from recsys.service.runtime import check_settings, load_configured, open_runtime
@@ -68,4 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compat.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(metrics.router)
+    app.add_middleware(ObserveMiddleware)
     return app

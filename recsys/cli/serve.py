@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -83,17 +85,35 @@ def serve_command(
     _out.print(f"Readiness:      {base}/readyz", highlight=False)
     _out.print(f"SageMaker:      {base}/ping, POST {base}/invocations", highlight=False)
     _out.print(f"Workers:        {workers}", highlight=False)
-    uvicorn.run(
-        "recsys.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        reload_dirs=[str(_PACKAGE_DIR)] if reload else None,
-        log_level=settings.log_level.lower(),
-        log_config=_log_config(settings),
-    )
+    metrics_dir = _multiprocess_metrics(workers)
+    try:
+        uvicorn.run(
+            "recsys.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            reload_dirs=[str(_PACKAGE_DIR)] if reload else None,
+            log_level=settings.log_level.lower(),
+            log_config=_log_config(settings),
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics(workers: int) -> str | None:
+    # Several workers: each keeps its metric values in files in a fresh directory (inherited
+    # through the environment, read when a worker imports prometheus_client) and /metrics sums
+    # them, whichever worker answers the scrape. Fresh, so no old run's counts are added in.
+    if workers <= 1:
+        return None
+    from recsys.service.metrics import MULTIPROC_ENV
+
+    folder = tempfile.mkdtemp(prefix="recsys-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    return folder
 
 
 def available_cpus() -> int:

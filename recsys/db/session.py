@@ -46,8 +46,11 @@ def create_engine(
     ``pre_ping`` off. Measured with wrk at 32 connections, a 5 + 10-overflow pool starved
     waiters (p99 in seconds: asyncio's queue lets a newcomer take a returned connection before
     a woken waiter, and overflow connections are closed on check-in and reopened), and the
-    pre-ping costs a round trip per checkout. Without it a connection broken by a database
-    restart fails one request, after which SQLAlchemy invalidates the pool.
+    pre-ping costs a round trip per checkout. Without it the pool still heals: the first error
+    on a connection broken by a database restart makes SQLAlchemy invalidate the whole pool
+    (every connection opened before it reconnects on its next checkout), and the one query
+    sent through the raw driver (UserRepository.rated_movies) does the same by hand. That
+    first request fails (the service answers 503); the ones after it reconnect.
     """
     if is_sqlite_url(url):
         engine = _create_async_engine(url, echo=echo)

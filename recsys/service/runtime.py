@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
@@ -25,6 +25,7 @@ from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory, is_sqlite_url
 from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
+from recsys.service.availability import DatabaseAvailability
 from recsys.service.catalog import MovieCatalog
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
@@ -58,6 +59,8 @@ class Runtime:
     # Users' histories in memory (the API on PostgreSQL with the 0004 triggers), else None.
     histories: HistoryCache | None = None
     history_listener: HistoryListener | None = None
+    # Turns connection failures into DatabaseUnavailableError and logs down/back once each.
+    database: DatabaseAvailability = field(default_factory=DatabaseAvailability)
 
     async def sync_histories(self) -> None:
         """After a commit: this process's history cache has seen it before the answer goes."""
@@ -124,6 +127,8 @@ async def open_runtime(
         )
     else:
         engine = create_engine(settings.database_url)
+    database = DatabaseAvailability()
+    database.watch(engine)
     try:
         read_sessions = create_session_factory(
             engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -162,6 +167,7 @@ async def open_runtime(
             ),
             histories=histories,
             history_listener=listener,
+            database=database,
         )
     finally:
         await stack.aclose()

@@ -50,8 +50,9 @@ WHERE u.id = $1
 # What a lost or refused connection raises from the driver itself: SQLSTATE class 08, the
 # 57P0x shutdown/crash errors a restart sends, and socket errors / timeouts (OSError covers
 # ConnectionError and TimeoutError).
-DISCONNECT_ERRORS: tuple[type[BaseException], ...] = (
+DISCONNECT_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.PostgresConnectionError,  # includes ConnectionDoesNotExistError
+    asyncpg.exceptions.InterfaceError,  # "connection is closed" (the socket went away)
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.CannotConnectNowError,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recsys.db.repositories.users import DISCONNECT_ERRORS
@@ -23,13 +25,17 @@ logger = logging.getLogger(__name__)
 
 # Always "unavailable": SQLAlchemy wraps the driver's connection failures in these, the pool
 # raises TimeoutError when no connection frees up, and a refused or unreachable connect comes
-# through raw as an OSError (ConnectionRefusedError, TimeoutError, gaierror).
+# through raw as an OSError (ConnectionRefusedError, TimeoutError, gaierror). A query the
+# statement timeout cancelled (RECSYS_DB_STATEMENT_TIMEOUT_MS) is a database too slow to
+# answer: also a 503, on the raw-driver path as asyncpg's own error.
 _ALWAYS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    asyncpg.exceptions.QueryCanceledError,
     *DISCONNECT_ERRORS,
 )
+_QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout
 
 
 # What the API routes to ``translate`` (it answers 500 for what translate returns None for).
@@ -40,8 +46,11 @@ def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` means the database cannot be reached (not a bad query or bad data)."""
     if isinstance(exc, _ALWAYS):
         return True
-    # Any other DBAPI error SQLAlchemy judged a disconnect (it invalidated the pool for it).
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    # Any other DBAPI error SQLAlchemy judged a disconnect (it invalidated the pool for it),
+    # or the statement timeout (SQLAlchemy wraps asyncpg's QueryCanceledError generically).
+    return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED
 
 
 class DatabaseAvailability:
@@ -69,7 +78,15 @@ class DatabaseAvailability:
                 self._down = False
                 logger.info("database is back")
 
+        def _on_error(context: ExceptionContext) -> None:
+            # The driver's own timeout (command_timeout: a frozen database) and socket errors
+            # reach SQLAlchemy unwrapped, so it would put the connection back in the pool;
+            # call them disconnects so it is dropped and the pool re-validated.
+            if isinstance(context.original_exception, OSError) and not context.is_pre_ping:
+                context.is_disconnect = True
+
         event.listen(engine.sync_engine, "checkout", _on_checkout)
+        event.listen(engine.sync_engine, "handle_error", _on_error)
 
     def translate(self, exc: BaseException) -> DatabaseUnavailableError | None:
         """``DatabaseUnavailableError`` for a connection failure (recorded), else None."""

@@ -124,6 +124,8 @@ async def open_runtime(
             pool_size=settings.db_pool_size,
             max_overflow=0,
             pre_ping=settings.db_pool_pre_ping,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
         )
     else:
         engine = create_engine(settings.database_url)

@@ -121,3 +121,39 @@ async def test_connections_cut_while_the_database_stays_up_cost_one_request_at_m
     statuses = [(await client.get(PATHS[0])).status_code for _ in range(3)]
     assert statuses[0] in (200, 503)
     assert statuses[1:] == [200, 200]
+
+
+async def test_a_frozen_database_answers_503_within_the_timeouts(
+    client: httpx.AsyncClient, proxy: TcpProxy
+) -> None:
+    for path in PATHS:
+        assert (await client.get(path)).status_code == 200
+    # Connections stay open and new ones are accepted, but nothing answers: only the driver's
+    # command timeout and the connect timeout end the wait.
+    proxy.freeze()
+    for path in PATHS:
+        response = await client.get(path)
+        assert response.status_code == 503, (path, response.text)
+        assert response.json() == {"detail": DETAIL}
+    proxy.resume()
+    for path in PATHS:
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.text)
+
+
+async def test_a_query_over_the_statement_timeout_answers_503(
+    client: httpx.AsyncClient, faults_db: str
+) -> None:
+    # A slow query (a lock held elsewhere) is cut by PostgreSQL's statement_timeout.
+    engine = create_engine(faults_db)
+    try:
+        async with engine.connect() as holder:
+            await holder.exec_driver_sql("BEGIN")
+            await holder.exec_driver_sql("LOCK TABLE ratings IN ACCESS EXCLUSIVE MODE")
+            response = await client.get(PATHS[1])
+            assert response.status_code == 503, response.text
+            assert response.json() == {"detail": DETAIL}
+            await holder.exec_driver_sql("ROLLBACK")
+    finally:
+        await engine.dispose()
+    assert (await client.get(PATHS[1])).status_code == 200

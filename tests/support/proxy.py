@@ -3,7 +3,8 @@
 ``async with TcpProxy(host, port) as proxy``: listens on a free local port and forwards each
 connection to ``host:port``. ``cut()`` closes every open connection (what a database restart
 does to a pool), ``refuse()`` turns new connections away (closed at once, as if nothing
-listened), ``resume()`` forwards again.
+listened), ``freeze()`` stops forwarding bytes (connections stay open, nothing answers: a
+hung database), ``resume()`` forwards again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Future[tuple[None, None]]] = set()
         self._refusing = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
 
     async def __aenter__(self) -> TcpProxy:
@@ -39,6 +42,7 @@ class TcpProxy:
     ) -> None:
         assert self._server is not None
         self._server.close()
+        self.resume()  # let frozen pipes run into the cut below and end
         await self.cut()
         await self._server.wait_closed()
 
@@ -46,20 +50,27 @@ class TcpProxy:
         """Reset every forwarded connection, both sides, and wait until their pipes end."""
         for writer in list(self._writers):
             writer.transport.abort()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._flowing.is_set():  # frozen pipes end when resumed
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def refuse(self) -> None:
         """Close each new connection as soon as it arrives."""
         self._refusing = True
 
+    def freeze(self) -> None:
+        """Hold every byte in both directions (new connections are accepted, then hang)."""
+        self._flowing.clear()
+
     def resume(self) -> None:
-        """Forward new connections again."""
+        """Accept and forward again (what was held while frozen is delivered)."""
         self._refusing = False
+        self._flowing.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:
             writer.close()
             return
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
@@ -67,7 +78,9 @@ class TcpProxy:
             return
         self._writers.update((writer, up_writer))
         task = asyncio.ensure_future(
-            asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            asyncio.gather(
+                _pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing)
+            )
         )
         self._tasks.add(task)
         try:
@@ -79,9 +92,12 @@ class TcpProxy:
                 w.close()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(OSError, asyncio.IncompleteReadError):
         while data := await reader.read(_CHUNK):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     writer.close()

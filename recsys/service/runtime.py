@@ -143,7 +143,15 @@ async def open_runtime(
             await warm(registry)
         histories, listener = None, None
         if serving and _can_cache_histories(settings):
-            export = functools.partial(_export, read_sessions, weights)
+            # The full export (startup, and after the listener reconnects) reads every
+            # history: it must not be cut by the requests' statement/command timeouts, so it
+            # gets its own one-connection engine without them (opened on first use).
+            export_engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+            stack.push_async_callback(export_engine.dispose)
+            export_sessions = create_session_factory(
+                export_engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
+            export = functools.partial(_export, export_sessions, weights)
             histories = HistoryCache(warm=export if settings.history_cache == "warm" else None)
             await stack.enter_async_context(histories.running())
             listener = await stack.enter_async_context(

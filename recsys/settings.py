@@ -63,6 +63,21 @@ class Settings(BaseSettings):
         "without one failed request, at the cost of a round trip per request.",
     )
 
+    db_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="API: give up opening a database connection, or waiting for a free pooled "
+        "one, after this long (the request answers 503).",
+    )
+    db_statement_timeout_ms: int = Field(
+        default=5000,
+        ge=1,
+        le=3_600_000,
+        description="API: a query that takes longer is cancelled and the request answers 503 "
+        "(PostgreSQL's statement_timeout, and the driver's own bound for a frozen database).",
+    )
+
     history_cache: Literal["warm", "lazy", "off"] = Field(
         default="warm",
         description="PostgreSQL only: keep users' histories in memory, kept current by "

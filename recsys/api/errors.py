@@ -8,7 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from recsys.api.schemas.common import ErrorOut
+from recsys.service.availability import UNAVAILABLE_TYPES
 from recsys.service.errors import (
+    DatabaseUnavailableError,
     FallbackUnavailableError,
     ModelUnavailableError,
     ServiceError,
@@ -29,14 +31,20 @@ STATUS: dict[type[ServiceError], int] = {
     UnsupportedModelError: 422,
     ModelUnavailableError: 503,
     FallbackUnavailableError: 503,
+    DatabaseUnavailableError: 503,
+}
+
+# Headers a status answers with beside the body: a 503 for a lost database is worth a retry.
+_HEADERS: dict[type[ServiceError], dict[str, str]] = {
+    DatabaseUnavailableError: {"Retry-After": "1"},
 }
 
 _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",
     403: "Wrong bearer token, or write routes are off (no RECSYS_API_WRITE_TOKEN configured).",
     404: "Unknown user or movie.",
-    503: "The model is configured but not loaded (no trained artifact yet), or the popularity "
-    "fallback it needs is not.",
+    503: "The model is configured but not loaded (no trained artifact yet), the popularity "
+    "fallback it needs is not, or the database is unavailable (with `Retry-After`).",
 }
 
 
@@ -75,9 +83,22 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
         ]
     else:
         detail = str(exc)
-    return JSONResponse({"detail": detail}, status_code=status_of(exc))
+    return JSONResponse(
+        {"detail": detail}, status_code=status_of(exc), headers=_HEADERS.get(type(exc))
+    )
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A lost database (the service says which errors mean that) as a 503; anything else
+    re-raised, so a real bug still answers 500."""
+    error = request.state.recsys.database.translate(exc)
+    if error is None:
+        raise exc
+    return await domain_error_handler(request, error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route every domain error through ``domain_error_handler``."""
     app.add_exception_handler(ServiceError, domain_error_handler)
+    for exc_type in UNAVAILABLE_TYPES:
+        app.add_exception_handler(exc_type, database_error_handler)

@@ -39,6 +39,8 @@ def create_engine(
     pool_size: int = 5,
     max_overflow: int = 10,
     pre_ping: bool = True,
+    connect_timeout: float | None = None,
+    statement_timeout_ms: int | None = None,
 ) -> AsyncEngine:
     """Async engine for ``url``: SQLite gets FKs, WAL and real transactions; PostgreSQL a pool.
 
@@ -46,19 +48,34 @@ def create_engine(
     ``pre_ping`` off. Measured with wrk at 32 connections, a 5 + 10-overflow pool starved
     waiters (p99 in seconds: asyncio's queue lets a newcomer take a returned connection before
     a woken waiter, and overflow connections are closed on check-in and reopened), and the
-    pre-ping costs a round trip per checkout. Without it a connection broken by a database
-    restart fails one request, after which SQLAlchemy invalidates the pool.
+    pre-ping costs a round trip per checkout. Without it the pool still heals: the first error
+    on a connection broken by a database restart makes SQLAlchemy invalidate the whole pool
+    (every connection opened before it reconnects on its next checkout), and the one query
+    sent through the raw driver (UserRepository.rated_movies) does the same by hand. That
+    first request fails (the service answers 503); the ones after it reconnect.
+
+    ``connect_timeout`` (seconds) bounds opening a connection and waiting for a pooled one;
+    ``statement_timeout_ms`` each query, twice: PostgreSQL's ``statement_timeout`` cancels a
+    slow query server-side, and the driver's ``command_timeout`` (a little longer) gives up
+    on a database that answers nothing at all (frozen, or a dead network path).
     """
     if is_sqlite_url(url):
         engine = _create_async_engine(url, echo=echo)
         _configure_sqlite(engine)
         return engine
+    connect_args: dict[str, Any] = {}
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
+    if statement_timeout_ms is not None:
+        connect_args["server_settings"] = {"statement_timeout": str(statement_timeout_ms)}
+        connect_args["command_timeout"] = statement_timeout_ms / 1000 + 1.0
     return _create_async_engine(
         url,
         echo=echo,
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_timeout=30,
+        pool_timeout=connect_timeout if connect_timeout is not None else 30,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )

@@ -81,3 +81,10 @@ class FallbackUnavailableError(ServiceError):
 
 class NoInteractionsError(ServiceError):
     """The database holds no ratings or events to train on (or to predict from)."""
+
+
+class DatabaseUnavailableError(ServiceError):
+    """The database cannot be reached right now (down, restarting, or no free connection)."""
+
+    def __init__(self) -> None:
+        super().__init__("database unavailable; retry shortly")

@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
@@ -25,6 +25,7 @@ from recsys.db.repositories import RatingRepository
 from recsys.db.session import create_engine, create_session_factory, is_sqlite_url
 from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
+from recsys.service.availability import DatabaseAvailability
 from recsys.service.catalog import MovieCatalog
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
@@ -58,6 +59,8 @@ class Runtime:
     # Users' histories in memory (the API on PostgreSQL with the 0004 triggers), else None.
     histories: HistoryCache | None = None
     history_listener: HistoryListener | None = None
+    # Turns connection failures into DatabaseUnavailableError and logs down/back once each.
+    database: DatabaseAvailability = field(default_factory=DatabaseAvailability)
 
     async def sync_histories(self) -> None:
         """After a commit: this process's history cache has seen it before the answer goes."""
@@ -121,9 +124,13 @@ async def open_runtime(
             pool_size=settings.db_pool_size,
             max_overflow=0,
             pre_ping=settings.db_pool_pre_ping,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
         )
     else:
         engine = create_engine(settings.database_url)
+    database = DatabaseAvailability()
+    database.watch(engine)
     try:
         read_sessions = create_session_factory(
             engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -136,7 +143,15 @@ async def open_runtime(
             await warm(registry)
         histories, listener = None, None
         if serving and _can_cache_histories(settings):
-            export = functools.partial(_export, read_sessions, weights)
+            # The full export (startup, and after the listener reconnects) reads every
+            # history: it must not be cut by the requests' statement/command timeouts, so it
+            # gets its own one-connection engine without them (opened on first use).
+            export_engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+            stack.push_async_callback(export_engine.dispose)
+            export_sessions = create_session_factory(
+                export_engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
+            export = functools.partial(_export, export_sessions, weights)
             histories = HistoryCache(warm=export if settings.history_cache == "warm" else None)
             await stack.enter_async_context(histories.running())
             listener = await stack.enter_async_context(
@@ -162,6 +177,7 @@ async def open_runtime(
             ),
             histories=histories,
             history_listener=listener,
+            database=database,
         )
     finally:
         await stack.aclose()

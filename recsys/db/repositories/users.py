@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Integer, cast, exists, func, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from recsys.db.models import Event, Rating, User
 from recsys.db.repositories import _ids, _weights
@@ -46,6 +47,28 @@ WHERE u.id = $1
 """
 
 
+# What a lost or refused connection raises from the driver itself: SQLSTATE class 08, the
+# 57P0x shutdown/crash errors a restart sends, and socket errors / timeouts (OSError covers
+# ConnectionError and TimeoutError).
+DISCONNECT_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,  # includes ConnectionDoesNotExistError
+    asyncpg.exceptions.InterfaceError,  # "connection is closed" (the socket went away)
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    OSError,
+)
+
+
+async def _invalidate(connection: AsyncConnection, raw: Any, exc: BaseException) -> None:
+    """Do what SQLAlchemy does on a disconnect it sees: drop this connection, and mark every
+    connection the pool opened before now stale, so the next checkouts reconnect instead of
+    each failing once (pre-ping off). ``Pool._invalidate`` is the call SQLAlchemy's own
+    ``Connection._handle_dbapi_exception`` makes; there is no public equivalent."""
+    connection.sync_engine.pool._invalidate(raw, exc)
+    await connection.invalidate(exc)
+
+
 @dataclass(frozen=True, slots=True)
 class RatedMovies:
     """Every movie a user has rated or sent events about, in no particular order.
@@ -80,7 +103,13 @@ class UserRepository:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             types, values = _weights.pg_arrays(weights)
-            row = await driver.fetchrow(_RATED_MOVIES_PG, user_id, types, values)
+            try:
+                row = await driver.fetchrow(_RATED_MOVIES_PG, user_id, types, values)
+            except DISCONNECT_ERRORS as exc:
+                # The raw driver call bypasses SQLAlchemy's disconnect handling: without this
+                # the dead connection (and its dead siblings) would go back into the pool.
+                await _invalidate(connection, raw, exc)
+                raise
             if row is None:
                 return None
             rated = RatedMovies(list(row[0] or ()), list(row[1] or ()), list(row[2] or ()))

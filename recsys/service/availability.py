@@ -1,0 +1,104 @@
+"""Is the database there? The one place that turns a lost database into a domain error.
+
+Any request path may meet a refused connect, a connection cut by a restart or a pool that
+cannot hand one out. ``DatabaseAvailability.translate`` says which exceptions mean that (they
+become ``DatabaseUnavailableError``, a 503) and logs one WARNING when the database goes away and
+one INFO when a connection is handed out again, not a traceback per request. ``_record`` is the
+single place every failure passes through (a metrics hook goes there).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from recsys.db.repositories.users import DISCONNECT_ERRORS
+from recsys.service.errors import DatabaseUnavailableError
+
+logger = logging.getLogger(__name__)
+
+# Always "unavailable": SQLAlchemy wraps the driver's connection failures in these, the pool
+# raises TimeoutError when no connection frees up, and a refused or unreachable connect comes
+# through raw as an OSError (ConnectionRefusedError, TimeoutError, gaierror). A query the
+# statement timeout cancelled (RECSYS_DB_STATEMENT_TIMEOUT_MS) is a database too slow to
+# answer: also a 503, on the raw-driver path as asyncpg's own error.
+_ALWAYS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    asyncpg.exceptions.QueryCanceledError,
+    *DISCONNECT_ERRORS,
+)
+_QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout
+
+
+# What the API routes to ``translate`` (it answers 500 for what translate returns None for).
+UNAVAILABLE_TYPES: tuple[type[Exception], ...] = (*_ALWAYS, sa_exc.DBAPIError)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database cannot be reached (not a bad query or bad data)."""
+    if isinstance(exc, _ALWAYS):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    # Any other DBAPI error SQLAlchemy judged a disconnect (it invalidated the pool for it),
+    # or the statement timeout (SQLAlchemy wraps asyncpg's QueryCanceledError generically).
+    return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED
+
+
+class DatabaseAvailability:
+    """Whether the last thing we heard from the database was a failure; logs transitions."""
+
+    def __init__(self) -> None:
+        self._down = False
+        self.failures = 0
+
+    @property
+    def down(self) -> bool:
+        """True from a connection failure until the pool hands out a connection again."""
+        return self._down
+
+    def watch(self, engine: AsyncEngine) -> None:
+        """Hear from ``engine``'s pool: a checkout means the database answers again.
+
+        With pre-ping off a checkout can still hand out a dead connection, but only one the
+        pool has not been told about: after the first failure the pool is invalidated and
+        every checkout reconnects, so a checkout after a failure is a real connection.
+        """
+
+        def _on_checkout(*_args: Any) -> None:
+            if self._down:
+                self._down = False
+                logger.info("database is back")
+
+        def _on_error(context: ExceptionContext) -> None:
+            # The driver's own timeout (command_timeout: a frozen database) and socket errors
+            # reach SQLAlchemy unwrapped, so it would put the connection back in the pool;
+            # call them disconnects so it is dropped and the pool re-validated.
+            if isinstance(context.original_exception, OSError) and not context.is_pre_ping:
+                context.is_disconnect = True
+
+        event.listen(engine.sync_engine, "checkout", _on_checkout)
+        event.listen(engine.sync_engine, "handle_error", _on_error)
+
+    def translate(self, exc: BaseException) -> DatabaseUnavailableError | None:
+        """``DatabaseUnavailableError`` for a connection failure (recorded), else None."""
+        if not is_unavailable(exc):
+            return None
+        self._record(exc)
+        return DatabaseUnavailableError()
+
+    def _record(self, exc: BaseException) -> None:
+        self.failures += 1
+        if not self._down:
+            self._down = True
+            logger.warning("database unavailable (%s); answering 503", type(exc).__name__)
+        # The driver's text stays out of answers and out of the WARNING: it may name hosts.
+        logger.debug("database error", exc_info=exc)

@@ -1,0 +1,159 @@
+"""The API while its database goes away and comes back (issue 14): 503 + Retry-After, no 500,
+and a pool that heals with pre-ping off on the first request after the database returns.
+
+The database vanishes through a TCP proxy the test controls (tests/support/proxy.py), in front
+of a throwaway database on the shared PostgreSQL; the history cache is off so every request
+queries the database, through both the raw-driver history query and SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from recsys.db.session import create_engine, create_session_factory
+from recsys.events import EventWeights
+from recsys.modeling.artifacts import LocalArtifactStore
+from recsys.service.training import train
+from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
+from tests.integration.served import serve
+from tests.support.datasets import TinyDataset
+from tests.support.proxy import TcpProxy
+
+# The raw-driver history query (recommendations) and a SQLAlchemy query (ratings).
+PATHS = ("/users/1/recommendations?k=2", "/users/1/ratings")
+DETAIL = "database unavailable; retry shortly"
+
+
+@pytest.fixture(scope="module")
+async def faults_db(
+    _pg_databases: Callable[[], Awaitable[str]],
+    migrate: Callable[..., Awaitable[None]],
+    tiny_dataset: TinyDataset,
+) -> str:
+    url = await _pg_databases()
+    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
+    return url
+
+
+@pytest.fixture(scope="module")
+async def store_dir(tmp_path_factory: pytest.TempPathFactory, faults_db: str) -> Path:
+    folder = tmp_path_factory.mktemp("artifacts")
+    engine = create_engine(faults_db)
+    try:
+        await train(
+            create_session_factory(engine),
+            weights=EventWeights(DEFAULT_EVENT_WEIGHTS),
+            model_type="popularity",
+            store=LocalArtifactStore(folder),
+        )
+    finally:
+        await engine.dispose()
+    return folder
+
+
+@pytest.fixture
+async def proxy(faults_db: str) -> AsyncIterator[TcpProxy]:
+    url = make_url(faults_db)
+    async with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def client(
+    faults_db: str, store_dir: Path, proxy: TcpProxy
+) -> AsyncIterator[httpx.AsyncClient]:
+    proxied = make_url(faults_db).set(host="127.0.0.1", port=proxy.port)
+    settings = Settings(
+        database_url=proxied.render_as_string(hide_password=False),
+        artifact_uri=f"file://{store_dir}",
+        models=("popularity",),
+        default_model="popularity",
+        history_cache="off",
+        db_pool_pre_ping=False,
+    )
+    async with serve(settings) as client:
+        yield client
+
+
+def _messages(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+async def test_outage_answers_503_and_heals_on_the_next_request(
+    client: httpx.AsyncClient, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="recsys")
+    for path in PATHS:
+        assert (await client.get(path)).status_code == 200, path
+
+    proxy.refuse()
+    await proxy.cut()
+    for _ in range(3):
+        for path in PATHS:
+            response = await client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["retry-after"] == "1"
+            assert response.json() == {"detail": DETAIL}
+
+    proxy.resume()
+    # No /readyz or other warm-up in between: the very next request on each path succeeds.
+    for path in PATHS:
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.text)
+
+    assert len(_messages(caplog, "database unavailable")) == 1
+    assert len(_messages(caplog, "database is back")) == 1
+
+
+async def test_connections_cut_while_the_database_stays_up_cost_one_request_at_most(
+    client: httpx.AsyncClient, proxy: TcpProxy
+) -> None:
+    # A restart that is over before the next request: the pooled connections are all dead.
+    for path in PATHS:
+        assert (await client.get(path)).status_code == 200
+    await proxy.cut()
+    statuses = [(await client.get(PATHS[0])).status_code for _ in range(3)]
+    assert statuses[0] in (200, 503)
+    assert statuses[1:] == [200, 200]
+
+
+async def test_a_frozen_database_answers_503_within_the_timeouts(
+    client: httpx.AsyncClient, proxy: TcpProxy
+) -> None:
+    for path in PATHS:
+        assert (await client.get(path)).status_code == 200
+    # Connections stay open and new ones are accepted, but nothing answers: only the driver's
+    # command timeout and the connect timeout end the wait.
+    proxy.freeze()
+    for path in PATHS:
+        response = await client.get(path)
+        assert response.status_code == 503, (path, response.text)
+        assert response.json() == {"detail": DETAIL}
+    proxy.resume()
+    for path in PATHS:
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.text)
+
+
+async def test_a_query_over_the_statement_timeout_answers_503(
+    client: httpx.AsyncClient, faults_db: str
+) -> None:
+    # A slow query (a lock held elsewhere) is cut by PostgreSQL's statement_timeout.
+    engine = create_engine(faults_db)
+    try:
+        async with engine.connect() as holder:
+            await holder.exec_driver_sql("BEGIN")
+            await holder.exec_driver_sql("LOCK TABLE ratings IN ACCESS EXCLUSIVE MODE")
+            response = await client.get(PATHS[1])
+            assert response.status_code == 503, response.text
+            assert response.json() == {"detail": DETAIL}
+            await holder.exec_driver_sql("ROLLBACK")
+    finally:
+        await engine.dispose()
+    assert (await client.get(PATHS[1])).status_code == 200

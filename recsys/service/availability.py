@@ -9,7 +9,9 @@ single place every failure passes through (a metrics hook goes there).
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from typing import Any
 
 import asyncpg
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recsys.db.repositories.users import DISCONNECT_ERRORS
 from recsys.service.errors import DatabaseUnavailableError
+from recsys.service.metrics import count_database_error
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,16 @@ _ALWAYS: tuple[type[Exception], ...] = (
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
     asyncpg.exceptions.QueryCanceledError,
-    *DISCONNECT_ERRORS,
+    *(e for e in DISCONNECT_ERRORS if e is not OSError),
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+# A plain OSError is a lost database only for a network errno (or asyncpg's "Multiple
+# exceptions" when every address of the host refused): a missing file is not, and must
+# stay a 500 rather than pass for "database unavailable".
+_NETWORK_ERRNOS = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT, errno.ECONNREFUSED, errno.EPIPE}
 )
 _QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout
 
@@ -46,6 +58,8 @@ def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` means the database cannot be reached (not a bad query or bad data)."""
     if isinstance(exc, _ALWAYS):
         return True
+    if isinstance(exc, OSError):
+        return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
     if not isinstance(exc, sa_exc.DBAPIError):
         return False
     # Any other DBAPI error SQLAlchemy judged a disconnect (it invalidated the pool for it),
@@ -97,6 +111,7 @@ class DatabaseAvailability:
 
     def _record(self, exc: BaseException) -> None:
         self.failures += 1
+        count_database_error(type(exc).__name__)  # a bounded set: the types _ALWAYS lists
         if not self._down:
             self._down = True
             logger.warning("database unavailable (%s); answering 503", type(exc).__name__)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from recsys.api.schemas.common import ErrorOut
+from recsys.api.validation import install_validation_handler
 from recsys.service.errors import (
     FallbackUnavailableError,
     ModelUnavailableError,
@@ -79,5 +80,7 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every domain error through ``domain_error_handler``."""
+    """Route every domain error through ``domain_error_handler``, and 422s through the handler
+    that can echo any input (recsys.api.validation)."""
     app.add_exception_handler(ServiceError, domain_error_handler)
+    install_validation_handler(app)

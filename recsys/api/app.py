@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
+from recsys.api.limits import BodyLimitMiddleware
 from recsys.api.routes import admin, compat, events, health, movies, sagemaker, users
 from recsys.service.reload import poll_latest
 from recsys.service.runtime import check_settings, load_configured, open_runtime
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(events.router)
     app.include_router(sagemaker.router)
     app.include_router(users.router)

@@ -36,6 +36,7 @@ _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",
     403: "Wrong bearer token, or write routes are off (no RECSYS_API_WRITE_TOKEN configured).",
     404: "Unknown user or movie.",
+    413: "Request body over RECSYS_MAX_BODY_BYTES (default 4 MiB).",
     503: "The model is configured but not loaded (no trained artifact yet), or the popularity "
     "fallback it needs is not.",
 }

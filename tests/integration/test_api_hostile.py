@@ -43,9 +43,7 @@ async def db_url(
 
 
 @pytest.fixture(scope="module")
-async def client(
-    db_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[httpx.AsyncClient]:
+async def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder: Path = tmp_path_factory.mktemp("artifacts")
     engine = create_engine(db_url)
     try:
@@ -57,13 +55,17 @@ async def client(
         )
     finally:
         await engine.dispose()
-    settings = Settings(
+    return Settings(
         database_url=db_url,
         artifact_uri=f"file://{folder}",
         models=("popularity",),
         default_model="popularity",
         api_write_token=TOKEN,
     )
+
+
+@pytest.fixture(scope="module")
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(settings) as client:
         yield client
 
@@ -144,3 +146,66 @@ async def test_storable_strings_still_work(client: httpx.AsyncClient) -> None:
     answer = await client.post("/invocations", json={"user_id": "ü-ñ-☃-😀", "k": 2})
     assert answer.status_code == 200, answer.text
     assert answer.json()["userId"] == "ü-ñ-☃-😀"
+
+
+# -- body limit (RECSYS_MAX_BODY_BYTES, default 4 MiB) ----------------------------------------
+
+LIMIT = 4 * 1024 * 1024
+BODY_ROUTES = ["/invocations", "/events", "/users/1/events"]
+# POST /admin/reload takes no body: a declared length over the limit is refused all the same,
+# while a chunked body it never reads costs nothing and is not counted (it answers its 200).
+POST_ROUTES = [*BODY_ROUTES, "/admin/reload"]
+
+
+def too_large(response: httpx.Response) -> None:
+    assert response.status_code == 413, response.text
+    assert response.json() == {"detail": f"request body over {LIMIT} bytes (RECSYS_MAX_BODY_BYTES)"}
+
+
+@pytest.mark.parametrize("path", POST_ROUTES)
+async def test_a_declared_length_over_the_limit_is_413_on_every_body_route(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    body = b'{"user_id": 1, "k": 3}' + b" " * LIMIT
+    too_large(await client.post(path, content=body, headers=AUTH))
+
+
+@pytest.mark.parametrize("path", BODY_ROUTES)
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    chunk = 64 * 1024
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        start = b'{"user_id": 1, "k": 3}'
+        sent.append(len(start))
+        yield start
+        for _ in range(2 * LIMIT // chunk):  # 8 MiB offered
+            sent.append(chunk)
+            yield b" " * chunk
+
+    response = await client.post(path, content=chunks(), headers=AUTH)
+    assert "content-length" not in response.request.headers  # chunked indeed
+    too_large(response)
+    # Refused as it streamed: no more was read than the limit and the chunk that passed it.
+    assert LIMIT < sum(sent) <= LIMIT + chunk
+
+
+async def test_a_body_of_exactly_the_limit_is_served(client: httpx.AsyncClient) -> None:
+    start = b'{"user_id": 1, "k": 3}'
+    body = start + b" " * (LIMIT - len(start))
+    response = await client.post(
+        "/invocations", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["userId"] == 1
+
+
+async def test_the_limit_is_a_setting(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_MAX_BODY_BYTES", "100")
+    assert Settings().max_body_bytes == 100
+    async with serve(settings.model_copy(update={"max_body_bytes": 100})) as small:
+        response = await small.post("/invocations", json={"user_id": "x" * 100})
+    assert response.status_code == 413
+    assert response.json()["detail"] == "request body over 100 bytes (RECSYS_MAX_BODY_BYTES)"

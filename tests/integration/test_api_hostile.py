@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from recsys.db.session import create_engine, create_session_factory
 from recsys.events import EventWeights
@@ -209,3 +210,55 @@ async def test_the_limit_is_a_setting(settings: Settings, monkeypatch: pytest.Mo
         response = await small.post("/invocations", json={"user_id": "x" * 100})
     assert response.status_code == 413
     assert response.json()["detail"] == "request body over 100 bytes (RECSYS_MAX_BODY_BYTES)"
+
+
+# -- ids: a client cannot exhaust the id space -----------------------------------------------
+
+CLIENT_ID_MAX = 2**30 - 1
+
+
+@pytest.mark.parametrize("user_id", [CLIENT_ID_MAX + 1, 2**31 - 1, 2**31, 0, -1])
+async def test_an_event_user_id_out_of_the_client_range_is_422_naming_it(
+    client: httpx.AsyncClient, user_id: int
+) -> None:
+    event = {**GOOD_EVENT, "user_id": user_id}
+    response = await client.post("/events", json={"events": [event]}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "events", 0, "user_id", "id"]
+    assert str(CLIENT_ID_MAX if user_id > 0 else 1) in error["msg"]
+
+
+async def test_a_path_user_id_out_of_the_client_range_is_422_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    event = {"movie_id": 5, "type": "watch"}
+    path = f"/users/{2**31 - 1}/events"
+    response = await client.post(path, json={"events": [event]}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["path", "user_id"]
+    assert str(CLIENT_ID_MAX) in error["msg"]
+
+
+async def test_after_the_highest_client_id_new_external_users_still_get_ids(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    top = {**GOOD_EVENT, "user_id": CLIENT_ID_MAX}
+    assert (await client.post("/events", json={"events": [top]}, headers=AUTH)).status_code == 201
+    fresh = {**GOOD_EVENT, "user_id": "brand-new-after-the-top"}
+    posted = await client.post("/events", json={"events": [fresh]}, headers=AUTH)
+    assert posted.status_code == 201, posted.text
+    answer = await client.post("/invocations", json={"user_id": "brand-new-after-the-top"})
+    assert answer.status_code == 200, answer.text
+    # The highest numeric user is known and can be asked about by number.
+    by_number = await client.post("/invocations", json={"user_id": CLIENT_ID_MAX, "k": 1})
+    assert by_number.status_code == 200, by_number.text
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            query = text("SELECT id FROM users WHERE external_id = 'brand-new-after-the-top'")
+            new_id = (await connection.execute(query)).scalar_one()
+    finally:
+        await engine.dispose()
+    assert new_id == CLIENT_ID_MAX + 1  # max(id) + 1, with 2**30 ids still free above it

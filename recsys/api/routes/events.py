@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recsys.api.auth import WriteAuth
 from recsys.api.deps import RuntimeDep, WriteSessionDep
 from recsys.api.errors import error_responses
-from recsys.api.schemas.common import ID_MAX
 from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
+from recsys.events import CLIENT_ID_MAX
 from recsys.service.ingestion import IncomingEvent, InvalidEventsError
 from recsys.service.runtime import Runtime
 
@@ -26,7 +26,13 @@ router = APIRouter(tags=["events"], dependencies=[WriteAuth])
 
 NewOrKnownUserId = Annotated[
     int,
-    Path(ge=1, le=ID_MAX, description="User id; a user not known yet is created.", examples=[1]),
+    Path(
+        ge=1,
+        le=CLIENT_ID_MAX,
+        description=f"User id, 1..{CLIENT_ID_MAX}; a user not known yet is created (the ids "
+        "above are the service's own, for new external users).",
+        examples=[1],
+    ),
 ]
 
 _DESCRIPTION = """\

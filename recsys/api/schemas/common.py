@@ -18,6 +18,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from recsys.events import CLIENT_ID_MAX
+
 # Ids are int4 in the database: bounds checked at the edge turn a huge id into a 422, not a 500.
 ID_MIN, ID_MAX = -(2**31), 2**31 - 1
 K_MAX = 100
@@ -107,16 +109,22 @@ def _id_kind(value: Any) -> str | None:
     return None
 
 
-# Keys the service creates (users sending their first event) are 1..2**31-1.
+_ExternalId = Annotated[
+    Annotated[StorableStr, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH)],
+    Tag("external_id"),
+]
+_BY_KIND = Discriminator(
+    _id_kind,
+    custom_error_type="id_type",
+    custom_error_message="Input should be an integer id or a string external id",
+)
+
+# A movie or a known user, by id (any key int4 holds: 1..2**31-1) or external id.
 IdOrExternalId = Annotated[
-    Annotated[Annotated[int, Field(ge=1, le=ID_MAX)], Tag("id")]
-    | Annotated[
-        Annotated[StorableStr, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH)],
-        Tag("external_id"),
-    ],
-    Discriminator(
-        _id_kind,
-        custom_error_type="id_type",
-        custom_error_message="Input should be an integer id or a string external id",
-    ),
+    Annotated[Annotated[int, Field(ge=1, le=ID_MAX)], Tag("id")] | _ExternalId, _BY_KIND
+]
+# A user an event may create: numeric ids only up to CLIENT_ID_MAX (see recsys.events), so
+# the ids the service allocates for new external users can never run out.
+NewUserIdOrExternalId = Annotated[
+    Annotated[Annotated[int, Field(ge=1, le=CLIENT_ID_MAX)], Tag("id")] | _ExternalId, _BY_KIND
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from recsys.api.schemas.common import IdOrExternalId, Out, StorableStr
+from recsys.api.schemas.common import IdOrExternalId, NewUserIdOrExternalId, Out, StorableStr
 from recsys.service.ingestion import IncomingEvent
 
 EVENTS_MAX = 1_000
@@ -94,9 +94,10 @@ class EventIn(UserEventIn):
         }
     )
 
-    user_id: IdOrExternalId = Field(
+    user_id: NewUserIdOrExternalId = Field(
         description='The user: our integer id, or an external id as a string (`"u001"`). '
-        "A user the service does not know yet is created.",
+        "A user the service does not know yet is created. Integer ids are 1..1073741823 "
+        "(2**30 - 1): the ids above are the service's own, for new external users.",
         examples=[1, "u001"],
     )
 

@@ -14,6 +14,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 RATING = "rating"
+# Numeric user ids a client may name (an event of a user the service does not know creates
+# them): the lower half of int4. The service gives users it creates for new external ids
+# max(id) + 1, so with client ids capped here at least 2**30 ids stay free for those: no client
+# can exhaust the id space by naming user 2**31 - 1, as one event once did.
+CLIENT_ID_MAX = 2**30 - 1
 RATING_MIN, RATING_MAX = 0.5, 5.0
 # Values are stored as float4; anything this large is a unit mistake, not a measurement.
 VALUE_LIMIT = 1e9

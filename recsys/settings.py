@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         le=86_400.0,
         description="How far in the future an event's occurred_at may be (clock skew).",
     )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1,
+        description="Largest request body accepted on any route; a bigger one is a 413 "
+        "(1,000 events of the longest ids and keys allowed are under 1 MiB of JSON).",
+    )
     reload_poll_seconds: float = Field(
         default=0.0,
         ge=0.0,

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
+from recsys.api.limits import BodyLimitMiddleware
 from recsys.api.observe import ObserveMiddleware
 from recsys.api.routes import admin, compat, events, health, metrics, movies, sagemaker, users
 from recsys.service.heap import freeze_long_lived, thaw
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(events.router)
     app.include_router(sagemaker.router)
     app.include_router(users.router)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from recsys.api.schemas.common import ErrorOut
+from recsys.api.validation import install_validation_handler
 from recsys.service.availability import UNAVAILABLE_TYPES
 from recsys.service.errors import (
     DatabaseUnavailableError,
@@ -43,6 +44,7 @@ _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",
     403: "Wrong bearer token, or write routes are off (no RECSYS_API_WRITE_TOKEN configured).",
     404: "Unknown user or movie.",
+    413: "Request body over RECSYS_MAX_BODY_BYTES (default 4 MiB).",
     503: "The model is configured but not loaded (no trained artifact yet), the popularity "
     "fallback it needs is not, or the database is unavailable (with `Retry-After`).",
 }
@@ -98,7 +100,9 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every domain error through ``domain_error_handler``."""
+    """Route every domain error through ``domain_error_handler``, and 422s through the handler
+    that can echo any input (recsys.api.validation)."""
     app.add_exception_handler(ServiceError, domain_error_handler)
     for exc_type in UNAVAILABLE_TYPES:
         app.add_exception_handler(exc_type, database_error_handler)
+    install_validation_handler(app)

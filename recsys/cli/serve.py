@@ -97,6 +97,8 @@ def serve_command(
             reload_dirs=[str(_PACKAGE_DIR)] if reload else None,
             log_level=settings.log_level.lower(),
             log_config=_log_config(settings),
+            # no `server: uvicorn` on every answer: it tells a scanner what to probe for
+            server_header=False,
         )
     finally:
         if metrics_dir is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from recsys.data.frames import DatasetError
-from recsys.events import EventWeights
+from recsys.events import CLIENT_ID_MAX, EventWeights
 
 SEED_EVENT_COLUMNS = (
     "userId",
@@ -120,8 +120,10 @@ def _append(log: EventLog, row: list[str], line: int, weights: EventWeights, ids
             "row", f"expected {len(SEED_EVENT_COLUMNS)} fields, got {len(row)}: {','.join(row)}"
         )
     user, movie, type_, value_text, _location, stamp = (value.strip() for value in row)
-    user = _id(user, "userId", ids)
-    movie = _id(movie, "videoId", ids)
+    # Users an import creates by number are capped as the API caps them (recsys.events); movies
+    # must be in the catalogue already, under any key int4 holds.
+    user = _id(user, "userId", ids, top=CLIENT_ID_MAX)
+    movie = _id(movie, "videoId", ids, top=_INT32_MAX)
     value = _value(value_text)
     problem = weights.check(type_, value)
     if problem is not None:
@@ -136,14 +138,12 @@ def _append(log: EventLog, row: list[str], line: int, weights: EventWeights, ids
     log.lines.append(line)
 
 
-def _id(text: str, column: str, ids: IdKind) -> str:
+def _id(text: str, column: str, ids: IdKind, *, top: int) -> str:
     if not text:
         raise _BadField(column, "empty id")
     if ids == "internal":
-        if not text.isdigit() or not 1 <= int(text) <= _INT32_MAX:
-            raise _BadField(
-                column, f"{text!r} is not a database id (an integer in [1, {_INT32_MAX}])"
-            )
+        if not text.isdigit() or not 1 <= int(text) <= top:
+            raise _BadField(column, f"{text!r} is not a database id (an integer in [1, {top}])")
         return str(int(text))
     if len(text) > _MAX_ID_LENGTH:
         raise _BadField(column, f"id longer than {_MAX_ID_LENGTH} characters")

@@ -51,7 +51,7 @@ _QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout
 
 
 # What the API routes to ``translate`` (it answers 500 for what translate returns None for).
-UNAVAILABLE_TYPES: tuple[type[Exception], ...] = (*_ALWAYS, sa_exc.DBAPIError)
+UNAVAILABLE_TYPES: tuple[type[Exception], ...] = (*_ALWAYS, OSError, sa_exc.DBAPIError)
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -267,6 +267,7 @@ def test_recsys_serve_reads_host_and_port_from_the_environment(
         "RECSYS_ARTIFACT_URI": f"file://{store_dir}",
         "RECSYS_MODELS": ",".join(MODELS),
         "RECSYS_DEFAULT_MODEL": "popularity",
+        "RECSYS_MAX_BODY_BYTES": "4096",
     }
     recsys = Path(sys.executable).with_name("recsys")
     log = (tmp_path / "serve.log").open("wb")
@@ -277,6 +278,7 @@ def test_recsys_serve_reads_host_and_port_from_the_environment(
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             ping = _wait_for_ping(http, process)
             answer = http.post("/invocations", json={"user_id": "u001", "k": 3})
+            big = http.post("/invocations", json={"user_id": "u" * 5000})
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -284,6 +286,12 @@ def test_recsys_serve_reads_host_and_port_from_the_environment(
     assert ping.status_code == 200, (tmp_path / "serve.log").read_text()
     assert answer.status_code == 200
     assert video_ids(answer.json()) == ["v005", "v004", "v003"]
+    # No `server: uvicorn` on any answer (issue 14: internals stay out of answers).
+    assert "server" not in ping.headers and "server" not in answer.headers
+    # The body limit holds over TCP too, from the environment.
+    assert big.status_code == 413
+    assert big.json()["detail"] == "request body over 4096 bytes (RECSYS_MAX_BODY_BYTES)"
+    assert "server" not in big.headers
 
 
 def _wait_for_ping(http: httpx.Client, process: subprocess.Popen[bytes]) -> httpx.Response:

@@ -127,9 +127,12 @@ def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("ids", "user", "message"),
     [
-        ("internal", "u1", "userId: 'u1' is not a database id (an integer in [1, 2147483647])"),
+        ("internal", "u1", "userId: 'u1' is not a database id (an integer in [1, 1073741823])"),
         ("internal", "0", "userId: '0' is not a database id"),
-        ("internal", "2147483648", "userId: '2147483648' is not a database id"),
+        # Users are created by number only below 2**30: the ids above are left for new
+        # external users (recsys.events.CLIENT_ID_MAX), so an import cannot exhaust them.
+        ("internal", "1073741824", "userId: '1073741824' is not a database id"),
+        ("internal", "2147483647", "userId: '2147483647' is not a database id"),
         ("external", "u" * 201, "userId: id longer than 200 characters"),
     ],
 )
@@ -140,6 +143,22 @@ def test_ids_are_checked_for_their_kind(
     with pytest.raises(DatasetError) as caught:
         read_event_log(path, WEIGHTS, ids=ids)
     assert str(caught.value).startswith(f"{path}:2: {message}")
+
+
+def test_a_movie_may_have_any_key_int4_holds(tmp_path: Path) -> None:
+    # Movies are never created by number (they must be in the catalogue): no cap below int4.
+    log = read_event_log(
+        write(tmp_path, ["1073741823,2147483647,watch,1,US,2025-01-01 10:00:00"]),
+        WEIGHTS,
+        ids="internal",
+    )
+    assert (log.user_keys, log.movie_keys) == (["1073741823"], ["2147483647"])
+    with pytest.raises(DatasetError, match=r"videoId: '2147483648' is not a database id"):
+        read_event_log(
+            write(tmp_path, ["1,2147483648,watch,1,US,2025-01-01 10:00:00"]),
+            WEIGHTS,
+            ids="internal",
+        )
 
 
 def test_internal_ids_are_normalised_integers(tmp_path: Path) -> None:

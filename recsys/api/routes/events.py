@@ -17,20 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recsys.api.auth import WriteAuth
 from recsys.api.deps import RuntimeDep, WriteSessionDep
 from recsys.api.errors import error_responses
-from recsys.api.schemas.common import ID_MAX
 from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
+from recsys.events import CLIENT_ID_MAX
 from recsys.service.ingestion import IncomingEvent, InvalidEventsError
 from recsys.service.runtime import Runtime
 
 router = APIRouter(tags=["events"], dependencies=[WriteAuth])
 
-# 1,000 events of the longest ids and keys allowed are under 1 MiB of JSON; a body far beyond
-# that is refused (413) before it is read whole, let alone parsed.
-MAX_BODY_BYTES = 4 * 1024 * 1024
-
 NewOrKnownUserId = Annotated[
     int,
-    Path(ge=1, le=ID_MAX, description="User id; a user not known yet is created.", examples=[1]),
+    Path(
+        ge=1,
+        le=CLIENT_ID_MAX,
+        description=f"User id, 1..{CLIENT_ID_MAX}; a user not known yet is created (the ids "
+        "above are the service's own, for new external users).",
+        examples=[1],
+    ),
 ]
 
 _DESCRIPTION = """\
@@ -43,7 +45,8 @@ answer for.
 422 in FastAPI's validation shape, one entry per problem, `loc` = `["body", "events", index,
 field]`: an unknown movie, an unknown `type` (the message lists the known ones), a bad `value`
 (a rating outside 0.5..5), an `occurred_at` beyond the clock-skew tolerance, or a malformed
-field. Nothing of a refused batch is stored. A body over 4 MiB is a 413.
+field. Nothing of a refused batch is stored. A body over RECSYS_MAX_BODY_BYTES (default
+4 MiB) is a 413.
 """
 
 
@@ -51,10 +54,9 @@ field. Nothing of a refused batch is stored. A body over 4 MiB is a 413.
     "/events",
     status_code=status.HTTP_201_CREATED,
     response_model=EventsAcceptedOut,
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 413),
     summary="Record a batch of events (up to 1,000)",
     description=_DESCRIPTION,
-    max_body_size=MAX_BODY_BYTES,
 )
 async def post_events(
     batch: EventBatchIn, runtime: RuntimeDep, session: WriteSessionDep
@@ -67,10 +69,9 @@ async def post_events(
     "/users/{user_id}/events",
     status_code=status.HTTP_201_CREATED,
     response_model=EventsAcceptedOut,
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 413),
     summary="Record a batch of one user's events (up to 1,000)",
     description=_DESCRIPTION,
-    max_body_size=MAX_BODY_BYTES,
 )
 async def post_user_events(
     user_id: NewOrKnownUserId,

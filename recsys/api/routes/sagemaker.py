@@ -37,7 +37,7 @@ async def ping(session: SessionDep, registry: RegistryDep, response: Response) -
 @router.post(
     "/invocations",
     response_model=InvocationOut,
-    responses=error_responses(404, 503),
+    responses=error_responses(404, 413, 503),
     summary="SageMaker inference: a user's top-k in external ids",
 )
 async def invocations(

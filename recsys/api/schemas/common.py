@@ -3,9 +3,11 @@ movie shapes, the error body and the id-or-external-id type."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -14,6 +16,9 @@ from pydantic import (
     StringConstraints,
     Tag,
 )
+from pydantic_core import PydanticCustomError
+
+from recsys.events import CLIENT_ID_MAX
 
 # Ids are int4 in the database: bounds checked at the edge turn a huge id into a 422, not a 500.
 ID_MIN, ID_MAX = -(2**31), 2**31 - 1
@@ -71,6 +76,27 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+# PostgreSQL text holds neither NUL nor anything UTF-8 cannot encode (a lone surrogate, which
+# JSON's "\ud800" escape and Python's json both allow): such a string reaching the database is
+# a driver error, i.e. a 500. Refused at the edge instead, naming the field.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "string_unstorable",
+            "String should not contain NUL or lone surrogates (found {char} at index {at})",
+            {"char": f"U+{ord(found.group()):04X}", "at": found.start()},
+        )
+    return value
+
+
+StorableStr = Annotated[str, AfterValidator(_storable)]
+"""A string PostgreSQL can store: no NUL, no lone surrogate (422 ``string_unstorable``)."""
+
+
 def _id_kind(value: Any) -> str | None:
     # A JSON number is one of our integer ids, a JSON string an external id ("u001"); anything
     # else (true, 1.5, null) matches neither and gets one clear error instead of two.
@@ -83,16 +109,22 @@ def _id_kind(value: Any) -> str | None:
     return None
 
 
-# Keys the service creates (users sending their first event) are 1..2**31-1.
+_ExternalId = Annotated[
+    Annotated[StorableStr, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH)],
+    Tag("external_id"),
+]
+_BY_KIND = Discriminator(
+    _id_kind,
+    custom_error_type="id_type",
+    custom_error_message="Input should be an integer id or a string external id",
+)
+
+# A movie or a known user, by id (any key int4 holds: 1..2**31-1) or external id.
 IdOrExternalId = Annotated[
-    Annotated[Annotated[int, Field(ge=1, le=ID_MAX)], Tag("id")]
-    | Annotated[
-        Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH)],
-        Tag("external_id"),
-    ],
-    Discriminator(
-        _id_kind,
-        custom_error_type="id_type",
-        custom_error_message="Input should be an integer id or a string external id",
-    ),
+    Annotated[Annotated[int, Field(ge=1, le=ID_MAX)], Tag("id")] | _ExternalId, _BY_KIND
+]
+# A user an event may create: numeric ids only up to CLIENT_ID_MAX (see recsys.events), so
+# the ids the service allocates for new external users can never run out.
+NewUserIdOrExternalId = Annotated[
+    Annotated[Annotated[int, Field(ge=1, le=CLIENT_ID_MAX)], Tag("id")] | _ExternalId, _BY_KIND
 ]

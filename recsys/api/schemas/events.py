@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from recsys.api.schemas.common import IdOrExternalId, Out
+from recsys.api.schemas.common import IdOrExternalId, NewUserIdOrExternalId, Out, StorableStr
 from recsys.service.ingestion import IncomingEvent
 
 EVENTS_MAX = 1_000
@@ -39,7 +39,9 @@ class UserEventIn(BaseModel):
         "It must be in the catalogue.",
         examples=[50, "v005"],
     )
-    type: str = Field(min_length=1, max_length=64, description=_EVENT_TYPES_DOC, examples=["like"])
+    type: StorableStr = Field(
+        min_length=1, max_length=64, description=_EVENT_TYPES_DOC, examples=["like"]
+    )
     value: float | None = Field(
         default=None,
         allow_inf_nan=False,
@@ -53,7 +55,7 @@ class UserEventIn(BaseModel):
         "RECSYS_EVENT_FUTURE_TOLERANCE_SECONDS (300) ahead of the server's clock. Default: now.",
         examples=["2026-11-23T12:13:14Z"],
     )
-    idempotency_key: str | None = Field(
+    idempotency_key: StorableStr | None = Field(
         default=None,
         min_length=1,
         max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
@@ -92,9 +94,10 @@ class EventIn(UserEventIn):
         }
     )
 
-    user_id: IdOrExternalId = Field(
+    user_id: NewUserIdOrExternalId = Field(
         description='The user: our integer id, or an external id as a string (`"u001"`). '
-        "A user the service does not know yet is created.",
+        "A user the service does not know yet is created. Integer ids are 1..1073741823 "
+        "(2**30 - 1): the ids above are the service's own, for new external users.",
         examples=[1, "u001"],
     )
 

@@ -24,8 +24,10 @@ Top-k movie recommendations with titles and genres, from models trained on the r
 database (`recsys train`) and loaded from the artifact store at startup.
 
 Already-rated movies are never recommended, including ratings added after training. Errors
-answer `{"detail": ...}`: 404 unknown user or movie, 422 bad parameter or a model the service
-does not load, 503 a configured model whose artifact is missing.
+answer `{"detail": ...}`: 404 unknown user or movie, 413 a body over `RECSYS_MAX_BODY_BYTES`,
+422 bad parameter or a model the service does not load, 503 a configured model whose artifact is
+missing, or the database unavailable (with `Retry-After`). Every answer carries an
+`X-Request-ID` (the client's when it sends a sane one).
 """
 
 

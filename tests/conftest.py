@@ -126,6 +126,19 @@ async def migrated_db(
     return url
 
 
+@pytest.fixture(scope="module")
+async def module_tiny_db(
+    _pg_databases: Callable[[], Awaitable[str]], tiny_dataset: TinyDataset
+) -> str:
+    """URL of a database at head seeded with ``tiny_dataset``, for one test module alone
+    (modules that write to it or cut its connections)."""
+    url = await _pg_databases()
+    await run_alembic(
+        url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
+    )
+    return url
+
+
 @pytest.fixture(scope="session")
 async def tiny_sqlite_url(
     tmp_path_factory: pytest.TempPathFactory, tiny_dataset: TinyDataset

@@ -8,7 +8,7 @@ database of this module's own, popularity trained on it, the write token set.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from tests.integration.served import serve
 
 if TYPE_CHECKING:
-    from tests.support.datasets import TinyDataset
+    pass
 
 TOKEN = "hostile-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -33,14 +33,8 @@ GOOD_EVENT = {"user_id": 1, "movie_id": 5, "type": "watch"}
 
 
 @pytest.fixture(scope="module")
-async def db_url(
-    _pg_databases: Callable[[], Awaitable[str]],
-    migrate: Callable[..., Awaitable[None]],
-    tiny_dataset: TinyDataset,
-) -> str:
-    url = await _pg_databases()
-    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
-    return url
+def db_url(module_tiny_db: str) -> str:
+    return module_tiny_db
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ queries the database, through both the raw-driver history query and SQLAlchemy.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,6 @@ from recsys.modeling.artifacts import LocalArtifactStore
 from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 from tests.integration.served import serve
-from tests.support.datasets import TinyDataset
 from tests.support.proxy import TcpProxy
 
 # The raw-driver history query (recommendations) and a SQLAlchemy query (ratings).
@@ -31,14 +30,8 @@ DETAIL = "database unavailable; retry shortly"
 
 
 @pytest.fixture(scope="module")
-async def faults_db(
-    _pg_databases: Callable[[], Awaitable[str]],
-    migrate: Callable[..., Awaitable[None]],
-    tiny_dataset: TinyDataset,
-) -> str:
-    url = await _pg_databases()
-    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
-    return url
+def faults_db(module_tiny_db: str) -> str:
+    return module_tiny_db
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from recsys.db.session import create_engine, create_session_factory
-from recsys.events import EventWeights
-from recsys.modeling.artifacts import LocalArtifactStore
-from recsys.service.training import train
-from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
+from recsys.db.session import create_engine
+from recsys.settings import Settings
 from tests.integration.served import serve
+from tests.support.training import train_into
 
 if TYPE_CHECKING:
     pass
@@ -39,17 +37,7 @@ def db_url(module_tiny_db: str) -> str:
 
 @pytest.fixture(scope="module")
 async def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    folder: Path = tmp_path_factory.mktemp("artifacts")
-    engine = create_engine(db_url)
-    try:
-        await train(
-            create_session_factory(engine),
-            weights=EventWeights(DEFAULT_EVENT_WEIGHTS),
-            model_type="popularity",
-            store=LocalArtifactStore(folder),
-        )
-    finally:
-        await engine.dispose()
+    folder: Path = await train_into(db_url, tmp_path_factory.mktemp("artifacts"))
     return Settings(
         database_url=db_url,
         artifact_uri=f"file://{folder}",

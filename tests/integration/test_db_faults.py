@@ -16,13 +16,11 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from recsys.db.session import create_engine, create_session_factory
-from recsys.events import EventWeights
-from recsys.modeling.artifacts import LocalArtifactStore
-from recsys.service.training import train
-from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
+from recsys.db.session import create_engine
+from recsys.settings import Settings
 from tests.integration.served import serve
 from tests.support.proxy import TcpProxy
+from tests.support.training import train_into
 
 # The raw-driver history query (recommendations) and a SQLAlchemy query (ratings).
 PATHS = ("/users/1/recommendations?k=2", "/users/1/ratings")
@@ -36,18 +34,7 @@ def faults_db(module_tiny_db: str) -> str:
 
 @pytest.fixture(scope="module")
 async def store_dir(tmp_path_factory: pytest.TempPathFactory, faults_db: str) -> Path:
-    folder = tmp_path_factory.mktemp("artifacts")
-    engine = create_engine(faults_db)
-    try:
-        await train(
-            create_session_factory(engine),
-            weights=EventWeights(DEFAULT_EVENT_WEIGHTS),
-            model_type="popularity",
-            store=LocalArtifactStore(folder),
-        )
-    finally:
-        await engine.dispose()
-    return folder
+    return await train_into(faults_db, tmp_path_factory.mktemp("artifacts"))
 
 
 @pytest.fixture

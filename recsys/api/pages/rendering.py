@@ -1,0 +1,72 @@
+"""The Jinja2 environment of the pages: autoescaping on, the filters the templates share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _when(value: datetime | str | None) -> str:
+    # One format everywhere, in UTC: the API's times are UTC and a page must not guess zones.
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)  # not ISO 8601: shown as it was written
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _number(value: float | int | None, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}"
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "(defaults)"
+
+
+# StrictUndefined: a misspelt variable is an error in the tests, not an empty cell in a page.
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["when"] = _when
+environment.filters["number"] = _number
+environment.filters["params"] = _params
+
+
+def path_for(request: Request, route: str, /, **params: Any) -> str:
+    """The path of ``route`` (no scheme or host: right behind any proxy), root path
+    included."""
+    path = request.app.url_path_for(route, **{k: str(v) for k, v in params.items()})
+    return str(request.scope.get("root_path", "")) + str(path)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """``template`` rendered with ``context`` (plus ``request``) as an HTML answer."""
+
+    def url_for(route: str, /, **params: Any) -> str:
+        return path_for(request, route, **params)
+
+    html = environment.get_template(template).render(request=request, url_for=url_for, **context)
+    # The pages show live data (a refreshed column must be fresh): never cached.
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,392 @@
+"""The HTML pages over HTTP without a browser: status, key elements, escaping, error pages.
+
+A tiny dataset of our own in PostgreSQL (the shared tiny movies plus one whose title is an
+HTML attack), popularity and item_knn trained on it, the real lifespan in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from markupsafe import escape
+
+from recsys.settings import Settings
+from tests.integration.served import serve
+from tests.support.datasets import TINY_MOVIES, TINY_RATINGS, TinyMovie, TinyRating, WriteDataset
+from tests.support.training import train_into
+
+TOKEN = "pages-test-token"
+# A title a page must show as text, never run: quotes and an ampersand too (attributes).
+HOSTILE_ID = 13
+HOSTILE_TITLE = "<script>alert(1)</script> & 'Co' \"Ltd\""
+HOSTILE = TinyMovie(HOSTILE_ID, HOSTILE_TITLE, 2001, ("Drama",))
+# User 3 rated movie 5 in 2011 (the tiny dataset) and the hostile movie in 2012.
+EXTRA_RATINGS = (
+    TinyRating(3, HOSTILE_ID, 3.5, 1340000000),
+    TinyRating(2, HOSTILE_ID, 4.0, 1440000000),
+)
+MODELS = ("item_knn", "popularity")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+@pytest.fixture(scope="module")
+async def db_url(
+    _pg_databases: Callable[[], Awaitable[str]],
+    write_dataset: WriteDataset,
+    migrate: Callable[..., Awaitable[None]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    data_dir = tmp_path_factory.mktemp("pages-data")
+    hostile_line = f'{HOSTILE_ID},"{HOSTILE_TITLE.replace(chr(34), chr(34) * 2)} (2001)",Drama'
+    write_dataset(
+        data_dir / "pages",
+        ratings=[*TINY_RATINGS, *EXTRA_RATINGS],
+        movies=[*TINY_MOVIES, hostile_line],
+    )
+    url = await _pg_databases()
+    await migrate(url, "upgrade", "head", dataset="pages", data_dir=data_dir)
+    return url
+
+
+@pytest.fixture(scope="module")
+async def store_dir(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pages-artifacts")
+    for model_type in MODELS:
+        await train_into(db_url, folder, model_type)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reports_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two evaluation reports of the dataset (the newer must win) and one of another."""
+    root = tmp_path_factory.mktemp("reports")
+    for folder, dataset, created, hr in (
+        ("pages-random", "pages", "2026-01-01T00:00:00+00:00", 0.25),
+        ("pages-leave-last-out", "pages", "2026-02-01T00:00:00+00:00", 0.5),
+        ("other-leave-last-out", "other", "2026-03-01T00:00:00+00:00", 0.9),
+    ):
+        (root / folder).mkdir()
+        doc = {
+            "dataset": dataset,
+            "protocol": folder.removeprefix(f"{dataset}-"),
+            "k": 10,
+            "created_at": created,
+            "command": f"recsys evaluate --dataset {dataset}",
+            "models": {
+                "popularity": {
+                    "coverage": 0.125,
+                    "metrics": {"hr": {"mean": hr}, "ndcg": {"mean": hr / 2}},
+                },
+            },
+        }
+        (root / folder / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+        (root / folder / "metrics.png").write_bytes(PNG)
+    (root / "broken").mkdir()
+    (root / "broken" / "results.json").write_text("{not json", encoding="utf-8")
+    return root
+
+
+def settings_for(url: str, store: Path, reports: Path, **overrides: Any) -> Settings:
+    options: dict[str, Any] = {
+        "database_url": url,
+        "artifact_uri": f"file://{store}",
+        "models": MODELS,
+        "default_model": "item_knn",
+        "api_write_token": TOKEN,
+        "dataset": "pages",
+        "reports_dir": reports,
+        **overrides,
+    }
+    return Settings(**options)
+
+
+@pytest.fixture(scope="module")
+async def client(
+    db_url: str, store_dir: Path, reports_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(settings_for(db_url, store_dir, reports_dir)) as client:
+        yield client
+
+
+def section(page: str, attribute: str, value: str) -> str:
+    """The HTML of the first ``<section {attribute}="{value}">`` up to the next section."""
+    match = re.search(
+        rf'<section[^>]*{attribute}="{re.escape(value)}"(.*?)(?=<section|\Z)', page, re.S
+    )
+    assert match is not None, f"no section {attribute}={value}"
+    return match.group(1)
+
+
+def movie_ids(fragment: str, tag: str = "li") -> list[int]:
+    return [int(i) for i in re.findall(rf'<{tag} data-movie-id="(\d+)"', fragment)]
+
+
+async def html_page(client: httpx.AsyncClient, path: str, status: int = 200) -> str:
+    response = await client.get(path)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+# -- home ------------------------------------------------------------------------------------
+
+
+async def test_home_has_a_labelled_user_form_and_lists_the_loaded_models(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await html_page(client, "/")
+    assert '<label for="user-id">User id</label>' in page
+    assert '<form class="pick" action="/ui/users" method="get">' in page
+    assert 'href="/ui/users/random"' in page
+    assert "<li>item_knn (default)</li>" in page
+    assert "<li>popularity</li>" in page
+
+
+async def test_the_form_redirects_to_the_user_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ui/users", params={"user_id": " 3 "})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui/users/3"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("abc", "user id must be a whole number, got &#39;abc&#39;"),
+        ("", "user id must be a whole number, got &#39;&#39;"),
+        ("99999999999", "user id must be between -2147483648 and 2147483647, got 99999999999"),
+    ],
+)
+async def test_a_bad_user_id_is_a_readable_422_page(
+    client: httpx.AsyncClient, raw: str, message: str
+) -> None:
+    page = await html_page(client, f"/ui/users?user_id={raw}", 422)
+    assert "<h2>Error 422</h2>" in page
+    assert message in page
+    assert "Traceback" not in page
+
+
+async def test_random_user_redirects_to_a_user_the_models_know(client: httpx.AsyncClient) -> None:
+    known = {r.user_id for r in TINY_RATINGS}
+    for _ in range(5):
+        response = await client.get("/ui/users/random")
+        assert response.status_code == 303
+        location = response.headers["location"]
+        assert re.fullmatch(r"/ui/users/\d+", location)
+        assert int(location.rsplit("/", 1)[1]) in known
+
+
+# -- user page -------------------------------------------------------------------------------
+
+
+async def test_user_page_shows_history_newest_first_with_the_hostile_title_escaped(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await html_page(client, "/ui/users/3")
+    history = section(page, "id", "history")
+    assert movie_ids(history, "tr") == [HOSTILE_ID, 5]
+    assert escape(HOSTILE_TITLE) in history
+    assert "rated 3.5" in history and "rated 1.0" in history
+    assert "2012-06-18 06:13 UTC" in history  # 1340000000, in UTC
+    assert "<script>alert" not in page
+    # User 1 has not rated it: recommended, with the title in attributes, quotes escaped too.
+    page = await html_page(client, "/ui/users/1")
+    assert "<script>alert" not in page
+    assert (
+        'data-title="&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;Co&#39; &#34;Ltd&#34;"'
+        in page
+    )
+
+
+async def test_user_page_has_one_column_per_model_matching_the_json_api(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await html_page(client, "/ui/users/1")
+    # The default model's column first.
+    assert re.findall(r'<section class="column" data-model="(\w+)"', page) == [
+        "item_knn",
+        "popularity",
+    ]
+    for model in MODELS:
+        api = (await client.get(f"/users/1/recommendations?k=10&model={model}")).json()
+        column = section(page, "data-model", model)
+        assert movie_ids(column) == [m["id"] for m in api["movies"]], model
+        assert f"version <code>{api['model_version']}</code>" in column
+        for m in api["movies"]:
+            assert f'data-event="like" data-movie-id="{m["id"]}"' in column
+            assert f"{m['score']:.3f}" in column
+        assert ("data-fallback" in column) == api["fallback"]
+    # Watch, like, complete: lightest first.
+    assert re.findall(r'data-event="(\w+)"', page)[:3] == ["watch", "like", "complete"]
+    assert 'src="/static/feedback.js"' in page
+    assert "Writes are off" not in page
+
+
+async def test_item_knn_gives_its_reason(client: httpx.AsyncClient) -> None:
+    page = await html_page(client, "/ui/users/1")
+    api = (await client.get("/users/1/recommendations?model=item_knn")).json()
+    reasons = [m["reason"] for m in api["movies"] if m.get("reason")]
+    assert reasons, "item_knn gave no reason on the tiny data"
+    for reason in reasons:
+        assert f'<div class="reason">{escape(reason)}</div>' in page
+
+
+async def test_unknown_user_page_is_a_404_with_the_apis_words(client: httpx.AsyncClient) -> None:
+    api = await client.get("/users/424242/recommendations")
+    assert api.status_code == 404
+    page = await html_page(client, "/ui/users/424242", 404)
+    assert f'<p class="detail">{escape(api.json()["detail"])}</p>' in page
+
+
+async def test_a_malformed_user_in_the_path_is_a_422_page(client: httpx.AsyncClient) -> None:
+    page = await html_page(client, "/ui/users/12abc", 422)
+    assert "user id must be a whole number, got &#39;12abc&#39;" in page
+
+
+async def test_without_a_token_the_buttons_say_writes_are_off(
+    db_url: str, store_dir: Path, reports_dir: Path
+) -> None:
+    async with serve(settings_for(db_url, store_dir, reports_dir, api_write_token=None)) as off:
+        page = await html_page(off, "/ui/users/1")
+    assert "Writes are off" in page
+    buttons = re.findall(r"<button[^>]*data-event[^>]*>", page)
+    assert buttons and all("disabled" in b and 'title="writes are off"' in b for b in buttons)
+    assert 'id="token-form"' not in page
+
+
+async def test_a_configured_model_without_artifact_shows_the_apis_503_words(
+    db_url: str, store_dir: Path, reports_dir: Path
+) -> None:
+    settings = settings_for(db_url, store_dir, reports_dir, models=("als", *MODELS))
+    async with serve(settings) as partial:
+        api = await partial.get("/users/1/recommendations?model=als")
+        assert api.status_code == 503
+        page = await html_page(partial, "/ui/users/1")
+        models = await html_page(partial, "/ui/models")
+    column = section(page, "data-model", "als")
+    assert f'<p class="error" role="alert">{escape(api.json()["detail"])}</p>' in column
+    assert movie_ids(section(page, "data-model", "popularity"))  # the others still answer
+    assert "Not loaded:" in section(models, "data-model", "als")
+
+
+# -- movie page ------------------------------------------------------------------------------
+
+
+async def test_movie_page_shows_facts_counts_and_similar_movies(client: httpx.AsyncClient) -> None:
+    page = await html_page(client, f"/ui/movies/{HOSTILE_ID}")
+    assert f"<h1>{escape(HOSTILE_TITLE)}</h1>" in page
+    assert f"<title>{escape(HOSTILE_TITLE)} · recsys</title>" in page
+    assert "<script>alert" not in page
+    assert "<dd>2001</dd>" in page and "Drama" in page
+    assert '<dd data-count="ratings">2</dd>' in page
+    # item_knn compares movies; popularity does not, so it has no column.
+    assert re.findall(r'<section class="column" data-model="(\w+)"', page) == ["item_knn"]
+    api = (await client.get(f"/movies/{HOSTILE_ID}/similar?k=10&model=item_knn")).json()
+    assert movie_ids(section(page, "data-model", "item_knn")) == [m["id"] for m in api["movies"]]
+
+
+async def test_movie_page_of_an_unrated_movie(client: httpx.AsyncClient) -> None:
+    page = await html_page(client, "/ui/movies/11")
+    assert '<dd data-count="ratings">0</dd>' in page
+    assert "did not see the movie in training" in page
+
+
+async def test_unknown_movie_page_is_a_404_with_the_apis_words(client: httpx.AsyncClient) -> None:
+    api = await client.get("/movies/424242")
+    page = await html_page(client, "/ui/movies/424242", 404)
+    assert f'<p class="detail">{escape(api.json()["detail"])}</p>' in page
+
+
+# -- models page -----------------------------------------------------------------------------
+
+
+async def test_models_page_lists_versions_latest_and_the_newest_report(
+    client: httpx.AsyncClient, store_dir: Path
+) -> None:
+    page = await html_page(client, "/ui/models")
+    for model in MODELS:
+        latest = (store_dir / model / "LATEST").read_text().strip()
+        part = section(page, "data-model", model)
+        assert f"Serving <code data-serving>{latest}</code>" in part
+        assert f'<tr data-version="{latest}" data-latest>' in part
+        assert '<strong class="latest">LATEST</strong>' in part
+        assert "users ×" in part
+    # The newer report of this dataset, not the older one nor the other dataset's.
+    report = page[page.index('id="report-heading"') :]
+    assert "<strong>leave-last-out</strong>" in report
+    assert "<td>0.5000</td><td>0.2500</td>" in report
+    assert "0.9000" not in report and "0.2500</td><td>0.1250" not in report
+    src = "/ui/reports/pages-leave-last-out/metrics.png"
+    assert f'<img src="{src}"' in report
+    plot = await client.get(src)
+    assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
+    assert plot.content == PNG
+    # The popularity section repeats its own offline numbers.
+    assert "HR@10 0.5000" in section(page, "data-model", "popularity")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ui/reports/pages-leave-last-out/results.json",
+        "/ui/reports/pages-leave-last-out/missing.png",
+        "/ui/reports/..%2F..%2Fetc/passwd.png",
+        "/ui/reports/../metrics.png",
+    ],
+)
+async def test_only_report_pngs_are_served(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"] != "image/png"
+
+
+async def test_models_page_without_reports_says_how_to_make_one(
+    db_url: str, store_dir: Path, tmp_path: Path
+) -> None:
+    async with serve(settings_for(db_url, store_dir, tmp_path / "none")) as bare:
+        page = await html_page(bare, "/ui/models")
+    assert "make evaluate dataset=pages" in page
+
+
+async def test_models_page_marks_latest_among_several_versions(
+    db_url: str, store_dir: Path, reports_dir: Path, tmp_path: Path
+) -> None:
+    store = Path(shutil.copytree(store_dir, tmp_path / "artifacts"))
+    await train_into(db_url, store, "popularity")
+    newest = (store / "popularity" / "LATEST").read_text().strip()
+    async with serve(settings_for(db_url, store, reports_dir)) as several:
+        page = await html_page(several, "/ui/models")
+    part = section(page, "data-model", "popularity")
+    versions = re.findall(r'<tr data-version="([^"]+)"', part)
+    assert len(versions) == 2 and versions[0] == newest
+    assert part.count("data-latest") == 1 and f'data-version="{newest}" data-latest' in part
+
+
+# -- the JSON contract and the static files --------------------------------------------------
+
+
+async def test_openapi_lists_no_html_route(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert not [p for p in paths if p == "/" or p.startswith(("/ui", "/static"))]
+    assert "/users/{user_id}/recommendations" in paths
+
+
+async def test_static_files_are_served_by_the_app(client: httpx.AsyncClient) -> None:
+    script = await client.get("/static/feedback.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "sessionStorage" in script.text and '"/events"' in script.text
+    style = await client.get("/static/pages.css")
+    assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+    # No page reaches outside the app for a script, style or font.
+    for path in ("/", "/ui/users/1", "/ui/movies/1", "/ui/models"):
+        page = await html_page(client, path)
+        assert not re.search(r'(src|href)="(https?:)?//', page), path

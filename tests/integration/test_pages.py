@@ -196,7 +196,8 @@ async def test_user_page_shows_history_newest_first_with_the_hostile_title_escap
     assert movie_ids(history, "tr") == [HOSTILE_ID, 5]
     assert escape(HOSTILE_TITLE) in history
     assert "rated 3.5" in history and "rated 1.0" in history
-    assert "2012-06-18 06:13 UTC" in history  # 1340000000, in UTC
+    # 1340000000, in UTC
+    assert '"2012-06-18T06:13:20+00:00"><span>2012-06-18</span> <span>06:13 UTC</span>' in history
     assert "<script>alert" not in page
     # User 1 has not rated it: recommended, with the title in attributes, quotes escaped too.
     page = await html_page(client, "/ui/users/1")

@@ -17,14 +17,20 @@ from tests.support.network import free_port
 
 @contextmanager
 def recsys_serve(
-    env: Mapping[str, str], log: Path, *args: str, ready: str = "/readyz"
+    env: Mapping[str, str],
+    log: Path,
+    *args: str,
+    ready: str = "/readyz",
+    port: int | None = None,
 ) -> Iterator[httpx.Client]:
     """``recsys serve ARGS`` with ``env`` (RECSYS_* settings) until ``ready`` answers 200.
+
+    On ``port`` when given (a test that must stay inside a port range), else a free one.
 
     Yields a client on its base URL; the process is stopped on exit. Fails with the server's
     log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
-    port = free_port()
+    port = port if port is not None else free_port()
     recsys = Path(sys.executable).with_name("recsys")
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -160,8 +160,12 @@ def model_overview(registry: ModelRegistry, artifact_uri: str) -> list[ModelOver
             except ArtifactNotFoundError:
                 latest = None
             versions = [_stored(read_manifest(store, model_type, name), latest) for name in names]
-        except (ArtifactError, OSError) as exc:
+        except ArtifactError as exc:  # a corrupt manifest, an unreadable LATEST
             out.append(_overview(registry, model_type, [], str(exc)))
+            continue
+        except Exception as exc:  # the store itself failing (network, credentials)
+            logger.exception("versions of %s cannot be listed from %s", model_type, store.uri)
+            out.append(_overview(registry, model_type, [], f"artifact store failed: {exc}"))
             continue
         versions.sort(key=lambda v: (v.created_at, v.version), reverse=True)
         out.append(_overview(registry, model_type, versions, None))

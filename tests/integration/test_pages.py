@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,14 @@ from markupsafe import escape
 
 from recsys.settings import Settings
 from tests.integration.served import serve
-from tests.support.datasets import TINY_MOVIES, TINY_RATINGS, TinyMovie, TinyRating, WriteDataset
+from tests.support.datasets import (
+    TINY_MOVIES,
+    TINY_RATINGS,
+    TinyDataset,
+    TinyMovie,
+    TinyRating,
+    WriteDataset,
+)
 from tests.support.training import train_into
 
 TOKEN = "pages-test-token"
@@ -391,3 +399,111 @@ async def test_static_files_are_served_by_the_app(client: httpx.AsyncClient) -> 
     for path in ("/", "/ui/users/1", "/ui/movies/1", "/ui/models"):
         page = await html_page(client, path)
         assert not re.search(r'(src|href)="(https?:)?//', page), path
+
+
+# -- events in the history, the embedded SQLite default, a lost database --------------------
+
+
+async def test_an_event_posted_to_the_api_heads_the_history_and_leaves_the_columns(
+    db_url: str, store_dir: Path, reports_dir: Path
+) -> None:
+    # A server of its own: this test writes, the module's other tests read known answers.
+    async with serve(settings_for(db_url, store_dir, reports_dir)) as own:
+        before = await html_page(own, "/ui/users/4")
+        liked = movie_ids(section(before, "data-model", "popularity"))[0]
+        posted = await own.post(
+            "/events",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"events": [{"user_id": 4, "movie_id": liked, "type": "like"}]},
+        )
+        assert posted.status_code == 201, posted.text
+        after = await html_page(own, "/ui/users/4")
+    history = section(after, "id", "history")
+    assert re.findall(r'<tr data-movie-id="(\d+)" data-kind="(\w+)"', history)[0] == (
+        str(liked),
+        "like",
+    )
+    assert "<td>like</td>" in history
+    for model in MODELS:
+        assert liked not in movie_ids(section(after, "data-model", model)), model
+
+
+async def test_the_pages_work_on_the_embedded_sqlite_default(
+    tmp_path: Path,
+    migrate: Callable[..., Awaitable[None]],
+    tiny_dataset: TinyDataset,
+    reports_dir: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'recsys.db'}"
+    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
+    store = tmp_path / "artifacts"
+    for model_type in MODELS:
+        await train_into(url, store, model_type)
+    async with serve(settings_for(url, store, reports_dir, dataset="tiny")) as lite:
+        page = await html_page(lite, "/ui/users/1")
+        # User 1 rated 7 (newest), 1, 5, then 3 (tiny dataset's known order).
+        assert movie_ids(section(page, "id", "history"), "tr") == [7, 1, 5, 3]
+        assert movie_ids(section(page, "data-model", "popularity")) == [2]
+        movie = await html_page(lite, "/ui/movies/7")
+        assert '<dd data-count="ratings">2</dd>' in movie
+        assert "<h1>Sabrina</h1>" in movie
+        models = await html_page(lite, "/ui/models")
+        assert models.count('<strong class="latest">LATEST</strong>') == len(MODELS)
+
+
+async def test_a_lost_database_is_a_503_page_with_the_apis_words(
+    store_dir: Path, reports_dir: Path
+) -> None:
+    # Nothing listens on this port of ours: every connection is refused.
+    url = "postgresql+asyncpg://postgres@127.0.0.1:8169/none"
+    settings = settings_for(
+        url, store_dir, reports_dir, history_cache="off", db_connect_timeout_seconds=2
+    )
+    async with serve(settings) as lost:
+        api = await lost.get("/users/1/recommendations")
+        assert api.status_code == 503
+        for path in ("/ui/users/1", "/ui/movies/1"):
+            page = await html_page(lost, path, 503)
+            assert f'<p class="detail">{escape(api.json()["detail"])}</p>' in page
+            assert "Traceback" not in page and "8169" not in page
+
+
+# -- every page is well-formed HTML ---------------------------------------------------------
+
+_VOID = {"meta", "link", "input", "br", "img", "hr", "source", "wbr"}
+
+
+class _Balance(HTMLParser):
+    """Fails on a closing tag that closes nothing open, and on tags left open at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.ids += [v for k, v in attrs if k == "id" and v is not None]
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-3:]}"
+        self.open.pop()
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/ui/users/1", "/ui/users/3", "/ui/movies/13", "/ui/models", "/ui/users/0"]
+)
+async def test_every_page_is_balanced_html_with_unique_ids_and_labelled_inputs(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+    page = response.text
+    parser = _Balance()
+    parser.feed(page)
+    parser.close()
+    assert parser.open == [], f"left open: {parser.open}"
+    assert len(parser.ids) == len(set(parser.ids)), "duplicate ids"
+    for input_id in re.findall(r'<input id="([^"]+)"', page):
+        assert f'<label for="{input_id}">' in page, input_id
+    assert '<html lang="en">' in page and '<meta name="viewport"' in page

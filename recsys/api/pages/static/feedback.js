@@ -109,9 +109,16 @@
             var why = detailOf(body) || response.statusText;
             throw new Error("not recorded (" + response.status + "): " + why);
           }
-          return refresh().then(function () {
-            say("Recorded " + type + " for " + title + "; the columns are refreshed.");
-          });
+          var recorded = "Recorded " + type + " for " + title;
+          return refresh().then(
+            function () { say(recorded + "; the columns are refreshed."); },
+            function (error) {
+              // Stored all the same: only the re-read failed, and a reload will show it.
+              say(recorded + ", but the page could not be refreshed (" + error.message
+                + "): reload it.", true);
+              buttons.forEach(function (b) { b.disabled = false; });
+            }
+          );
         });
       })
       .catch(function (error) {

@@ -237,6 +237,7 @@ async def test_user_page_has_one_column_per_model_matching_the_json_api(
     # Watch, like, complete: lightest first.
     assert re.findall(r'data-event="(\w+)"', page)[:3] == ["watch", "like", "complete"]
     assert 'src="/static/feedback.js"' in page
+    assert 'data-events-url="/events"' in page
     assert "Writes are off" not in page
 
 
@@ -392,7 +393,7 @@ async def test_openapi_lists_no_html_route(client: httpx.AsyncClient) -> None:
 async def test_static_files_are_served_by_the_app(client: httpx.AsyncClient) -> None:
     script = await client.get("/static/feedback.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-    assert "sessionStorage" in script.text and '"/events"' in script.text
+    assert "sessionStorage" in script.text and "eventsUrl" in script.text
     style = await client.get("/static/pages.css")
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
     # No page reaches outside the app for a script, style or font.

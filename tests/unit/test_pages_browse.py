@@ -13,8 +13,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from fastapi import Request
 
-from recsys.api.pages.rendering import environment
+from recsys.api import create_app
+from recsys.api.pages.rendering import environment, path_for
 from recsys.events import EventWeights
 from recsys.modeling.artifacts import LocalArtifactStore, save_model, set_latest
 from recsys.modeling.dataset import build_matrix
@@ -23,7 +25,7 @@ from recsys.modeling.toy import two_taste_groups
 from recsys.service import browse
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import LoadedModel, ModelRegistry
-from recsys.settings import DEFAULT_EVENT_WEIGHTS
+from recsys.settings import DEFAULT_EVENT_WEIGHTS, Settings
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -169,3 +171,19 @@ def test_templates_escape_by_default_and_refuse_undefined_names() -> None:
     assert template.render(title="<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
     with pytest.raises(Exception, match="'nope' is undefined"):
         environment.from_string("{{ nope }}").render()
+
+
+def test_page_paths_match_starlettes_and_encode_their_values() -> None:
+    app = create_app(Settings(models=("popularity",), default_model="popularity"))
+    request = Request({"type": "http", "app": app, "root_path": "", "headers": []})
+    examples = {"user_page": {"user_id": 7}, "movie_page": {"movie_id": 50}, "home": {}}
+    for name, params in examples.items():
+        assert path_for(request, name, **params) == app.url_path_for(
+            name, **{k: str(v) for k, v in params.items()}
+        )
+    assert path_for(request, "report_plot", folder="a b", name="x#1.png") == (
+        "/ui/reports/a%20b/x%231.png"
+    )
+    assert path_for(request, "static", path="pages.css") == "/static/pages.css"
+    behind = Request({"type": "http", "app": app, "root_path": "/recsys", "headers": []})
+    assert path_for(behind, "movie_page", movie_id=1) == "/recsys/ui/movies/1"

@@ -12,6 +12,7 @@
   }
   var userId = Number(root.dataset.userId);
   var writesOn = root.dataset.writes === "on";
+  var eventsUrl = root.dataset.eventsUrl; // POST /events, behind any proxy prefix
   var statusLine = document.getElementById("feedback-status");
   var form = document.getElementById("token-form");
   var input = document.getElementById("write-token");
@@ -95,7 +96,7 @@
     var buttons = document.querySelectorAll("button[data-event]");
     buttons.forEach(function (b) { b.disabled = true; });
     say("Sending " + type + " for " + title + " ...");
-    fetch("/events", {
+    fetch(eventsUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: "Bearer " + secret },
       body: JSON.stringify({

@@ -508,3 +508,45 @@ async def test_every_page_is_balanced_html_with_unique_ids_and_labelled_inputs(
     for input_id in re.findall(r'<input id="([^"]+)"', page):
         assert f'<label for="{input_id}">' in page, input_id
     assert '<html lang="en">' in page and '<meta name="viewport"' in page
+
+
+async def test_a_user_a_model_cannot_score_gets_the_fallback_marker(
+    db_url: str, store_dir: Path, reports_dir: Path
+) -> None:
+    async with serve(settings_for(db_url, store_dir, reports_dir)) as own:
+        # A new user whose one event is on a movie no model was trained on (11: never rated).
+        posted = await own.post(
+            "/users/500/events",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"events": [{"movie_id": 11, "type": "watch", "value": 0.5}]},
+        )
+        assert posted.status_code == 201, posted.text
+        api = (await own.get("/users/500/recommendations?model=item_knn")).json()
+        page = await html_page(own, "/ui/users/500")
+    assert api["fallback"] is True and api["model"] == "popularity"
+    knn = section(page, "data-model", "item_knn")
+    assert "fallback: answered by popularity" in knn
+    assert movie_ids(knn) == [m["id"] for m in api["movies"]]
+    assert "data-fallback" not in section(page, "data-model", "popularity")
+    history = section(page, "id", "history")
+    assert movie_ids(history, "tr") == [11] and "<td>watch (0.5)</td>" in history
+
+
+async def test_the_models_page_follows_a_hot_reload(
+    db_url: str, store_dir: Path, reports_dir: Path, tmp_path: Path
+) -> None:
+    store = Path(shutil.copytree(store_dir, tmp_path / "artifacts"))
+    old = (store / "popularity" / "LATEST").read_text().strip()
+    async with serve(settings_for(db_url, store, reports_dir)) as own:
+        await train_into(db_url, store, "popularity")
+        new = (store / "popularity" / "LATEST").read_text().strip()
+        before = section(await html_page(own, "/ui/models"), "data-model", "popularity")
+        reloaded = await own.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert reloaded.status_code == 200, reloaded.text
+        after = section(await html_page(own, "/ui/models"), "data-model", "popularity")
+        user = section(await html_page(own, "/ui/users/1"), "data-model", "popularity")
+    # Before the reload the old version serves while LATEST already names the new one.
+    assert f"Serving <code data-serving>{old}</code>" in before
+    assert f'data-version="{new}" data-latest' in before
+    assert f"Serving <code data-serving>{new}</code>" in after
+    assert f"version <code>{new}</code>" in user

@@ -205,6 +205,10 @@ def test_like_a_recommendation_and_see_it_land(browser: Browser, server: httpx.C
             m["id"] for m in api["movies"]
         ]
     shot(page, "movie")
+
+    # Entered once: another user's page in the same tab has the token already.
+    page.goto("/ui/users/2")
+    expect(page.get_by_label("Write token")).to_have_value(TOKEN)
     no_js_errors(page)
 
 

@@ -260,6 +260,11 @@ async def test_unknown_user_page_is_a_404_with_the_apis_words(client: httpx.Asyn
 async def test_a_malformed_user_in_the_path_is_a_422_page(client: httpx.AsyncClient) -> None:
     page = await html_page(client, "/ui/users/12abc", 422)
     assert "user id must be a whole number, got &#39;12abc&#39;" in page
+    # What the URL said is shown as text, in the title and the message alike.
+    page = await html_page(client, "/ui/movies/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", 422)
+    assert "<img src=x" not in page
+    assert "<title>Movie &lt;img src=x onerror=alert(1)&gt; · recsys</title>" in page
+    assert "got &#39;&lt;img src=x onerror=alert(1)&gt;&#39;" in page
 
 
 async def test_without_a_token_the_buttons_say_writes_are_off(

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from recsys.api.pages.rendering import PATH_FORMATS_KEY, path_formats
+from recsys.api.pages.rendering import PATH_TABLE_KEY, path_table
 from recsys.api.pages.routes import router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -24,5 +24,5 @@ __all__ = ["STATIC_DIR", "install_pages", "router"]
 def install_pages(app: FastAPI) -> None:
     """The page routes and their static files (CSS, JS) on ``app``."""
     app.include_router(router)
-    setattr(app.state, PATH_FORMATS_KEY, path_formats(router.routes))
+    setattr(app.state, PATH_TABLE_KEY, path_table(router.routes))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

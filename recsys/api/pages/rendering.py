@@ -56,38 +56,35 @@ environment.filters["number"] = _number
 environment.filters["params"] = _params
 
 
+# Starlette's url_path_for walks every route on each call: a user page links ~50 movies, and
+# that walk was half of its rendering time. install_pages gives each app this table instead:
+# route name -> its path format ("/ui/movies/{movie_id}") and the format's field names.
+PATH_TABLE_KEY = "pages_path_table"
+PathTable = dict[str, tuple[str, frozenset[str]]]
+
+
+def path_table(routes: Iterable[BaseRoute]) -> PathTable:
+    """The table of the plain routes (APIRoute included, not mounts) in ``routes``."""
+    return {
+        route.name: (
+            route.path_format,
+            frozenset(name for _, name, _, _ in Formatter().parse(route.path_format) if name),
+        )
+        for route in routes
+        if isinstance(route, Route)
+    }
+
+
 def path_for(request: Request, route: str, /, **params: Any) -> str:
     """The path of ``route`` (no scheme or host: right behind any proxy), root path
     included; parameter values are percent-encoded."""
     root = str(request.scope.get("root_path", ""))
-    template = _path_formats(request.app).get(route)
-    if template is not None and frozenset(params) == _FIELDS.get(template):
-        return root + template.format(**{k: quote(str(v), safe="") for k, v in params.items()})
-    # Mounts (/static) and anything the table does not hold: Starlette's own look-up.
+    table: PathTable = getattr(request.app.state, PATH_TABLE_KEY, {})
+    entry = table.get(route)
+    if entry is not None and entry[1] == frozenset(params):
+        return root + entry[0].format(**{k: quote(str(v), safe="") for k, v in params.items()})
+    # Mounts (/static) and the API's own routes: Starlette's look-up.
     return root + str(request.app.url_path_for(route, **{k: str(v) for k, v in params.items()}))
-
-
-# Starlette's url_path_for walks every route on each call: a user page links ~50 movies, and
-# that walk was half of its rendering time. install_pages gives each app a table instead.
-PATH_FORMATS_KEY = "pages_path_formats"
-_FIELDS: dict[str, frozenset[str]] = {}
-
-
-def path_formats(routes: Iterable[BaseRoute]) -> dict[str, str]:
-    """Route name -> path format (``/ui/movies/{movie_id}``) of the plain routes in ``routes``."""
-    formats = {}
-    for route in routes:
-        if isinstance(route, Route):  # APIRoute included
-            formats[route.name] = route.path_format
-            _FIELDS[route.path_format] = frozenset(
-                name for _, name, _, _ in Formatter().parse(route.path_format) if name
-            )
-    return formats
-
-
-def _path_formats(app: Any) -> dict[str, str]:
-    formats: dict[str, str] = getattr(app.state, PATH_FORMATS_KEY, {})
-    return formats
 
 
 def render(

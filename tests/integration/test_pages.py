@@ -143,6 +143,8 @@ async def html_page(client: httpx.AsyncClient, path: str, status: int = 200) -> 
     response = await client.get(path)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     return response.text
 
 

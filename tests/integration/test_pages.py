@@ -557,3 +557,20 @@ async def test_the_models_page_follows_a_hot_reload(
     assert f'data-version="{new}" data-latest' in before
     assert f"Serving <code data-serving>{new}</code>" in after
     assert f"version <code>{new}</code>" in user
+
+
+async def test_with_no_model_loaded_the_pages_say_so(
+    db_url: str, reports_dir: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    settings = settings_for(db_url, empty, reports_dir, models=("als",), default_model="als")
+    async with serve(settings) as bare:
+        home = await html_page(bare, "/")
+        picked = await html_page(bare, "/ui/users/random", 503)
+        user = await html_page(bare, "/ui/users/1")
+    assert "No model is loaded" in home and "<strong>als</strong> not loaded:" in home
+    assert "no model is loaded, so there is no user to pick at random" in picked
+    # The history still shows; the one column says why it is empty.
+    assert movie_ids(section(user, "id", "history"), "tr") == [7, 1, 5, 3]
+    assert "no trained &#39;als&#39; model" in section(user, "data-model", "als")

@@ -62,6 +62,8 @@ def load_for_prediction(
         except ArtifactNotFoundError:
             return models
         except ArtifactError as exc:
-            raise ArtifactError(f"the popularity fallback cannot be loaded: {exc}") from exc
+            raise ArtifactError(
+                f"the popularity fallback cannot be loaded: {exc}", reason=exc.reason
+            ) from exc
         models[FALLBACK_MODEL] = LoadedModel(fallback, fallback_manifest.version)
     return models

@@ -205,11 +205,17 @@ def _load(store: ArtifactStore, model_type: str, version: str) -> LoadedModel:
     return LoadedModel(model, manifest.version)
 
 
+def fallback_order(versions: Sequence[str], latest: str | None) -> list[str]:
+    """The versions start-up tries, in order, when ``latest`` does not load: the earlier ones,
+    newest first (all of them when LATEST names no version id)."""
+    # Version ids sort by creation time.
+    return sorted((v for v in versions if latest is None or v < latest), reverse=True)
+
+
 def _earlier_versions(store: ArtifactStore, model_type: str, latest: str | None) -> list[str]:
-    # Version ids sort by creation time; newest first.
     try:
         versions = list_versions(store, model_type)
     except Exception:
         logger.exception("%s: stored versions cannot be listed: no fallback", model_type)
         return []
-    return sorted((v for v in versions if latest is None or v < latest), reverse=True)
+    return fallback_order(versions, latest)

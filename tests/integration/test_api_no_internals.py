@@ -122,6 +122,28 @@ async def test_readyz_with_the_database_unreachable_says_so_and_logs_the_detail_
     assert len(messages(caplog, "database unavailable")) == 1
 
 
+async def test_readyz_with_the_database_frozen_answers_within_its_bound_in_words(
+    db: str, store_dir: Path, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxied = make_url(db).set(host="127.0.0.1", port=proxy.port)
+    url = proxied.render_as_string(hide_password=False)
+    caplog.set_level(logging.INFO, logger="recsys")
+    async with serve(settings_for(url, store_dir)) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        proxy.freeze()
+        frozen = [await client.get("/readyz") for _ in range(2)]
+        proxy.resume()
+        await proxy.cut()  # what a frozen server's connections come to; the pool reconnects
+        healed = [(await client.get("/readyz")).status_code for _ in range(3)]
+    for response in frozen:
+        assert response.status_code == 503
+        assert response.json()["database"] == "not answering within 0.8 s"
+        assert response.json()["reasons"] == ["database not answering within 0.8 s"]
+        assert_no_internals(response.text, str(proxy.port), "127.0.0.1")
+    assert healed[-1] == 200
+    assert len(messages(caplog, "readiness: database not answering within 0.8 s")) == 1
+
+
 async def test_readyz_on_a_database_that_was_never_migrated_says_so(
     pg_url: str, store_dir: Path
 ) -> None:

@@ -66,7 +66,7 @@ class ReadinessOut(Out):
 
     ready: bool
     database: str = Field(
-        description="`ok`, or what is wrong: `unreachable`, `no answer within 0.8 s`, `not "
+        description="`ok`, or what is wrong: `unreachable`, `not answering within 0.8 s`, `not "
         "migrated (run: recsys db upgrade)` or `query failed (see the log)`."
     )
     models: dict[str, ModelStatusOut]

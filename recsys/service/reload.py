@@ -235,10 +235,11 @@ class LiveModels:
             refusal = Refusal(latest, exc.reason)
             outcome = self._refusal(model_type, previous, latest, str(refusal))
             return _Attempt(outcome, refusal=refusal, remember=True, detail=str(exc))
-        except Exception as exc:  # the store failing mid-read may succeed next time
-            reason = f"{latest}: {STORE_FAILED}"
-            outcome = self._refusal(model_type, previous, latest, reason)
-            return _Attempt(outcome, detail=f"{reason}: {exc}")
+        except Exception as exc:  # the store failing mid-read may succeed next time: not
+            # remembered, so the next poll tries again
+            refusal = Refusal(latest, STORE_FAILED)
+            outcome = self._refusal(model_type, previous, latest, str(refusal))
+            return _Attempt(outcome, refusal=refusal, detail=f"{refusal}: {exc}")
         loaded = LoadedModel(model, manifest.version)
         outcome = ReloadOutcome(model_type, ReloadStatus.LOADED, latest, previous, latest)
         return _Attempt(outcome, model=loaded)

@@ -219,3 +219,25 @@ async def test_a_reload_with_nothing_that_loads_keeps_the_reason(
         assert outcome.status is ReloadStatus.REFUSED and outcome.version is None
         assert outcome.error == expected
         assert live.current.registry.missing["als"] == expected
+
+
+async def test_a_store_failing_mid_read_is_shown_but_tried_again_by_the_next_poll(
+    root: Path, als: Recommender[Any]
+) -> None:
+    store = LocalArtifactStore(root)
+    good = save(store, als)
+    live = LiveModels(open_registry(store.uri, ("als",)), artifact_uri=store.uri, weights=WEIGHTS)
+    new = save(store, als)
+    npz = root / "als" / new / "factors.npz"
+    data = npz.read_bytes()
+    npz.unlink()
+    npz.symlink_to(npz)  # a loop: reading it fails with an OSError (the store, not the version)
+    [failed] = (await live.reload(retry_refused=False)).outcomes
+    assert failed.status is ReloadStatus.REFUSED and failed.version == good
+    assert failed.error == f"{new}: artifact store unavailable"
+    assert str(live.current.registry.refused["als"]) == f"{new}: artifact store unavailable"
+    npz.unlink()
+    npz.write_bytes(data)
+    [loaded] = (await live.reload(retry_refused=False)).outcomes  # not remembered: tried again
+    assert loaded.status is ReloadStatus.LOADED and loaded.version == new
+    assert dict(live.current.registry.refused) == {}

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from google.cloud import storage
 from sqlalchemy.engine import make_url
 
-from recsys.modeling.artifacts import LocalArtifactStore, read_latest
+from recsys.modeling.artifacts import GCSArtifactStore, LocalArtifactStore, read_latest
 from recsys.settings import Settings
 from tests.integration.served import serve
 from tests.support.proxy import TcpProxy
@@ -26,6 +28,8 @@ from tests.support.training import train_into
 KNOWN = "srv-recsys-known-artifact-folder"
 TOKEN = "internals-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# Created by the session-wide gcs_client fixture (tests/conftest.py).
+GCS_TEST_BUCKET = "recsys-test"
 # What the driver, the OS and the store put in their messages; none of it belongs in a body.
 DRIVER_WORDS = ("asyncpg", "Errno", "Connect call", "Multiple exceptions", "sqlalchemy", "file://")
 
@@ -197,15 +201,50 @@ async def test_a_corrupt_only_version_answers_hash_mismatch_and_the_log_has_the_
     assert str(store_dir) in logged.getMessage() and "sha256" in logged.getMessage()
 
 
-async def test_an_unopenable_store_names_no_bucket(db: str, store_dir: Path) -> None:
-    # A bucket this machine cannot reach: no credentials, no network.
+async def test_an_unopenable_store_names_no_bucket(
+    db: str, store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No emulator and credentials that do not exist: the client cannot even be built.
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / KNOWN / "creds.json"))
     settings = settings_for(db, store_dir, artifact_uri="gs://recsys-known-bucket/models")
     async with serve(settings) as client:
         ready = await client.get("/readyz")
+        answer = await client.get("/users/1/recommendations")
     assert ready.status_code == 503
-    error = ready.json()["models"]["popularity"]["error"]
-    assert error in ("artifact store cannot be opened", "artifact store unavailable")
-    assert_no_internals(ready.text, "recsys-known-bucket", "gs://")
+    assert ready.json()["models"]["popularity"]["error"] == "artifact store cannot be opened"
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "detail": "model 'popularity' is not loaded: artifact store cannot be opened"
+    }
+    for response in (ready, answer):
+        assert_no_internals(response.text, "recsys-known-bucket", "gs://", "creds.json")
+
+
+async def test_a_bucket_with_a_corrupt_latest_serves_the_version_before_it_naming_no_bucket(
+    db: str, store_dir: Path, gcs_client: storage.Client
+) -> None:
+    # The emulator (STORAGE_EMULATOR_HOST, set by gcs_client) stands in for the bucket.
+    prefix = f"known-{uuid.uuid4().hex[:8]}/models"
+    bucket = GCSArtifactStore(GCS_TEST_BUCKET, prefix, client=gcs_client)
+    good = read_latest(LocalArtifactStore(store_dir), "popularity")
+    await train_into(db, store_dir)
+    bad = read_latest(LocalArtifactStore(store_dir), "popularity")
+    flip_a_byte(store_dir, "popularity", bad)
+    for path in sorted(store_dir.rglob("*")):
+        if path.is_file():
+            bucket.put_bytes(path.relative_to(store_dir).as_posix(), path.read_bytes())
+    models = ("popularity", "item_knn")
+    settings = settings_for(db, store_dir, artifact_uri=bucket.uri, models=models)
+    async with serve(settings) as client:
+        ready = await client.get("/readyz")
+        answer = await client.get("/users/1/recommendations")
+    body = ready.json()
+    assert body["models"]["popularity"]["version"] == good
+    assert body["models"]["popularity"]["refused"] == f"{bad}: hash mismatch"
+    assert body["models"]["item_knn"]["error"].startswith("no trained 'item_knn' model;")
+    assert answer.status_code == 200 and answer.json()["model_version"] == good
+    assert_no_internals(ready.text, prefix, GCS_TEST_BUCKET, "gs://")
 
 
 # -- LATEST refused: the next pod starts on the version before it ----------------------------

@@ -95,7 +95,14 @@ class ReadinessProbe:
         except Exception as exc:
             status = self._classify(exc)
             if status != self._last:
-                logger.warning("readiness: database %s", status, exc_info=exc)
+                # One line for what is understood; the traceback only for what is not.
+                logger.warning(
+                    "readiness: database %s (%s: %s)",
+                    status,
+                    type(exc).__name__,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else "no message",
+                    exc_info=exc if status == DATABASE_FAILED else None,
+                )
             self._last = status
             return status
         if self._last != DATABASE_OK:

@@ -121,7 +121,7 @@ async def test_readyz_with_the_database_unreachable_says_so_and_logs_the_detail_
     assert back.status_code == again.status_code == 200
     # Six failed probes, one line with the driver's detail; one line when it is back.
     [down] = messages(caplog, "readiness: database unreachable")
-    assert down.exc_info is not None
+    assert "Error" in down.getMessage() and down.exc_info is None  # one line, the driver's words
     assert len(messages(caplog, "readiness: database ok again")) == 1
     assert len(messages(caplog, "database unavailable")) == 1
 

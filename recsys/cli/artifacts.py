@@ -138,7 +138,7 @@ def _notes(
 ) -> list[str]:
     notes = []
     if latest_problem is not None:
-        notes.append(f"LATEST is unreadable ({latest_problem})")
+        notes.append(latest_problem)
     elif latest is None:
         notes.append("no LATEST: nothing is promoted, a starting pod serves nothing")
     elif latest not in versions:

@@ -147,9 +147,16 @@ def _models(
         refusal = registry.refused.get(model_type)
         refused = None if refusal is None else str(refusal)
         models[model_type] = ModelReadiness(loaded=True, version=loaded.version, refused=refused)
-        if refusal is not None:
+        if refusal is None:
+            continue
+        if refusal.version is None:
             warnings.append(
-                f"model {model_type}: serving {loaded.version}, not LATEST "
-                f"{refusal.version or '(unreadable)'} ({refusal.reason})"
+                f"model {model_type}: serving {loaded.version}, the newest stored version that "
+                f"loads ({refusal.reason})"
+            )
+        else:
+            warnings.append(
+                f"model {model_type}: serving {loaded.version}, not LATEST {refusal.version} "
+                f"({refusal.reason})"
             )
     return models, warnings

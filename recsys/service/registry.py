@@ -48,11 +48,11 @@ class LoadedModel:
 class Refusal:
     """The version LATEST names, which does not load, and why in product words."""
 
-    version: str | None  # None: LATEST itself names no version id
+    version: str | None  # None: LATEST itself holds no version id (``reason`` says so)
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.version or 'LATEST'}: {self.reason}"
+        return self.reason if self.version is None else f"{self.version}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def fall_back(
     raise NothingLoadsError(
         f"{model_type}: LATEST {latest or '(unreadable)'} does not load ({first}) and no "
         "earlier stored version does",
-        reason=f"{refusal}; no earlier version loads",
+        reason=f"{refusal}; no {'earlier ' if latest is not None else ''}version loads",
     ) from first
 
 
@@ -207,7 +207,7 @@ def _load(store: ArtifactStore, model_type: str, version: str) -> LoadedModel:
 
 def fallback_order(versions: Sequence[str], latest: str | None) -> list[str]:
     """The versions start-up tries, in order, when ``latest`` does not load: the earlier ones,
-    newest first (all of them when LATEST names no version id)."""
+    newest first (all of them when LATEST holds no version id)."""
     # Version ids sort by creation time.
     return sorted((v for v in versions if latest is None or v < latest), reverse=True)
 

@@ -294,6 +294,24 @@ async def test_a_refused_reload_leaves_a_pod_that_starts_on_the_previous_version
     assert str(store_dir) in detail.getMessage()
 
 
+async def test_an_unreadable_latest_serves_the_newest_version_and_says_so(
+    db: str, store_dir: Path
+) -> None:
+    newest = read_latest(LocalArtifactStore(store_dir), "popularity")
+    (store_dir / "popularity" / "LATEST").write_text("not a version\n")
+    async with serve(settings_for(db, store_dir)) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["models"]["popularity"]["version"] == newest
+    assert body["models"]["popularity"]["refused"] == "LATEST holds no version id"
+    assert body["warnings"] == [
+        f"model popularity: serving {newest}, the newest stored version that loads "
+        "(LATEST holds no version id)"
+    ]
+    assert_no_internals(ready.text, str(store_dir), "not a version")
+
+
 async def test_latest_fixed_by_a_promotion_clears_the_refusal_on_reload(
     db: str, store_dir: Path
 ) -> None:

@@ -95,7 +95,7 @@ def test_an_unreadable_latest_falls_back_to_the_newest_version(
     point_latest(root, "garbage")
     registry = open_registry(store.uri, ("als",))
     assert registry.loaded["als"].version == newest
-    assert str(registry.refused["als"]) == "LATEST: LATEST names no version id"
+    assert str(registry.refused["als"]) == "LATEST holds no version id"
 
 
 def test_the_fallback_skips_earlier_versions_that_do_not_load_either(

@@ -174,7 +174,7 @@ def read_latest(store: ArtifactStore, model_type: str) -> str:
     if not is_version(version):
         raise ArtifactCorruptError(
             f"{store.url_for(key)}: {version!r} is not a version id",
-            reason="LATEST names no version id",
+            reason="LATEST holds no version id",
         )
     return version
 

@@ -113,16 +113,23 @@ class ReadinessProbe:
     def _classify(self, exc: Exception) -> str:
         if isinstance(exc, TimeoutError):  # ours (asyncio.timeout) or the connect timeout
             return DATABASE_SLOW
-        sqlstate = (
-            getattr(exc.orig, "sqlstate", None) if isinstance(exc, sa_exc.DBAPIError) else None
-        )
-        if sqlstate == _UNDEFINED_TABLE:
+        if _no_such_table(exc):
             return DATABASE_NOT_MIGRATED
         if is_unavailable(exc):
             if self._database is not None:
                 self._database.translate(exc)  # one "database unavailable" line, counted
             return DATABASE_UNREACHABLE
         return DATABASE_FAILED
+
+
+def _no_such_table(exc: Exception) -> bool:
+    # PostgreSQL says so with a SQLSTATE; SQLite (an OperationalError, which otherwise means a
+    # lost database) only in words.
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) == _UNDEFINED_TABLE:
+        return True
+    return isinstance(exc, sa_exc.OperationalError) and "no such table" in str(exc.orig)
 
 
 async def check_readiness(

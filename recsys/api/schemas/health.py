@@ -31,8 +31,8 @@ class ModelStatusOut(Out):
         default=None,
         description="`VERSION: why`: LATEST names VERSION, which does not load (hash mismatch, "
         "size mismatch, file missing, version missing, manifest unreadable, arrays do not "
-        "match, ...); refused at start-up or by a hot reload. `version` (an earlier one that "
-        "loads) serves instead, and the service stays ready.",
+        "match, ...), or `LATEST holds no version id`; refused at start-up or by a hot reload. "
+        "`version` (an earlier one that loads) serves instead, and the service stays ready.",
     )
 
 

@@ -8,6 +8,7 @@ the proxy's host or port, or the driver's text, while the log keeps the detail, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import uuid
@@ -337,3 +338,30 @@ async def test_latest_fixed_by_a_promotion_clears_the_refusal_on_reload(
         "refused": None,
     }
     assert after["warnings"] == []
+
+
+async def test_the_poll_leaves_a_refused_latest_alone_and_serves_the_next_good_one(
+    db: str, store_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = LocalArtifactStore(store_dir)
+    good = read_latest(store, "popularity")
+    await train_into(db, store_dir)
+    bad = read_latest(store, "popularity")
+    flip_a_byte(store_dir, "popularity", bad)
+    caplog.set_level(logging.INFO, logger="recsys")
+    async with serve(settings_for(db, store_dir, reload_poll_seconds=0.02)) as client:
+        polled = (await client.get("/readyz")).json()
+        # Training takes many poll ticks, all with LATEST still on the refused version (it is
+        # written last); none of them may load and refuse those bytes again.
+        await train_into(db, store_dir)
+        fixed = read_latest(store, "popularity")
+        async with asyncio.timeout(30):  # bounded: the poll runs every 0.02 s
+            while (await client.get("/readyz")).json()["models"]["popularity"]["version"] != fixed:
+                await asyncio.sleep(0.02)
+        after = (await client.get("/readyz")).json()
+    assert polled["models"]["popularity"]["version"] == good
+    assert polled["models"]["popularity"]["refused"] == f"{bad}: hash mismatch"
+    assert len(messages(caplog, "does not load")) == 1  # start-up's, and no poll's
+    assert not messages(caplog, f"refused popularity {bad}")
+    assert len(messages(caplog, f"reloaded popularity: {good} -> {fixed}")) == 1
+    assert after["models"]["popularity"]["refused"] is None and after["warnings"] == []

@@ -176,11 +176,12 @@ def _overview(
     registry: ModelRegistry, model_type: str, versions: list[StoredVersion], error: str | None
 ) -> ModelOverview:
     loaded = registry.loaded.get(model_type)
+    refusal = registry.refused.get(model_type)
     return ModelOverview(
         model_type=model_type,
         serving=loaded.version if loaded is not None else None,
         missing=registry.missing.get(model_type),
-        refused=registry.refused.get(model_type),
+        refused=None if refusal is None else str(refusal),
         versions=versions,
         store_error=error,
     )

@@ -13,6 +13,7 @@ from recsys.api.routes._params import K, ModelName, UserId
 from recsys.api.schemas.common import RATINGS_LIMIT_MAX
 from recsys.api.schemas.users import RecommendationsOut, UserRatingsOut
 from recsys.service.recommend import UserRatings
+from recsys.service.request_context import note_answer
 from recsys.service.runtime import Runtime
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -40,6 +41,9 @@ async def recommendations(
     runtime: Runtime = request.state.recsys
     result = await runtime.service.recommend(
         runtime.read_sessions, user_id, model_type=model or runtime.default_model, k=k
+    )
+    note_answer(
+        user=user_id, model=result.model, version=result.model_version, fallback=result.fallback
     )
     return encoding.recommendations(result)
 

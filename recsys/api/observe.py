@@ -38,6 +38,7 @@ _PREFIX = os.urandom(6).hex()
 _counter = itertools.count(1)
 
 _INTERNAL_ERROR = b'{"detail":"Internal Server Error"}'
+_ACCESS_LINE = "%s %s %d %.2f ms"
 _access = logging.getLogger(ACCESS_LOGGER)
 _errors = logging.getLogger("recsys.api")
 
@@ -150,15 +151,12 @@ class RequestMiddleware:
         if _access.isEnabledFor(level):
             exchange.route = template
             exchange.latency_ms = round(seconds * 1000, 3)
-            _access.log(
-                level,
-                "%s %s %d %.2f ms",
-                exchange.method,
-                exchange.path,
-                status,
-                exchange.latency_ms,
-                extra={ACCESS_FIELD: exchange},
-            )
+            # makeRecord + handle is what Logger.log does, less finding the caller's frame and
+            # file (a quarter of the line's cost; no format here prints them).
+            args = (exchange.method, exchange.path, status, exchange.latency_ms)
+            record = _access.makeRecord(ACCESS_LOGGER, level, __file__, 0, _ACCESS_LINE, args, None)
+            setattr(record, ACCESS_FIELD, exchange)
+            _access.handle(record)
 
 
 def _declared_length(raw: bytes | None) -> int:

@@ -1,8 +1,9 @@
 """Log lines of the serving process: one JSON object a line, or one readable text line.
 
 ``RECSYS_LOG_FORMAT=json`` (the container's) writes every record as one JSON line: ``time``
-(ISO-8601 UTC, milliseconds), ``level``, ``logger``, ``message``, ``request_id`` while a request
-is answered, ``exception`` (the traceback text) for errors. The API's access line (logger
+(ISO-8601 UTC, milliseconds), ``level`` (and ``severity``, the same, for Cloud Logging),
+``logger``, ``message``, ``request_id`` while a request is answered, ``exception`` (the
+traceback text) for errors. The API's access line (logger
 ``recsys.access``, one per request, written by recsys.api.observe) adds ``method``, ``route``
 (the template), ``path``, ``status``, ``latency_ms``, ``user``, ``model``, ``version`` and
 ``fallback``. ``text`` (the default) says the same on one line:
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -44,7 +46,13 @@ def iso_time(created: float) -> str:
     # From whole milliseconds: `created - int(created)` loses the last digit to float error
     # (.327 comes out as .3269999...).
     seconds, millis = divmod(int(created * 1000), 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+    return f"{_utc_second(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=8)
+def _utc_second(seconds: int) -> str:
+    # gmtime + strftime is a third of a line's formatting; lines come many a second.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def _access(record: logging.LogRecord) -> RequestRecord | None:
@@ -94,6 +102,9 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "time": iso_time(record.created),
             "level": record.levelname,
+            # The same again under the name Cloud Logging reads (GKE): without it every line
+            # the container writes to stderr would be filed as an ERROR there.
+            "severity": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }

@@ -105,6 +105,7 @@ async def test_a_recommendation_is_one_json_line_with_every_field(
     assert line.pop("latency_ms") > 0
     assert line == {
         "level": "INFO",
+        "severity": "INFO",
         "logger": "recsys.access",
         "message": line["message"],
         "request_id": "rec-1",

@@ -17,21 +17,26 @@ from tests.support.network import free_port
 
 @contextmanager
 def recsys_serve(
-    env: Mapping[str, str], log: Path, *args: str, ready: str = "/readyz"
+    env: Mapping[str, str],
+    log: Path,
+    *args: str,
+    ready: str = "/readyz",
+    stderr: Path | None = None,
 ) -> Iterator[httpx.Client]:
     """``recsys serve ARGS`` with ``env`` (RECSYS_* settings) until ``ready`` answers 200.
 
-    Yields a client on its base URL; the process is stopped on exit. Fails with the server's
-    log when it exits or is not ready within 90 s (start-up imports take seconds).
+    Yields a client on its base URL; the process is stopped on exit. Its output goes to
+    ``log`` (stdout to ``log`` and stderr to ``stderr`` when that is given). Fails with the
+    server's log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
     port = free_port()
     recsys = Path(sys.executable).with_name("recsys")
-    with log.open("wb") as out:
+    with log.open("wb") as out, (stderr or log).open("ab") as err:
         process = subprocess.Popen(
             [str(recsys), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={**os.environ, **env},
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr is None else err,
         )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:

@@ -72,6 +72,7 @@ def test_json_outside_a_request_has_no_request_id() -> None:
     assert json.loads(line) == {
         "time": "2026-12-03T15:02:11.327Z",
         "level": "INFO",
+        "severity": "INFO",
         "logger": "recsys.test",
         "message": "hello world",
     }
@@ -100,6 +101,7 @@ def test_json_access_line_has_every_field(in_request: RequestRecord) -> None:
     assert line == {
         "time": "2026-12-03T15:02:11.327Z",
         "level": "INFO",
+        "severity": "INFO",
         "logger": "recsys.test",
         "message": "GET /users/7/recommendations 200 2.50 ms",
         "request_id": "req-42",

@@ -155,7 +155,7 @@ def recsys_serve(
     workers: int | None = 1,
     checkout: Path | None = None,
 ) -> Iterator[int]:
-    """``recsys serve`` exactly as a user starts it (its logging: the access log on), on
+    """``recsys serve`` exactly as a user starts it (its logging and access lines), on
     loopback; ``workers`` None = its default (one per CPU). Yields the pid of the process
     (with several workers, their parent: see ``tree_cpu_seconds``). ``checkout``: run that
     checkout's ``.venv/bin/recsys`` (another build, for a paired comparison) instead of ours."""

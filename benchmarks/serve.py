@@ -3,8 +3,9 @@
 Measures ``GET /users/{id}/recommendations?k=10&model=M`` over random users (a wrk Lua script
 picks the id per request) for each model M of ``--models``, beside ``GET /healthz`` (a
 constant-JSON route of the same app), in the same run on the same server, in alternating
-rounds. The server is started exactly as ``recsys serve`` starts it (its logging, access log
-included; ``--workers``: 1 by default here, ``default`` for one per CPU), ML-100K in
+rounds. The server is started exactly as ``recsys serve`` starts it (its logging: an access
+line per recommendation, none for a successful ``/healthz``, a probe logged at DEBUG;
+``--workers``: 1 by default here, ``default`` for one per CPU), ML-100K in
 PostgreSQL, models trained with their default parameters. Reports each route's share of
 ``/healthz`` throughput, the server's CPU time per request (all its processes), p99, the load
 average during each run, and each server process's RSS at the end.

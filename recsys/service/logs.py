@@ -36,9 +36,10 @@ ACCESS_FIELD = "recsys_access"
 REQUEST_ID_FIELD = "recsys_request_id"
 _UNSTAMPED = object()
 
-# Client-controlled text (paths, user ids) must not start a fake line in the text format:
-# control characters are written as escapes. (JSON escapes them itself.)
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+# Client-controlled text (a path, a user id, in an access line or an error's message) must not
+# start a fake line in the text format: control characters but the tab are written as escapes;
+# a traceback follows the message on lines of its own. (JSON escapes them itself.)
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0A, 0x20), 0x7F)}
 
 
 def iso_time(created: float) -> str:
@@ -137,9 +138,9 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         access = _access(record)
         request_id = _request_id(record, access) or "-"
-        message = record.getMessage()
+        message = record.getMessage().translate(_CONTROL)
         if access is not None:
-            message = message.translate(_CONTROL) + _answer_fields(access)
+            message += _answer_fields(access)
         when = iso_time(record.created)
         text = f"{when} {record.levelname} {record.name} [{request_id}] {message}"
         if record.exc_info:
@@ -150,12 +151,11 @@ class TextFormatter(logging.Formatter):
 
 
 def _answer_fields(access: RequestRecord) -> str:
-    if access.model is None:
-        return ""
     text = ""
     if access.user is not None:
         text += f" user={access.user.translate(_CONTROL)}"
-    text += f" model={access.model} version={access.version}"
+    if access.model is not None:
+        text += f" model={access.model} version={access.version}"
     if access.fallback is not None:
         text += f" fallback={'true' if access.fallback else 'false'}"
     return text

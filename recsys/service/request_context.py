@@ -54,16 +54,20 @@ def current_request_id() -> str:
     return NO_REQUEST_ID if record is None else record.request_id
 
 
-def note_answer(
-    *, model: str, version: str, user: int | str | None = None, fallback: bool | None = None
-) -> None:
-    """Record which model and version answered, for which user, and whether popularity stood
-    in (``fallback``), in the answering request's access line. The user is logged as the
-    request named it, always as a string (one type per field for log stores)."""
+def note_user(user: int | str) -> None:
+    """Record the user the request is for, before answering (so a 404 for them names them).
+
+    Logged as the request named it, always as a string (one type per field for log stores).
+    """
     record = CURRENT_REQUEST.get()
-    if record is None:  # called outside the API: no access line to put it in
-        return
-    record.user = None if user is None else str(user)
-    record.model = model
-    record.version = version
-    record.fallback = fallback
+    if record is not None:  # None: called outside the API, no access line to put it in
+        record.user = str(user)
+
+
+def note_answer(*, model: str, version: str, fallback: bool | None = None) -> None:
+    """Record which model and version answered, and whether popularity stood in (``fallback``)."""
+    record = CURRENT_REQUEST.get()
+    if record is not None:
+        record.model = model
+        record.version = version
+        record.fallback = fallback

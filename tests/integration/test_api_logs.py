@@ -150,6 +150,7 @@ async def test_an_error_answer_is_logged_with_its_status_and_no_model(
     assert response.status_code == 404
     [line] = access_lines(json_lines)
     assert (line["request_id"], line["status"], line["model"]) == ("missing-1", 404, None)
+    assert line["user"] == "12345"  # noted before answering: the 404 names whom it was for
 
 
 async def test_probes_are_not_logged_at_info(client: httpx.AsyncClient, json_lines: Lines) -> None:

@@ -19,7 +19,12 @@ from recsys.service.logs import (
     iso_time,
     log_config,
 )
-from recsys.service.request_context import CURRENT_REQUEST, RequestRecord, note_answer
+from recsys.service.request_context import (
+    CURRENT_REQUEST,
+    RequestRecord,
+    note_answer,
+    note_user,
+)
 from recsys.settings import LogFormat
 
 # 2026-12-03T15:02:11.327Z as a record's `created`.
@@ -95,7 +100,8 @@ def test_json_error_is_one_line_with_the_traceback(in_request: RequestRecord) ->
 
 
 def test_json_access_line_has_every_field(in_request: RequestRecord) -> None:
-    note_answer(user=7, model="popularity", version="v1", fallback=True)
+    note_user(7)
+    note_answer(model="popularity", version="v1", fallback=True)
     in_request.route, in_request.status, in_request.latency_ms = "/users/{user_id}/x", 200, 2.5
     line = json.loads(JsonFormatter().format(access_record(in_request)))
     assert line == {
@@ -138,11 +144,22 @@ def test_text_outside_a_request_shows_a_dash() -> None:
 
 
 def test_text_access_line_lists_the_answer(in_request: RequestRecord) -> None:
-    note_answer(user="u001", model="als", version="v9", fallback=False)
+    note_user("u001")
+    note_answer(model="als", version="v9", fallback=False)
     in_request.status = 200
     assert TextFormatter().format(access_record(in_request)) == (
         "2026-12-03T15:02:11.327Z INFO recsys.test [req-42] GET /users/7/recommendations 200 "
         "2.50 ms user=u001 model=als version=v9 fallback=false"
+    )
+
+
+def test_text_access_line_of_a_404_names_the_user_only() -> None:
+    access = RequestRecord("r-3", "GET", "/users/9/recommendations")
+    access.status = 404
+    note_user(9)  # outside a request: no effect
+    access.user = "9"
+    assert TextFormatter().format(access_record(access)).endswith(
+        "[r-3] GET /users/9/recommendations 404 2.50 ms user=9"
     )
 
 
@@ -153,6 +170,11 @@ def test_text_access_line_escapes_control_characters() -> None:
     text = TextFormatter().format(access_record(access))
     assert "\n" not in text and "\r" not in text
     assert "/a\\x0aINFO fake" in text and "user=x\\x0dy" in text
+
+
+def test_text_message_escapes_control_characters_but_tabs() -> None:
+    text = TextFormatter().format(record("path %s", ("/x\nERROR forged\tend",)))
+    assert text.endswith("[-] path /x\\x0aERROR forged\tend")
 
 
 def test_text_error_adds_the_traceback(in_request: RequestRecord) -> None:
@@ -183,7 +205,8 @@ def test_a_record_keeps_the_id_of_the_request_it_was_made_in() -> None:
 
 
 def test_note_answer_outside_a_request_does_nothing() -> None:
-    note_answer(user=1, model="als", version="v1")  # no record: must not raise
+    note_user(1)  # no record: must not raise
+    note_answer(model="als", version="v1")
     assert CURRENT_REQUEST.get() is None
 
 

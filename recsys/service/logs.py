@@ -138,7 +138,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         access = _access(record)
         request_id = _request_id(record, access) or "-"
-        message = record.getMessage().translate(_CONTROL)
+        message = _escaped(record.getMessage())
         if access is not None:
             message += _answer_fields(access)
         when = iso_time(record.created)
@@ -150,10 +150,16 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+def _escaped(text: str) -> str:
+    # isprintable first: str.translate through a dict costs ~2 us on a 40-character line, the
+    # check ~0.1 us, and nearly every line has nothing to escape.
+    return text if text.isprintable() else text.translate(_CONTROL)
+
+
 def _answer_fields(access: RequestRecord) -> str:
     text = ""
     if access.user is not None:
-        text += f" user={access.user.translate(_CONTROL)}"
+        text += f" user={_escaped(access.user)}"
     if access.model is not None:
         text += f" model={access.model} version={access.version}"
     if access.fallback is not None:

@@ -39,7 +39,8 @@ _UNSTAMPED = object()
 # Client-controlled text (a path, a user id, in an access line or an error's message) must not
 # start a fake line in the text format: control characters but the tab are written as escapes;
 # a traceback follows the message on lines of its own. (JSON escapes them itself.)
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0A, 0x20), 0x7F)}
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0A, 0x20), 0x7F, 0x85)}
+_CONTROL |= {c: f"\\u{c:04x}" for c in (0x2028, 0x2029)}  # line breaks to str.splitlines too
 
 
 def iso_time(created: float) -> str:

@@ -177,6 +177,12 @@ def test_text_message_escapes_control_characters_but_tabs() -> None:
     assert text.endswith("[-] path /x\\x0aERROR forged\tend")
 
 
+def test_text_message_escapes_unicode_line_breaks() -> None:
+    text = TextFormatter().format(record("%s", ("a\u2028b\u2029c\x85d",)))
+    assert len(text.splitlines()) == 1
+    assert text.endswith("a\\u2028b\\u2029c\\x85d")
+
+
 def test_text_error_adds_the_traceback(in_request: RequestRecord) -> None:
     text = TextFormatter().format(record("failed", (), level=logging.ERROR, exc=True))
     first, *rest = text.splitlines()

@@ -158,9 +158,8 @@ def test_text_access_line_of_a_404_names_the_user_only() -> None:
     access.status = 404
     note_user(9)  # outside a request: no effect
     access.user = "9"
-    assert TextFormatter().format(access_record(access)).endswith(
-        "[r-3] GET /users/9/recommendations 404 2.50 ms user=9"
-    )
+    text = TextFormatter().format(access_record(access))
+    assert text.endswith("[r-3] GET /users/9/recommendations 404 2.50 ms user=9")
 
 
 def test_text_access_line_escapes_control_characters() -> None:

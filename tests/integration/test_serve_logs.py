@@ -38,10 +38,12 @@ def env_for(database_url: str, store_dir: Path, log_format: str) -> dict[str, st
     }
 
 
-def serve_and_ask(env: dict[str, str], folder: Path, request_id: str) -> tuple[str, str]:
+def serve_and_ask(
+    env: dict[str, str], folder: Path, request_id: str, *args: str
+) -> tuple[str, str]:
     """Start, ask for user 1's top 2 and /healthz, stop; the process's stdout and stderr."""
     stdout, stderr = folder / "stdout.log", folder / "stderr.log"
-    with recsys_serve(env, stdout, stderr=stderr) as http:
+    with recsys_serve(env, stdout, *args, stderr=stderr) as http:
         answer = http.get("/users/1/recommendations?k=2", headers={ID: request_id})
         assert answer.status_code == 200, answer.text
         assert answer.headers[ID] == request_id
@@ -73,6 +75,23 @@ def test_json_logs_are_one_object_a_line_with_our_access_line_only(
     assert (access["user"], access["model"], access["fallback"]) == ("1", "popularity", False)
     assert access["version"] == read_latest(LocalArtifactStore(store_dir), "popularity")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", access["time"])
+
+
+def test_json_logs_of_several_workers_are_json_too(
+    module_tiny_db: str, store_dir: Path, tmp_path: Path
+) -> None:
+    # Each worker is a spawned process that applies the log config itself.
+    env = env_for(module_tiny_db, store_dir, "json")
+    _, stderr = serve_and_ask(env, tmp_path, "serve-json-2", "--workers", "2")
+    lines = [json.loads(line) for line in stderr.splitlines()]
+    started = [line for line in lines if line["message"].startswith("Started server process")]
+    assert len(started) == 2  # one per worker, each in JSON
+    [access] = [line for line in lines if line.get("request_id") == "serve-json-2"]
+    assert (access["logger"], access["status"], access["model"]) == (
+        "recsys.access",
+        200,
+        "popularity",
+    )
 
 
 def test_text_logs_are_readable_lines_with_our_access_line_only(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,12 +31,14 @@ def recsys_serve(
     """
     port = free_port()
     recsys = Path(sys.executable).with_name("recsys")
-    with log.open("wb") as out, (stderr or log).open("ab") as err:
+    with ExitStack() as files:
+        out = files.enter_context(log.open("wb"))
+        err = subprocess.STDOUT if stderr is None else files.enter_context(stderr.open("wb"))
         process = subprocess.Popen(
             [str(recsys), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={**os.environ, **env},
             stdout=out,
-            stderr=subprocess.STDOUT if stderr is None else err,
+            stderr=err,
         )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:

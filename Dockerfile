@@ -43,10 +43,13 @@ FROM python:3.11-slim-bookworm AS runtime
 RUN useradd --create-home --uid 10001 --user-group recsys
 WORKDIR /app
 COPY --from=builder --chown=recsys:recsys /app /app
+# Logs as one JSON object a line (request id, route, status, latency, model) for the platform's
+# log collector; RECSYS_LOG_FORMAT=text for a person reading `docker logs`.
 ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    RECSYS_DATA_DIR=/app/data
+    RECSYS_DATA_DIR=/app/data \
+    RECSYS_LOG_FORMAT=json
 USER 10001
 EXPOSE 8000
 # Liveness only (/healthz): readiness (/readyz) needs the database and the models, which the

@@ -148,13 +148,25 @@ def uvicorn(settings: Mapping[str, str], port: int, log: Path) -> Iterator[int]:
 
 @contextmanager
 def recsys_serve(
-    settings: Mapping[str, str], port: int, log: Path, *, workers: int | None = 1
+    settings: Mapping[str, str],
+    port: int,
+    log: Path,
+    *,
+    workers: int | None = 1,
+    checkout: Path | None = None,
 ) -> Iterator[int]:
-    """``recsys serve`` exactly as a user starts it (its logging: the access log on), on
+    """``recsys serve`` exactly as a user starts it (its logging and access lines), on
     loopback; ``workers`` None = its default (one per CPU). Yields the pid of the process
-    (with several workers, their parent: see ``tree_cpu_seconds``)."""
+    (with several workers, their parent: see ``tree_cpu_seconds``). ``checkout``: run that
+    checkout's ``.venv/bin/recsys`` (another build, for a paired comparison) instead of ours."""
     env = {**os.environ, **settings}
-    recsys = Path(sys.executable).with_name("recsys")
+    if checkout is None:
+        recsys = Path(sys.executable).with_name("recsys")
+    else:
+        recsys = checkout / ".venv" / "bin" / "recsys"
+        # Its own code, not this checkout's: uv's editable install points at the checkout.
+        env.pop("VIRTUAL_ENV", None)
+        env.pop("PYTHONPATH", None)
     cmd = [str(recsys), "serve", "--host", HOST, "--port", str(port)]
     if workers is not None:
         cmd += ["--workers", str(workers)]

@@ -3,11 +3,18 @@
 Measures ``GET /users/{id}/recommendations?k=10&model=M`` over random users (a wrk Lua script
 picks the id per request) for each model M of ``--models``, beside ``GET /healthz`` (a
 constant-JSON route of the same app), in the same run on the same server, in alternating
-rounds. The server is started exactly as ``recsys serve`` starts it (its logging, access log
-included; ``--workers``: 1 by default here, ``default`` for one per CPU), ML-100K in
+rounds. The server is started exactly as ``recsys serve`` starts it (its logging: an access
+line per recommendation, none for a successful ``/healthz``, a probe logged at DEBUG;
+``--workers``: 1 by default here, ``default`` for one per CPU), ML-100K in
 PostgreSQL, models trained with their default parameters. Reports each route's share of
 ``/healthz`` throughput, the server's CPU time per request (all its processes), p99, the load
 average during each run, and each server process's RSS at the end.
+
+Paired A/B: ``--compare LABEL=CHECKOUT`` (repeatable) starts that checkout's own ``recsys
+serve`` (its ``.venv``, e.g. a ``git worktree`` of main) beside this one on the same database
+and artifacts; every round measures each route on every build back to back, the builds' order
+reversed each round, so they share the machine's load. ``--env LABEL:VAR=VALUE`` sets a variable
+for one build only (``this`` is the build of this checkout, e.g. ``this:RECSYS_LOG_FORMAT=json``).
 
 Run: ``uv run python benchmarks/serve.py --models als,item_knn,two_stage`` (needs wrk:
 ``apt-get install -y wrk``; PostgreSQL at TEST_DATABASE_URL; ML-100K under ./data: ``make
@@ -24,7 +31,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +66,19 @@ end
 
 
 @dataclass(frozen=True)
+class Build:
+    """One server under test: this checkout's code or another checkout's, with its own env."""
+
+    label: str
+    checkout: Path | None  # None: this checkout
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Run:
     """One wrk run's figures."""
 
+    build: str
     route: str
     rps: float
     p50_ms: float
@@ -74,7 +91,7 @@ class Run:
 
 
 def main() -> None:
-    """Parse options, set up database and models, start recsys serve, run wrk, print the table."""
+    """Parse options, set up database and models, start the servers, run wrk, print the table."""
     args = _parse_args()
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -82,6 +99,7 @@ def main() -> None:
             "wrk not found: install it (Debian/Ubuntu: apt-get install -y wrk; "
             "macOS: brew install wrk) and run again"
         )
+    builds = _builds(args)
     with tempfile.TemporaryDirectory(prefix="recsys-bench-serve-") as tmp:
         work = Path(tmp)
         wanted = tuple(m.strip() for m in args.models.split(",") if m.strip())
@@ -90,7 +108,6 @@ def main() -> None:
             artifact_uri = args.artifact_uri or train_models(
                 database_url, work / "artifacts", models
             )
-            port = free_port()
             settings = {
                 "RECSYS_DATABASE_URL": database_url,
                 "RECSYS_ARTIFACT_URI": artifact_uri,
@@ -98,15 +115,70 @@ def main() -> None:
                 "RECSYS_DEFAULT_MODEL": models[0],
             }
             workers = None if args.workers == "default" else int(args.workers)
-            with recsys_serve(settings, port, work / "serve.log", workers=workers) as pid:
-                runs = _measure(wrk, port, pid, args, work, wanted)
-                rss = {each: rss_mib(each) for each in tree_pids(pid)}
-    _report(runs, args, wanted, rss)
+            with ExitStack() as servers:
+                served: list[tuple[Build, int, int]] = []  # build, port, pid
+                for number, build in enumerate(builds):
+                    port = args.port + number if args.port else free_port()
+                    pid = servers.enter_context(
+                        recsys_serve(
+                            {**settings, **build.env},
+                            port,
+                            work / f"serve-{number}.log",
+                            workers=workers,
+                            checkout=build.checkout,
+                        )
+                    )
+                    served.append((build, port, pid))
+                runs = _measure(wrk, served, args, work, wanted)
+                rss = {
+                    f"{build.label} {each}": rss_mib(each)
+                    for build, _, pid in served
+                    for each in tree_pids(pid)
+                }
+    _report(runs, args, wanted, rss, [build.label for build in builds])
+
+
+def _builds(args: argparse.Namespace) -> list[Build]:
+    builds = [Build(label="this", checkout=None, env={})]
+    for spec in args.compare:
+        label, sep, checkout = spec.partition("=")
+        path = Path(checkout).resolve()
+        if not sep or not label or label == "this" or not (path / ".venv/bin/recsys").exists():
+            sys.exit(f"--compare {spec}: want LABEL=CHECKOUT, a checkout with .venv/bin/recsys")
+        builds.append(Build(label=label, checkout=path, env={}))
+    by_label = {build.label: build for build in builds}
+    for spec in args.env:
+        label, _, assignment = spec.partition(":")
+        name, sep, value = assignment.partition("=")
+        if label not in by_label or not sep or not name:
+            sys.exit(f"--env {spec}: want LABEL:VAR=VALUE with LABEL one of {list(by_label)}")
+        by_label[label].env[name] = value
+    return builds
 
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port of the first server, the next builds on the ports after it (default: free ones)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=CHECKOUT",
+        help="also serve CHECKOUT's own build (its .venv) and measure it in the same rounds",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="LABEL:VAR=VALUE",
+        help="an environment variable for one build's server only (LABEL 'this' or a --compare)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per route")
@@ -163,7 +235,11 @@ def served_models(models: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _measure(
-    wrk: str, port: int, pid: int, args: argparse.Namespace, work: Path, models: tuple[str, ...]
+    wrk: str,
+    served: list[tuple[Build, int, int]],
+    args: argparse.Namespace,
+    work: Path,
+    models: tuple[str, ...],
 ) -> list[Run]:
     scripts = {"constant": work / "constant.lua"}
     scripts["constant"].write_text(_LUA_CONSTANT + LUA_DONE)
@@ -172,64 +248,97 @@ def _measure(
         scripts[model].write_text(_lua_recommend(model, args.users) + LUA_DONE)
     runs: list[Run] = []
     for round_no in range(1, args.rounds + 1):
+        # Each route on every build back to back, the order reversed every other round: the
+        # builds meet the same load, and neither always goes first.
+        order = served if round_no % 2 else served[::-1]
         for route, script in scripts.items():
-            if args.warmup:
-                run_wrk(wrk, script, port, args.connections, args.warmup)
-            cpu_before = tree_cpu_seconds(pid)
-            figures = run_wrk(wrk, script, port, args.connections, args.duration)
-            cpu = tree_cpu_seconds(pid) - cpu_before
-            run = Run(
-                route=route,
-                rps=figures["requests"] / (figures["duration_us"] / 1e6),
-                p50_ms=figures["p50_us"] / 1e3,
-                p90_ms=figures["p90_us"] / 1e3,
-                p99_ms=figures["p99_us"] / 1e3,
-                max_ms=figures["max_us"] / 1e3,
-                errors=figures["non_2xx"] + figures["socket_errors"],
-                server_cpu_us=cpu / max(figures["requests"], 1) * 1e6,
-                load=load_average(),
-            )
-            runs.append(run)
-            print(
-                f"round {round_no} {route:>15}: {run.rps:7.0f} req/s  p50 {run.p50_ms:5.2f} ms  "
-                f"p99 {run.p99_ms:6.2f} ms  server CPU {run.server_cpu_us:4.0f} us/req  "
-                f"errors {run.errors}  load {run.load}",
-                flush=True,
-            )
+            for build, port, pid in order:
+                run = _one_run(wrk, script, port, pid, args, build.label, route)
+                runs.append(run)
+                print(
+                    f"round {round_no} {build.label:>8} {route:>12}: {run.rps:7.0f} req/s  "
+                    f"p50 {run.p50_ms:5.2f} ms  p99 {run.p99_ms:6.2f} ms  "
+                    f"server CPU {run.server_cpu_us:4.0f} us/req  errors {run.errors}  "
+                    f"load {run.load}",
+                    flush=True,
+                )
     return runs
 
 
-def _report(
-    runs: list[Run], args: argparse.Namespace, models: tuple[str, ...], rss: dict[int, float]
-) -> None:
-    def median(route: str, attr: str) -> float:
-        return float(statistics.median(getattr(r, attr) for r in runs if r.route == route))
+def _one_run(
+    wrk: str, script: Path, port: int, pid: int, args: argparse.Namespace, build: str, route: str
+) -> Run:
+    if args.warmup:
+        run_wrk(wrk, script, port, args.connections, args.warmup)
+    cpu_before = tree_cpu_seconds(pid)
+    figures = run_wrk(wrk, script, port, args.connections, args.duration)
+    cpu = tree_cpu_seconds(pid) - cpu_before
+    return Run(
+        build=build,
+        route=route,
+        rps=figures["requests"] / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1e3,
+        p90_ms=figures["p90_us"] / 1e3,
+        p99_ms=figures["p99_us"] / 1e3,
+        max_ms=figures["max_us"] / 1e3,
+        errors=figures["non_2xx"] + figures["socket_errors"],
+        server_cpu_us=cpu / max(figures["requests"], 1) * 1e6,
+        load=load_average(),
+    )
 
-    const_rps = median("constant", "rps")
+
+def _report(
+    runs: list[Run],
+    args: argparse.Namespace,
+    models: tuple[str, ...],
+    rss: dict[str, float],
+    builds: list[str],
+) -> None:
+    def median(build: str, route: str, attr: str) -> float:
+        return float(
+            statistics.median(
+                getattr(r, attr) for r in runs if r.route == route and r.build == build
+            )
+        )
+
     print()
     print(
         f"recsys serve --workers {args.workers}: median of {args.rounds} rounds, "
         f"{args.duration} s each, {args.connections} connections, users 1..{args.users}"
     )
     print()
+    paired = len(builds) > 1
     print(
-        "| route | req/s | share of /healthz | p50 ms | p90 ms | p99 ms | server CPU us/req "
-        "| errors | load (1/5/15 min) |"
+        ("| build " if paired else "")
+        + "| route | req/s | share of /healthz | p50 ms | p90 ms | p99 ms | server CPU us/req "
+        + ("| CPU vs this " if paired else "")
+        + "| errors | load (1/5/15 min) |"
     )
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print(
+        ("|---" if paired else "")
+        + "|---|--:|--:|--:|--:|--:|--:|"
+        + ("--:|" if paired else "")
+        + "--:|--:|"
+    )
     for route in ("constant", *models):
-        path = "GET /healthz" if route == "constant" else f"recommendations?model={route}"
-        loads = ", ".join(r.load.split()[0] for r in runs if r.route == route)
-        print(
-            f"| `{path}` | {median(route, 'rps'):,.0f} | {median(route, 'rps') / const_rps:.2f} | "
-            f"{median(route, 'p50_ms'):.2f} | {median(route, 'p90_ms'):.2f} | "
-            f"{median(route, 'p99_ms'):.2f} | {median(route, 'server_cpu_us'):.0f} | "
-            f"{sum(r.errors for r in runs if r.route == route)} | {loads} |"
-        )
+        for build in builds:
+            const_rps = median(build, "constant", "rps")
+            rps, cpu = median(build, route, "rps"), median(build, route, "server_cpu_us")
+            path = "GET /healthz" if route == "constant" else f"recommendations?model={route}"
+            mine = [r for r in runs if r.route == route and r.build == build]
+            loads = ", ".join(r.load.split()[0] for r in mine)
+            versus = f"| {cpu / median('this', route, 'server_cpu_us'):.2f} " if paired else ""
+            print(
+                (f"| {build} " if paired else "")
+                + f"| `{path}` | {rps:,.0f} | {rps / const_rps:.2f} | "
+                f"{median(build, route, 'p50_ms'):.2f} | {median(build, route, 'p90_ms'):.2f} | "
+                f"{median(build, route, 'p99_ms'):.2f} | {cpu:.0f} {versus}| "
+                f"{sum(r.errors for r in mine)} | {loads} |"
+            )
     print()
     print(
         "RSS per server process (MiB): "
-        + ", ".join(f"{pid}: {mib:.0f}" for pid, mib in rss.items())
+        + ", ".join(f"{name}: {mib:.0f}" for name, mib in rss.items())
     )
 
 

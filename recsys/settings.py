@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 
 # The zero-setup default is an embedded SQLite file, as MLflow and Airflow do; production and the
 # test suite point RECSYS_DATABASE_URL at PostgreSQL (postgresql+asyncpg://...).
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
         "of RECSYS_DATASET.",
     )
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = Field(
+        default="text",
+        description="`recsys serve`'s log lines: text (one readable line each) or json (one JSON "
+        "object a line, for log collectors; the container's default).",
+    )
     # NoDecode: the environment gives a comma-separated list (als,item_knn), not JSON.
     models: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_MODELS,

@@ -11,11 +11,11 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
-from recsys.api.limits import BodyLimitMiddleware
-from recsys.api.observe import ObserveMiddleware
+from recsys.api.observe import RequestMiddleware
 from recsys.api.pages import install_pages
 from recsys.api.routes import admin, compat, events, health, metrics, movies, sagemaker, users
 from recsys.service.heap import freeze_long_lived, thaw
+from recsys.service.logs import install_request_ids
 from recsys.service.reload import poll_latest
 from recsys.service.runtime import check_settings, load_configured, open_runtime
 from recsys.settings import Settings, get_settings
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or get_settings()
     check_settings(settings)
+    install_request_ids()  # every log line written while answering names its request
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -66,7 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(events.router)
     app.include_router(sagemaker.router)
     app.include_router(users.router)
@@ -76,5 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(metrics.router)
     install_pages(app)  # the HTML pages and /static, outside the OpenAPI document
-    app.add_middleware(ObserveMiddleware)
+    # One layer for request id, body limit, metrics and the access log (recsys.api.observe).
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,24 +1,36 @@
-"""One pure ASGI middleware: request ids and per-route request metrics.
+"""The request pipeline in one pure ASGI middleware: request id, body limit, metrics, access log.
 
-Pure ASGI rather than BaseHTTPMiddleware, which wraps every request in extra tasks and streams
-and costs /healthz a good share of its time. The route template is read from scope["route"],
-which the router sets on the shared scope dict once it matched, so nothing is parsed twice.
+One layer, not one per concern: each ASGI layer is another coroutine call and another ``send``
+wrapper on every request, and issue 14's two separate middlewares cost the ``/healthz``
+yardstick 35-79 us of CPU a request (benchmarks/README.md). Per request this does one pass
+over the headers, creates one object (``_Exchange``: the request's record for the logs, whose
+bound ``send`` adds the id and notes the status; no closure), and for a body method one bound
+``receive`` that counts the body. Pure ASGI rather than BaseHTTPMiddleware, which wraps every
+request in extra tasks and streams. The route template comes from ``scope["route"]``, which the
+router sets on the shared scope once it matched, so nothing is parsed twice.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recsys.api.limits import BodyTooLargeError, refuse_too_large
+from recsys.service.logs import ACCESS_FIELD, ACCESS_LOGGER
 from recsys.service.metrics import observe_request
-from recsys.service.request_context import REQUEST_ID
+from recsys.service.request_context import CURRENT_REQUEST, RequestRecord
 
 HEADER = b"x-request-id"
 MAX_ID_LENGTH = 128
 UNMATCHED = "unmatched"
+# Probes succeed every few seconds from every kubelet and scraper: their access lines are DEBUG
+# (RECSYS_LOG_LEVEL=DEBUG shows them); a failing probe (status >= 400) is INFO like any request.
+PROBES = frozenset({"/healthz", "/readyz", "/ping", "/metrics"})
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Generated ids: a random per-process prefix (distinct across workers and restarts) and a
 # counter, cheaper than a uuid per request.
@@ -26,6 +38,9 @@ _PREFIX = os.urandom(6).hex()
 _counter = itertools.count(1)
 
 _INTERNAL_ERROR = b'{"detail":"Internal Server Error"}'
+_ACCESS_LINE = "%s %s %d %.2f ms"
+_access = logging.getLogger(ACCESS_LOGGER)
+_errors = logging.getLogger("recsys.api")
 
 
 def sane_request_id(raw: bytes) -> str | None:
@@ -39,54 +54,122 @@ def new_request_id() -> str:
     return f"{_PREFIX}-{next(_counter):x}"
 
 
-class ObserveMiddleware:
-    """Gives every HTTP answer an X-Request-ID and counts it in the request metrics."""
+class _Exchange(RequestRecord):
+    """One request's record plus what answering it needs: the wrapped ``send`` and ``receive``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    __slots__ = ("_max_bytes", "_read", "_receive", "_send", "started")
+
+    def __init__(self, request_id: str, scope: Scope, send: Send) -> None:
+        super().__init__(request_id, scope["method"], scope["path"])
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            message["headers"] = [
+                *message.get("headers", ()),
+                (HEADER, self.request_id.encode("ascii")),
+            ]
+        await self._send(message)
+
+    def limit_body(self, receive: Receive, max_bytes: int) -> Receive:
+        """``receive`` that counts the body and raises once it passes ``max_bytes``."""
+        self._receive = receive
+        self._max_bytes = max_bytes
+        self._read = 0
+        return self.receive
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._read += len(message.get("body", b""))
+            if self._read > self._max_bytes:
+                raise BodyTooLargeError(self._max_bytes)
+        return message
+
+
+class RequestMiddleware:
+    """Every HTTP answer: an X-Request-ID, a body limit, a metrics count and an access line."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
+        start = perf_counter()
+        raw_id = declared = None
         for name, value in scope["headers"]:
             if name == HEADER:
-                request_id = sane_request_id(value)
-                break
-        if request_id is None:
-            request_id = new_request_id()
-        id_header = (HEADER, request_id.encode("ascii"))
-        status = 500
-        started = False
-        start = perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                started = True
-                message["headers"] = [*message.get("headers", ()), id_header]
-            await send(message)
-
-        token = REQUEST_ID.set(request_id)
+                if raw_id is None:  # the first one decides, as before
+                    raw_id = value
+            elif name == b"content-length":
+                declared = value
+        request_id = None if raw_id is None else sane_request_id(raw_id)
+        exchange = _Exchange(request_id or new_request_id(), scope, send)
+        token = CURRENT_REQUEST.set(exchange)
         try:
-            await self.app(scope, receive, send_with_id)
+            if exchange.method in _BODILESS:
+                await self.app(scope, receive, exchange.send)
+            elif _declared_length(declared) > self.max_body_bytes:
+                # Refused before the app runs or a byte of the body is read.
+                await refuse_too_large(exchange.send, self.max_body_bytes)
+            else:
+                limited = exchange.limit_body(receive, self.max_body_bytes)
+                await self.app(scope, limited, exchange.send)
+        except BodyTooLargeError:
+            # Read outside FastAPI's handlers (which answer it as JSON themselves): answer here
+            # if nothing was sent yet, else there is no answer left to give.
+            if exchange.started:
+                raise
+            await refuse_too_large(exchange.send, self.max_body_bytes)
         except Exception:
-            # Answer the 500 here so it carries the id too; the outer ServerErrorMiddleware
-            # sees the answer started and only re-raises (uvicorn logs the traceback).
-            if not started:
-                await send_with_id(_error_start())
+            # Logged here, inside the request, so the traceback carries its id; answered here
+            # so the 500 carries the id header too. Not re-raised: the server would log the
+            # same traceback again without the id (a response already started is cut off by
+            # the server, which logs one line that it did not complete).
+            _errors.exception("unhandled error answering %s %s", exchange.method, exchange.path)
+            if not exchange.started:
+                await exchange.send(_error_start())
                 await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
-            raise
         finally:
-            route = scope.get("route")
-            template = route.path if route is not None else UNMATCHED
-            observe_request(template, scope["method"], status, perf_counter() - start)
-            REQUEST_ID.reset(token)
+            self._done(exchange, scope, start)
+            CURRENT_REQUEST.reset(token)
+
+    @staticmethod
+    def _done(exchange: _Exchange, scope: Scope, start: float) -> None:
+        seconds = perf_counter() - start
+        route = scope.get("route")
+        template = route.path if route is not None else UNMATCHED
+        status = exchange.status
+        observe_request(template, exchange.method, status, seconds)
+        level = logging.DEBUG if template in PROBES and status < 400 else logging.INFO
+        if _access.isEnabledFor(level):
+            exchange.route = template
+            exchange.latency_ms = round(seconds * 1000, 3)
+            # makeRecord + handle is what Logger.log does, less finding the caller's frame and
+            # file (a quarter of the line's cost; no format here prints them).
+            args = (exchange.method, exchange.path, status, exchange.latency_ms)
+            record = _access.makeRecord(ACCESS_LOGGER, level, __file__, 0, _ACCESS_LINE, args, None)
+            setattr(record, ACCESS_FIELD, exchange)
+            _access.handle(record)
+
+
+def _declared_length(raw: bytes | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        return int(raw)
+    except ValueError:
+        return 0  # the server refuses a malformed one before the app sees it
 
 
 def _error_start() -> Message:
+    # A fresh message each time: ``send`` adds this request's id to its headers.
     return {
         "type": "http.response.start",
         "status": 500,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -63,6 +62,7 @@ def serve_command(
 
     from recsys.api.app import create_app
     from recsys.service.errors import ConfigurationError
+    from recsys.service.logs import log_config
 
     settings = load_settings()
     if workers is None:
@@ -74,18 +74,10 @@ def serve_command(
         create_app(settings)
     except ConfigurationError as exc:
         fail(str(exc))
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
-    _out.print(f"Web pages:      {base}/", highlight=False)
-    _out.print(f"API docs:       {base}/docs", highlight=False)
-    _out.print(
-        f"Example:        {base}/users/{EXAMPLE_USER}/recommendations?k=10&model="
-        f"{settings.default_model}",
-        highlight=False,
-    )
-    _out.print(f"Readiness:      {base}/readyz", highlight=False)
-    _out.print(f"SageMaker:      {base}/ping, POST {base}/invocations", highlight=False)
-    _out.print(f"Workers:        {workers}", highlight=False)
+    if settings.log_format == "text":
+        # For a person at a terminal; with JSON logs a collector reads the output, and uvicorn
+        # logs where it listens (as JSON) anyway.
+        _banner(host, port, workers, settings.default_model)
     metrics_dir = _multiprocess_metrics(workers)
     try:
         uvicorn.run(
@@ -97,13 +89,33 @@ def serve_command(
             reload=reload,
             reload_dirs=[str(_PACKAGE_DIR)] if reload else None,
             log_level=settings.log_level.lower(),
-            log_config=_log_config(settings),
+            # Every line in RECSYS_LOG_FORMAT, uvicorn's included; its access log is off and
+            # the app's own (recsys.access: request id, route, latency, model) replaces it.
+            log_config=log_config(log_format=settings.log_format, level=settings.log_level),
+            access_log=False,
             # no `server: uvicorn` on every answer: it tells a scanner what to probe for
             server_header=False,
         )
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _banner(host: str, port: int, workers: int, default_model: str) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    _out.print(f"Web pages:      {base}/", highlight=False)
+    _out.print(f"API docs:       {base}/docs", highlight=False)
+    _out.print(
+        f"Example:        {base}/users/{EXAMPLE_USER}/recommendations?k=10&model={default_model}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _out.print(f"Readiness:      {base}/readyz", highlight=False)
+    _out.print(
+        f"SageMaker:      {base}/ping, POST {base}/invocations", highlight=False, soft_wrap=True
+    )
+    _out.print(f"Workers:        {workers}", highlight=False)
 
 
 def _multiprocess_metrics(workers: int) -> str | None:
@@ -130,20 +142,6 @@ def available_cpus() -> int:
     if quota == "max":
         return count
     return max(1, min(count, math.ceil(int(quota) / int(period))))
-
-
-def _log_config(settings: Settings) -> dict[str, Any]:
-    # Uvicorn's own logging setup, plus the recsys loggers (which models loaded, what is missing)
-    # on the same handler and format.
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["recsys"] = {
-        "handlers": ["default"],
-        "level": settings.log_level,
-        "propagate": False,
-    }
-    return config
 
 
 def ensure_models_command(

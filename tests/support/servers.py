@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,22 +22,26 @@ def recsys_serve(
     *args: str,
     ready: str = "/readyz",
     port: int | None = None,
+    stderr: Path | None = None,
 ) -> Iterator[httpx.Client]:
     """``recsys serve ARGS`` with ``env`` (RECSYS_* settings) until ``ready`` answers 200.
 
     On ``port`` when given (a test that must stay inside a port range), else a free one.
 
-    Yields a client on its base URL; the process is stopped on exit. Fails with the server's
-    log when it exits or is not ready within 90 s (start-up imports take seconds).
+    Yields a client on its base URL; the process is stopped on exit. Its output goes to
+    ``log`` (stdout to ``log`` and stderr to ``stderr`` when that is given). Fails with the
+    server's log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
     port = port if port is not None else free_port()
     recsys = Path(sys.executable).with_name("recsys")
-    with log.open("wb") as out:
+    with ExitStack() as files:
+        out = files.enter_context(log.open("wb"))
+        err = subprocess.STDOUT if stderr is None else files.enter_context(stderr.open("wb"))
         process = subprocess.Popen(
             [str(recsys), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={**os.environ, **env},
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err,
         )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:

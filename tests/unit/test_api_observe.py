@@ -1,4 +1,4 @@
-"""The observability middleware over HTTP, in process: request ids and the request counter.
+"""The request middleware over HTTP, in process: request ids, the request counter, the logs.
 
 The routes used (/healthz, /metrics, an unknown path) touch no application state, so the
 app answers them without its lifespan (no database, no models).
@@ -6,6 +6,8 @@ app answers them without its lifespan (no database, no models).
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from recsys.api import create_app
 from recsys.api.observe import MAX_ID_LENGTH, sane_request_id
 from recsys.service import metrics
-from recsys.service.request_context import REQUEST_ID
+from recsys.service.logs import ACCESS_LOGGER, JsonFormatter
+from recsys.service.request_context import current_request_id
 from recsys.settings import Settings
 
 ID = "x-request-id"
@@ -123,7 +126,7 @@ async def test_code_answering_the_request_sees_its_id() -> None:
     app = create_app(Settings(models=("popularity",), default_model="popularity"))
 
     async def probe() -> dict[str, str]:
-        return {"seen": REQUEST_ID.get()}
+        return {"seen": current_request_id()}
 
     app.add_api_route("/probe", probe)
     transport = httpx.ASGITransport(app=app)
@@ -132,4 +135,84 @@ async def test_code_answering_the_request_sees_its_id() -> None:
         generated = await http.get("/probe")
     assert given.json() == {"seen": "req-7"}
     assert generated.json() == {"seen": generated.headers[ID]}
-    assert REQUEST_ID.get() == "-"
+    assert current_request_id() == "-"
+
+
+# -- logs: the access line and errors carry the request id ------------------------------------
+
+
+def access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == ACCESS_LOGGER]
+
+
+async def test_one_access_line_per_request_with_its_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="recsys")
+    await client.get("/no/such/path", headers={ID: "line-1"})
+    [record] = access_records(caplog)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "line-1"
+    assert (line["method"], line["route"], line["path"], line["status"]) == (
+        "GET",
+        "unmatched",
+        "/no/such/path",
+        404,
+    )
+    assert line["message"].startswith("GET /no/such/path 404 ")
+    assert record.levelno == logging.INFO
+
+
+async def test_a_crash_is_logged_once_with_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = create_app(Settings(models=("popularity",), default_model="popularity"))
+    # raise_app_exceptions left on: the middleware answers and logs the error, not the server.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://recsys.test") as http:
+        response = await http.get("/movies/50", headers={ID: "crash-2"})
+    assert response.status_code == 500
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    [error] = errors
+    line = json.loads(JsonFormatter().format(error))
+    assert line["request_id"] == "crash-2"
+    assert line["message"] == "unhandled error answering GET /movies/50"
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    [access] = access_records(caplog)
+    assert json.loads(JsonFormatter().format(access))["status"] == 500
+
+
+async def test_a_body_refused_by_its_declared_length_is_logged_as_413(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="recsys")
+    big = b" " * (4 * 1024 * 1024 + 1)
+    response = await client.post("/invocations", content=big, headers={ID: "big-1"})
+    assert response.status_code == 413
+    assert response.headers[ID] == "big-1"
+    [record] = access_records(caplog)
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["request_id"], line["status"], line["method"]) == ("big-1", 413, "POST")
+
+
+async def test_a_probe_is_logged_at_debug_only(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="recsys")
+    await client.get("/healthz")
+    await client.get("/metrics")
+    assert access_records(caplog) == []
+    caplog.set_level(logging.DEBUG, logger="recsys")
+    await client.get("/healthz")
+    [record] = access_records(caplog)
+    assert record.levelno == logging.DEBUG
+
+
+async def test_a_failing_probe_is_logged_at_info(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="recsys")
+    assert (await client.post("/healthz")).status_code == 405
+    [record] = access_records(caplog)
+    assert record.levelno == logging.INFO

@@ -11,6 +11,7 @@ from recsys.api.errors import error_responses
 from recsys.api.routes._params import UserId
 from recsys.api.schemas.common import K_MAX
 from recsys.api.schemas.compat import SeedItemOut, SeedRecommendationsOut
+from recsys.service.request_context import note_answer, note_user
 
 router = APIRouter(tags=["compatibility"])
 
@@ -29,7 +30,9 @@ async def recommend(
     topk: Annotated[int, Query(ge=1, le=K_MAX, description=f"How many items, 1..{K_MAX}.")] = 10,
 ) -> SeedRecommendationsOut:
     """Same answer as `/users/{user_id}/recommendations` with the default model."""
+    note_user(user_id)
     result = await service.recommend(session, user_id, model_type=runtime.default_model, k=topk)
+    note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
     return SeedRecommendationsOut(
         user_id=result.user_id,
         recommendations=[SeedItemOut(item_id=m.id, score=m.score) for m in result.movies],

@@ -11,6 +11,7 @@ from recsys.api.schemas.common import MovieOut
 from recsys.api.schemas.movies import SimilarMoviesOut
 from recsys.service.catalog import Movie
 from recsys.service.recommend import SimilarMovies
+from recsys.service.request_context import note_answer
 
 router = APIRouter(prefix="/movies", tags=["movies"])
 
@@ -41,4 +42,8 @@ async def similar(
     model: ModelName = None,
 ) -> SimilarMovies:
     """The k nearest movies by item_knn's neighbourhoods or ALS's item factors (cosine)."""
-    return await service.similar(session, movie_id, model_type=model or runtime.default_model, k=k)
+    result = await service.similar(
+        session, movie_id, model_type=model or runtime.default_model, k=k
+    )
+    note_answer(model=result.model, version=result.model_version)
+    return result

@@ -14,6 +14,7 @@ from recsys.api.errors import error_responses
 from recsys.api.schemas.sagemaker import InvocationIn, InvocationItemOut, InvocationOut, PingOut
 from recsys.service.identities import movie_keys, resolve_user
 from recsys.service.readiness import check_readiness
+from recsys.service.request_context import note_answer, note_user
 
 router = APIRouter(tags=["sagemaker"])
 
@@ -50,8 +51,10 @@ async def invocations(
     The same ranking as `/users/{user_id}/recommendations` (events and ratings excluded,
     popularity fallback for users the model cannot score).
     """
+    note_user(body.user_id)  # as the client named it (an external id such as "u001")
     user_id = await resolve_user(session, body.user_id)
     result = await service.recommend(session, user_id, model_type=runtime.default_model, k=body.k)
+    note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
     keys = await movie_keys(session, [movie.id for movie in result.movies])
     return InvocationOut(
         userId=body.user_id,

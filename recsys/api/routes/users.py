@@ -13,6 +13,7 @@ from recsys.api.routes._params import K, ModelName, UserId
 from recsys.api.schemas.common import RATINGS_LIMIT_MAX
 from recsys.api.schemas.users import RecommendationsOut, UserRatingsOut
 from recsys.service.recommend import UserRatings
+from recsys.service.request_context import note_answer, note_user
 from recsys.service.runtime import Runtime
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -38,9 +39,11 @@ async def recommendations(
     # The hot path: no dependency to solve, a session that connects only if the history or a
     # title is not in memory, and the answer encoded once (recsys.api.encoding).
     runtime: Runtime = request.state.recsys
+    note_user(user_id)
     result = await runtime.service.recommend(
         runtime.read_sessions, user_id, model_type=model or runtime.default_model, k=k
     )
+    note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
     return encoding.recommendations(result)
 
 
@@ -59,4 +62,5 @@ async def ratings(
     ] = 20,
 ) -> UserRatings:
     """The user's latest ratings, newest first, with titles and genres."""
+    note_user(user_id)
     return await service.ratings(session, user_id, limit=limit)

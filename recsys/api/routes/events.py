@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recsys.api.auth import WriteAuth
 from recsys.api.deps import RuntimeDep, WriteSessionDep
 from recsys.api.errors import error_responses
+from recsys.api.routing import WriteRoute
 from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
 from recsys.events import CLIENT_ID_MAX
 from recsys.service.ingestion import IncomingEvent, InvalidEventsError
 from recsys.service.runtime import Runtime
 
-router = APIRouter(tags=["events"], dependencies=[WriteAuth])
+# WriteRoute: the token is checked before the body is read (401 for broken JSON without one).
+router = APIRouter(tags=["events"], dependencies=[WriteAuth], route_class=WriteRoute)
 
 NewOrKnownUserId = Annotated[
     int,

@@ -30,9 +30,11 @@ EXTERNAL_ID_MAX_LENGTH = 200  # as recsys data import-events
 STAR_WARS: dict[str, JsonValue] = {
     "id": 50,
     "title": "Star Wars",
-    "genres": ["Action", "Adventure"],
+    "genres": ["Action", "Adventure", "Romance", "Sci-Fi", "War"],
     "year": 1977,
 }
+"""Movie 50 of MovieLens 100K (what ``make demo`` seeds), as the catalogue has it: every id in
+the OpenAPI examples is one of that catalogue (tests/integration/test_openapi_examples.py)."""
 
 
 class Out(BaseModel):

@@ -8,7 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._common import artifact_store, fail, load_settings
+from recsys.cli._common import (
+    artifact_store,
+    fail,
+    known_model_type,
+    known_version,
+    load_settings,
+)
 from recsys.service.choices import MODEL_TYPES
 
 app = typer.Typer(no_args_is_help=True)
@@ -31,6 +37,7 @@ def list_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Every stored version of a model type, oldest first; the served one is marked LATEST."""
+    known_model_type(model_type)
     from recsys.service.artifacts import (
         ArtifactError,
         latest_or_none,
@@ -76,6 +83,8 @@ def promote_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Point LATEST at VERSION (roll back or forward) after checking that it loads intact."""
+    known_model_type(model_type)
+    known_version(version, parameter="VERSION")
     from recsys.service.artifacts import ArtifactError, promote
 
     store = artifact_store(

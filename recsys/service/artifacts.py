@@ -13,6 +13,7 @@ from recsys.modeling.artifacts import (
     read_manifest,
     set_latest,
 )
+from recsys.modeling.artifacts.manifest import is_version
 from recsys.service.fallback import FALLBACK_MODEL
 from recsys.service.registry import LoadedModel
 
@@ -20,6 +21,7 @@ __all__ = [
     "ArtifactError",
     "ArtifactNotFoundError",
     "ArtifactStore",
+    "is_version",
     "latest_or_none",
     "list_versions",
     "load_for_prediction",

@@ -126,10 +126,15 @@ async def parse_json_body(request: Request) -> None:
 
 
 class JsonBodyRoute(APIRoute):
-    """A route whose JSON body is decoded up front: undecodable is a 422, never a 400."""
+    """A route whose JSON body is decoded up front: undecodable is a 422, never a 400.
+
+    A route that takes no body (``GET /ping``, ``POST /admin/reload``) never reads one.
+    """
 
     def get_route_handler(self) -> Handler:
         handle = super().get_route_handler()
+        if self.body_field is None:
+            return handle
 
         async def handler(request: Request) -> Response:
             await parse_json_body(request)
@@ -143,10 +148,12 @@ class WriteRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handle = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def handler(request: Request) -> Response:
             check_write_token(request)
-            await parse_json_body(request)
+            if takes_body:
+                await parse_json_body(request)
             return await handle(request)
 
         return handler

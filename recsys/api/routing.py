@@ -118,7 +118,8 @@ async def parse_json_body(request: Request) -> None:
         raise _json_invalid(exc.start, f"not {exc.encoding}: {exc.reason}") from exc
     except RecursionError as exc:
         raise _json_invalid(0, f"nested deeper than {MAX_DEPTH} levels") from exc
-    if nesting_over(value, MAX_DEPTH):
+    # Fewer brackets than the limit cannot nest past it (a count in C; the walk is Python).
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nesting_over(value, MAX_DEPTH):
         raise _json_invalid(0, f"nested deeper than {MAX_DEPTH} levels")
     # Where Starlette's request.json() keeps its value: FastAPI's own read finds it there
     # instead of parsing the body again (and without the strictness above).

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import jsonschema_rs
+import pytest
 
 from recsys.settings import Settings
 from tests.integration.served import serve

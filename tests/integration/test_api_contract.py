@@ -80,6 +80,14 @@ def test_model_is_an_enum_of_every_registered_type(openapi: dict[str, Any], path
     assert choices == [{"type": "string", "enum": sorted(MODEL_TYPES)}]
 
 
+@pytest.mark.parametrize("schema", ["RecommendationsOut", "SimilarMoviesOut"])
+def test_the_model_of_an_answer_is_documented_as_that_enum(
+    openapi: dict[str, Any], schema: str
+) -> None:
+    model = openapi["components"]["schemas"][schema]["properties"]["model"]
+    assert model["enum"] == sorted(MODEL_TYPES) and model["type"] == "string"
+
+
 async def test_an_unregistered_model_is_a_422_listing_the_registered_ones(
     client: httpx.AsyncClient,
 ) -> None:

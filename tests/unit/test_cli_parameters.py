@@ -52,9 +52,7 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ),
     ],
 )
-def test_a_bad_parameter_is_one_line_and_exit_2(
-    store: Path, args: list[str], message: str
-) -> None:
+def test_a_bad_parameter_is_one_line_and_exit_2(store: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -10,6 +10,7 @@ tests/unit/test_cli_startup.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn
@@ -69,6 +70,21 @@ def known_version(version: str, *, parameter: str) -> str:
             "`recsys models list` shows them)",
         )
     return version
+
+
+# One folder name: what a command joins under a directory of ours must stay inside it.
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def folder_name(name: str, *, parameter: str) -> str:
+    """``name`` if it is one folder name (no '/', not '..'), else exit 2 naming ``parameter``."""
+    if not _FOLDER_NAME.fullmatch(name):
+        bad_parameter(
+            parameter,
+            f"{name!r} is not a folder name: 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+        )
+    return name
 
 
 def safe_url(url: str) -> str:

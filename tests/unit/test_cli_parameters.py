@@ -17,9 +17,11 @@ CHOICES = "choose one of als, bpr, cooccurrence, ease, item_knn, popularity, ran
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
+    """The artifact store, inside the data directory (both must stay empty)."""
+    folder = tmp_path / "data" / "artifacts"
+    folder.mkdir(parents=True)
     monkeypatch.setenv("RECSYS_ARTIFACT_URI", f"file://{folder}")
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(folder.parent))
     # Nothing here needs a database: the checks come before any is opened.
     monkeypatch.setenv("RECSYS_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     return folder
@@ -50,6 +52,12 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             ["train", "--weighting", "../x"],
             "error: --weighting: '../x' is not one of binary, rating, threshold, confidence, bm25",
         ),
+        (
+            ["data", "synth", "--name", "../outside", "--force"],
+            "error: --name: '../outside' is not a folder name: 1-128 letters, digits,",
+        ),
+        (["data", "synth", "--name", "/tmp/x"], "error: --name: '/tmp/x' is not a folder name"),
+        (["data", "synth", "--name", ".."], "error: --name: '..' is not a folder name"),
     ],
 )
 def test_a_bad_parameter_is_one_line_and_exit_2(store: Path, args: list[str], message: str) -> None:
@@ -60,6 +68,15 @@ def test_a_bad_parameter_is_one_line_and_exit_2(store: Path, args: list[str], me
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
     assert "Traceback" not in result.output
     assert list(store.iterdir()) == []  # refused before the store was touched
+    assert [p.name for p in store.parent.parent.iterdir()] == ["data"]  # nothing beside it
+    assert [p.name for p in store.parent.iterdir()] == ["artifacts"]
+
+
+def test_a_folder_name_is_written_under_the_data_directory(store: Path) -> None:
+    args = ["data", "synth", "--name", "small-1.v2", "--users", "20", "--items", "10"]
+    result = CliRunner().invoke(app, [*args, "--interactions", "60"])
+    assert result.exit_code == 0, result.output
+    assert (store.parent / "small-1.v2").is_dir()
 
 
 def test_a_valid_model_type_and_version_reach_the_store(store: Path) -> None:

@@ -46,6 +46,11 @@ def test_decode_json_reads_what_json_reads() -> None:
     assert decode_json(body.encode()) == json.loads(body)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_decode_json_reads_the_encodings_json_loads_reads(encoding: str) -> None:
+    assert decode_json('{"a": "é😀"}'.encode(encoding)) == {"a": "é😀"}
+
+
 @pytest.mark.parametrize(
     ("content_type", "is_json"),
     [

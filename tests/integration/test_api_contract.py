@@ -263,6 +263,15 @@ async def test_a_wrong_token_is_a_403_before_the_body(client: httpx.AsyncClient,
     assert response.json() == {"detail": "wrong bearer token"}
 
 
+@pytest.mark.parametrize(
+    "token", [b"wrong", b"\xe9t\xe9", TOKEN.encode() + b"x", b" " + TOKEN.encode()]
+)
+async def test_any_other_token_is_a_403(client: httpx.AsyncClient, token: bytes) -> None:
+    headers = {b"Authorization": b"Bearer " + token, b"Content-Type": b"application/json"}
+    response = await client.post("/events", content=b"{", headers=headers)
+    assert response.status_code == 403, response.text
+
+
 async def test_the_scheme_is_case_insensitive_and_the_body_then_checked(
     client: httpx.AsyncClient,
 ) -> None:

@@ -1,4 +1,7 @@
-"""What every command shares: one red error line and exit 1, never a traceback for user errors.
+"""What every command shares: one red error line, never a traceback for user errors.
+
+Exit 1 for what went wrong doing the work (``fail``), exit 2 for a parameter that is not one
+of the values allowed (``bad_parameter``, Click's own code for usage errors).
 
 Imported by every command module, hence by ``recsys --help``: SQLAlchemy, pydantic and the
 artifact stores are imported by the functions that use them, not here (see
@@ -7,6 +10,7 @@ tests/unit/test_cli_startup.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn
@@ -27,6 +31,60 @@ def fail(message: str) -> NoReturn:
         f"error: {message}", style="bold red", markup=False, highlight=False, soft_wrap=True
     )
     raise typer.Exit(code=1)
+
+
+def bad_parameter(parameter: str, message: str) -> NoReturn:
+    """Print ``error: PARAMETER: message`` in red on stderr and exit with status 2."""
+    err_console.print(
+        f"error: {parameter}: {message}",
+        style="bold red",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(code=2)
+
+
+def known_model_type(model_type: str, *, parameter: str = "--model-type") -> str:
+    """``model_type`` if it is registered, else exit 2 naming ``parameter`` and the choices.
+
+    Checked before the name reaches anything: it becomes a folder of the artifact store.
+    Imports no model, so the answer to a typo comes in well under a second.
+    """
+    from recsys.service.choices import UnknownModelTypeError, check_model_type
+
+    try:
+        return check_model_type(model_type)
+    except UnknownModelTypeError as exc:
+        bad_parameter(parameter, str(exc))
+
+
+def known_version(version: str, *, parameter: str) -> str:
+    """``version`` if it has the shape of a version id, else exit 2 naming ``parameter``."""
+    from recsys.service.artifacts import is_version
+
+    if not is_version(version):
+        bad_parameter(
+            parameter,
+            f"{version!r} is not a version id (e.g. 20261123T121314.123456Z-1a2b3c; "
+            "`recsys models list` shows them)",
+        )
+    return version
+
+
+# One folder name: what a command joins under a directory of ours must stay inside it.
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def folder_name(name: str, *, parameter: str) -> str:
+    """``name`` if it is one folder name (no '/', not '..'), else exit 2 naming ``parameter``."""
+    if not _FOLDER_NAME.fullmatch(name):
+        bad_parameter(
+            parameter,
+            f"{name!r} is not a folder name: 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+        )
+    return name
 
 
 def safe_url(url: str) -> str:

@@ -8,7 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._common import artifact_store, fail, load_settings
+from recsys.cli._common import (
+    artifact_store,
+    fail,
+    known_model_type,
+    known_version,
+    load_settings,
+)
 from recsys.service.choices import MODEL_TYPES
 
 if TYPE_CHECKING:
@@ -42,6 +48,7 @@ def list_command(
     ] = False,
 ) -> None:
     """Every stored version of a model type, oldest first; the one LATEST names is marked."""
+    known_model_type(model_type)
     from recsys.service.artifacts import ArtifactError, list_versions
 
     store = artifact_store(
@@ -164,6 +171,8 @@ def promote_command(
     artifact_uri: UriOption = None,
 ) -> None:
     """Point LATEST at VERSION (roll back or forward) after checking that it loads intact."""
+    known_model_type(model_type)
+    known_version(version, parameter="VERSION")
     from recsys.service.artifacts import ArtifactError, promote
 
     store = artifact_store(

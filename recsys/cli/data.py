@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._common import database_errors, err_console, fail, load_settings
+from recsys.cli._common import database_errors, err_console, fail, folder_name, load_settings
 
 # pandas, SQLAlchemy and the dataset readers are imported by the commands that use them, so
 # that `recsys data --help` stays fast (tests/unit/test_cli_startup.py).
@@ -98,6 +98,8 @@ def synth(
     data_dir: DataDirOption = None,
 ) -> None:
     """Generate a synthetic dataset (MovieLens CSV layout) into DATA_DIR/NAME."""
+    # A name, not a path: with --force the folder is replaced, so it must be DATA_DIR's own.
+    folder_name(name, parameter="--name")
     from recsys.service.datasets import generate, is_present, staged_folder, write_dataset
 
     target = _data_dir(data_dir) / name

@@ -10,13 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.cli._common import artifact_store, database_errors, fail, load_settings
-from recsys.service.choices import (
-    MODEL_TYPES,
-    WEIGHTING_KINDS,
-    UnknownModelTypeError,
-    check_model_type,
+from recsys.cli._common import (
+    artifact_store,
+    bad_parameter,
+    database_errors,
+    fail,
+    known_model_type,
+    known_version,
+    load_settings,
 )
+from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
 
 # The models, the database layer and the recommender are imported when a command runs, so that
 # `recsys --help` does not pay for implicit, scipy, pandas and SQLAlchemy.
@@ -61,7 +64,7 @@ def train_command(
 ) -> None:
     """Read every rating from the database, fit a model and store a new artifact version."""
     # Before any heavy import: a mistyped model type is refused at once.
-    _known_model_type(model_type)
+    known_model_type(model_type)
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
 
@@ -105,7 +108,9 @@ def predict_command(
 ) -> None:
     """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
     target = _predict_target(user_id, all_users=all_users, out=out)
-    _known_model_type(model_type)
+    known_model_type(model_type)
+    if version is not None:
+        known_version(version, parameter="--version")
 
     import asyncio
 
@@ -259,16 +264,8 @@ def _parse_params(model_type: str, pairs: list[str]) -> dict[str, Any]:
 
 def _weighting_kind(weighting: str | None) -> WeightingKind | None:
     if weighting is not None and weighting not in WEIGHTING_KINDS:
-        fail(f"--weighting must be one of {', '.join(WEIGHTING_KINDS)}, got {weighting!r}")
+        bad_parameter("--weighting", f"{weighting!r} is not one of {', '.join(WEIGHTING_KINDS)}")
     return cast("WeightingKind | None", weighting)
-
-
-def _known_model_type(model_type: str) -> None:
-    # The name only: imports no model (the answer to a typo comes in well under a second).
-    try:
-        check_model_type(model_type)
-    except UnknownModelTypeError as exc:
-        fail(str(exc))
 
 
 def _print_train_report(report: TrainReport) -> None:

@@ -14,6 +14,7 @@ from recsys.modeling.artifacts import (
     read_manifest,
     set_latest,
 )
+from recsys.modeling.artifacts.manifest import is_version
 from recsys.service.fallback import FALLBACK_MODEL
 from recsys.service.registry import LoadedModel, fallback_order
 
@@ -24,6 +25,7 @@ __all__ = [
     "ArtifactStore",
     "check_version",
     "fallback_order",
+    "is_version",
     "latest_or_none",
     "list_versions",
     "load_for_prediction",

@@ -168,20 +168,23 @@ def test_cli_train_then_predict_prints_ten_titled_movies(cli_env: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (("predict", "1", "--model-type", "als"), "make train-cli model_type=als"),
-        (("predict", "1", "--model-type", "nope"), "unknown model type 'nope'"),
-        (("train", "--model-type", "nope"), "unknown model type 'nope'"),
-        (("train", "-p", "factors=0"), "als.factors must be an integer in [1, 4096]"),
-        (("train", "-p", "factors"), "--param takes KEY=VALUE"),
+        (("predict", "1", "--model-type", "als"), 1, "make train-cli model_type=als"),
+        # A value that is not one of those allowed is a usage error: exit 2, naming the option.
+        (("predict", "1", "--model-type", "nope"), 2, "--model-type: unknown model type 'nope'"),
+        (("train", "--model-type", "nope"), 2, "--model-type: unknown model type 'nope'"),
+        (("train", "-p", "factors=0"), 1, "als.factors must be an integer in [1, 4096]"),
+        (("train", "-p", "factors"), 1, "--param takes KEY=VALUE"),
         # A model refusing the data's size: one line too (ML-100K has 1,682 movies).
-        (("train", "-m", "ease", "-p", "max_items=1000"), "exceed ease.max_items = 1,000"),
+        (("train", "-m", "ease", "-p", "max_items=1000"), 1, "exceed ease.max_items = 1,000"),
     ],
 )
-def test_cli_errors_are_one_clear_line(cli_env: Path, args: tuple[str, ...], message: str) -> None:
-    code, out = run_cli(*args)
-    assert code == 1
+def test_cli_errors_are_one_clear_line(
+    cli_env: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    exit_code, out = run_cli(*args)
+    assert exit_code == code
     assert message in out
     assert "Traceback" not in out
 

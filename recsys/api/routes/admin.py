@@ -8,11 +8,14 @@ from fastapi import APIRouter, Response, status
 
 from recsys.api.auth import WriteAuth
 from recsys.api.deps import RuntimeDep
+from recsys.api.routing import WriteRoute
 from recsys.api.schemas.admin import ModelReloadOut, ReloadOut
 from recsys.api.schemas.common import ErrorOut
 from recsys.service.reload import ReloadReport
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[WriteAuth])
+router = APIRouter(
+    prefix="/admin", tags=["admin"], dependencies=[WriteAuth], route_class=WriteRoute
+)
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No bearer token."},

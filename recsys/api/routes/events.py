@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recsys.api.auth import WriteAuth
 from recsys.api.deps import RuntimeDep, WriteSessionDep
 from recsys.api.errors import error_responses
+from recsys.api.routing import WriteRoute
 from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
 from recsys.events import CLIENT_ID_MAX
 from recsys.service.ingestion import IncomingEvent, InvalidEventsError
 from recsys.service.runtime import Runtime
 
-router = APIRouter(tags=["events"], dependencies=[WriteAuth])
+# WriteRoute: the token is checked before the body is read (401 for broken JSON without one).
+router = APIRouter(tags=["events"], dependencies=[WriteAuth], route_class=WriteRoute)
 
 NewOrKnownUserId = Annotated[
     int,
@@ -45,8 +47,10 @@ answer for.
 422 in FastAPI's validation shape, one entry per problem, `loc` = `["body", "events", index,
 field]`: an unknown movie, an unknown `type` (the message lists the known ones), a bad `value`
 (a rating outside 0.5..5), an `occurred_at` beyond the clock-skew tolerance, or a malformed
-field. Nothing of a refused batch is stored. A body over RECSYS_MAX_BODY_BYTES (default
-4 MiB) is a 413.
+field; a body that is not JSON is one `json_invalid` entry, `loc` = `["body", offset]`. Nothing
+of a refused batch is stored. A body over RECSYS_MAX_BODY_BYTES (default 4 MiB) is a 413.
+
+The token is checked before the body is read: without it the answer is a 401 whatever the body.
 """
 
 

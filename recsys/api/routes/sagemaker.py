@@ -11,12 +11,14 @@ from fastapi import APIRouter, Response, status
 
 from recsys.api.deps import RegistryDep, RuntimeDep, ServiceDep, SessionDep
 from recsys.api.errors import error_responses
+from recsys.api.routing import JsonBodyRoute
 from recsys.api.schemas.sagemaker import InvocationIn, InvocationItemOut, InvocationOut, PingOut
 from recsys.service.identities import movie_keys, resolve_user
 from recsys.service.readiness import check_readiness
 from recsys.service.request_context import note_answer, note_user
 
-router = APIRouter(tags=["sagemaker"])
+# JsonBodyRoute: a body that is not JSON (not UTF-8, nested too deep) is a 422, not a 400.
+router = APIRouter(tags=["sagemaker"], route_class=JsonBodyRoute)
 
 
 @router.get(

@@ -24,7 +24,10 @@ class ModelReloadOut(Out):
     version: str | None = Field(description="The version serving after the reload (null: none).")
     previous: str | None = Field(description="The version serving before it.")
     latest: str | None = Field(description="The version LATEST named, when it could be read.")
-    error: str | None = Field(description="Why a version was refused or the store failed.")
+    # A default, so the schema does not require it: FastAPI leaves nulls out of the examples.
+    error: str | None = Field(
+        default=None, description="Why a version was refused or the store failed."
+    )
 
 
 class ReloadOut(Out):

@@ -15,10 +15,12 @@ from pydantic import (
     JsonValue,
     StringConstraints,
     Tag,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
 from recsys.events import CLIENT_ID_MAX
+from recsys.service.choices import MODEL_TYPES
 
 # Ids are int4 in the database: bounds checked at the edge turn a huge id into a 422, not a 500.
 ID_MIN, ID_MAX = -(2**31), 2**31 - 1
@@ -30,9 +32,19 @@ EXTERNAL_ID_MAX_LENGTH = 200  # as recsys data import-events
 STAR_WARS: dict[str, JsonValue] = {
     "id": 50,
     "title": "Star Wars",
-    "genres": ["Action", "Adventure"],
+    "genres": ["Action", "Adventure", "Romance", "Sci-Fi", "War"],
     "year": 1977,
 }
+"""Movie 50 of MovieLens 100K (what ``make demo`` seeds), as the catalogue has it: every id in
+the OpenAPI examples is one of that catalogue (tests/integration/test_openapi_examples.py)."""
+
+# Every registered model type, the same on every pod whatever it loads: which of them a pod
+# serves is a runtime fact (RECSYS_MODELS, artifacts present), answered per request.
+MODEL_TYPE_NAMES = tuple(sorted(MODEL_TYPES))
+_MODEL_TYPE_SCHEMA = WithJsonSchema({"type": "string", "enum": list(MODEL_TYPE_NAMES)})
+
+ModelTypeOut = Annotated[str, _MODEL_TYPE_SCHEMA]
+"""The model type of an answer: documented as the enum of registered types (not checked)."""
 
 
 class Out(BaseModel):
@@ -128,3 +140,17 @@ IdOrExternalId = Annotated[
 NewUserIdOrExternalId = Annotated[
     Annotated[Annotated[int, Field(ge=1, le=CLIENT_ID_MAX)], Tag("id")] | _ExternalId, _BY_KIND
 ]
+
+
+def _registered(value: str) -> str:
+    if value not in MODEL_TYPES:
+        raise PydanticCustomError(
+            "enum",
+            "Input should be a model type: {expected}",
+            {"expected": ", ".join(MODEL_TYPE_NAMES)},
+        )
+    return value
+
+
+ModelType = Annotated[StorableStr, AfterValidator(_registered), _MODEL_TYPE_SCHEMA]
+"""A registered model type (OpenAPI: an enum); anything else is a 422 ``enum`` listing them."""

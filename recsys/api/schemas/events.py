@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from recsys.api.schemas.common import IdOrExternalId, NewUserIdOrExternalId, Out, StorableStr
 from recsys.service.ingestion import IncomingEvent
@@ -15,6 +20,40 @@ _EVENT_TYPES_DOC = (
     "Event type: one of RECSYS_EVENT_WEIGHTS (default watch 1, like 2, complete 3) or `rating`, "
     "which weighs its `value` (0.5..5). An unknown type is a 422 that lists the known ones."
 )
+
+# A bare number in a string ("0"): pydantic would read it as a timestamp, the schema says
+# date-time. Numbers travel as JSON numbers.
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _event_time(value: Any) -> Any:
+    """Unix seconds (a JSON number) as a UTC datetime; an ISO 8601 string left to pydantic.
+
+    Pydantic alone takes a number beyond 2e10 for milliseconds, and a numeric string for a
+    timestamp: neither is what the schema says, so both are decided here.
+    """
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_from_number_text",
+            "Input should be an ISO 8601 date-time string, or unix seconds as a JSON number",
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value  # a string for pydantic to parse; anything else it refuses
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise PydanticCustomError(
+            "datetime_from_unix_seconds",
+            "Input should be unix seconds within the years 1..9999",
+        ) from exc
+
+
+EventTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_event_time),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}),
+]
+"""An event's time as the schema documents it: ISO 8601 with a zone, or unix seconds."""
 
 
 class UserEventIn(BaseModel):
@@ -35,9 +74,9 @@ class UserEventIn(BaseModel):
     )
 
     movie_id: IdOrExternalId = Field(
-        description='The movie: our integer id, or its external id as a string (`"v005"`). '
-        "It must be in the catalogue.",
-        examples=[50, "v005"],
+        description="The movie: our integer id, or its external id as a string (the video "
+        'seed\'s `"v005"`). It must be in the catalogue.',
+        examples=[50],
     )
     type: StorableStr = Field(
         min_length=1, max_length=64, description=_EVENT_TYPES_DOC, examples=["like"]
@@ -49,11 +88,12 @@ class UserEventIn(BaseModel):
         "(stored, not weighed).",
         examples=[4.5],
     )
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: EventTime | None = Field(
         default=None,
-        description="When it happened: ISO 8601 with a time zone, or unix seconds; at most "
-        "RECSYS_EVENT_FUTURE_TOLERANCE_SECONDS (300) ahead of the server's clock. Default: now.",
-        examples=["2026-11-23T12:13:14Z"],
+        description="When it happened: an ISO 8601 string with a time zone, or unix seconds as "
+        "a JSON number; at most RECSYS_EVENT_FUTURE_TOLERANCE_SECONDS (300) ahead of the "
+        "server's clock. Default: now.",
+        examples=["2026-11-23T12:13:14Z", 1795435994],
     )
     idempotency_key: StorableStr | None = Field(
         default=None,
@@ -84,11 +124,12 @@ class EventIn(UserEventIn):
             "examples": [
                 {"user_id": 1, "movie_id": 50, "type": "watch"},
                 {
+                    # A new external user: created by the event (the movie must exist).
                     "user_id": "u001",
-                    "movie_id": "v005",
+                    "movie_id": 172,
                     "type": "complete",
-                    "occurred_at": "2026-11-23T12:13:14Z",
-                    "idempotency_key": "u001-v005-complete-1763899994",
+                    "occurred_at": 1795435994,
+                    "idempotency_key": "u001-172-complete-1795435994",
                 },
             ]
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from recsys.api.schemas.common import STAR_WARS, MovieOut, Out, ScoredMovieOut
+from recsys.api.schemas.common import STAR_WARS, ModelTypeOut, MovieOut, Out, ScoredMovieOut
 
 
 class SimilarMoviesOut(Out):
@@ -32,7 +32,7 @@ class SimilarMoviesOut(Out):
     )
 
     movie: MovieOut
-    model: str
+    model: ModelTypeOut
     model_version: str
     movies: list[ScoredMovieOut] = Field(
         description="Empty when the model never saw the movie (nobody had rated it)."

@@ -10,12 +10,12 @@ from recsys.api.schemas.common import K_MAX, IdOrExternalId, Out
 class InvocationIn(BaseModel):
     """The video seed's SageMaker request: a user and how many items."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "u001", "k": 3}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "196", "k": 3}]})
 
     user_id: IdOrExternalId = Field(
         description='The user\'s external id (`"u001"`), or our integer id. A string that is '
         'no external id but a number (`"196"`) is taken as our id.',
-        examples=["u001", 196],
+        examples=["196", 196],
     )
     k: int = Field(default=10, ge=1, le=K_MAX, description=f"How many items, 1..{K_MAX}.")
 
@@ -34,9 +34,7 @@ class InvocationOut(Out):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"userId": "u001", "recommendations": [{"videoId": "v005", "score": 0.91}]}
-            ]
+            "examples": [{"userId": "196", "recommendations": [{"videoId": 50, "score": 0.91}]}]
         }
     )
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from recsys.api.schemas.common import STAR_WARS, MovieOut, Out, ScoredMovieOut
+from recsys.api.schemas.common import STAR_WARS, ModelTypeOut, MovieOut, Out, ScoredMovieOut
 
 
 class RecommendationsOut(Out):
@@ -33,7 +33,9 @@ class RecommendationsOut(Out):
     )
 
     user_id: int
-    model: str = Field(description="Model that answered: popularity when `fallback` is true.")
+    model: ModelTypeOut = Field(
+        description="Model that answered: popularity when `fallback` is true."
+    )
     model_version: str = Field(description="Artifact version of that model.")
     fallback: bool = Field(
         description="True when the requested model had nothing to go on for this user and the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -10,6 +11,7 @@ from typing import Any
 
 from recsys.modeling.artifacts import ArtifactError, ArtifactStore, load_model, open_store
 from recsys.modeling.base import Recommender
+from recsys.service.metrics import observe_model_load
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ def load_registry(store: ArtifactStore, model_types: Sequence[str]) -> ModelRegi
     missing: dict[str, str] = {}
     for model_type in model_types:
         try:
+            started = time.perf_counter()
             model, manifest = load_model(store, model_type)
         except ArtifactError as exc:
             # A store without this model (or with a corrupt one) must not crash-loop the pod:
@@ -83,6 +86,7 @@ def load_registry(store: ArtifactStore, model_types: Sequence[str]) -> ModelRegi
             logger.exception("model %s not loaded: artifact store %s failed", model_type, store.uri)
             missing[model_type] = f"artifact store {store.uri} failed: {exc}"
             continue
+        observe_model_load(model_type, time.perf_counter() - started)
         loaded[model_type] = LoadedModel(model, manifest.version)
         logger.info(
             "loaded %s %s (%d users x %d movies)",

@@ -30,6 +30,7 @@ from recsys.service.catalog import MovieCatalog
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
 from recsys.service.ingestion import EventIngester
+from recsys.service.pool_metrics import watch_pool
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import ModelRegistry, open_registry
 from recsys.service.reload import LiveModels
@@ -131,6 +132,8 @@ async def open_runtime(
         engine = create_engine(settings.database_url)
     database = DatabaseAvailability()
     database.watch(engine)
+    if serving:  # the API's pool in /metrics; its share leaves the gauges when the app stops
+        stack.callback(watch_pool(engine).close)
     try:
         read_sessions = create_session_factory(
             engine.execution_options(isolation_level="AUTOCOMMIT")

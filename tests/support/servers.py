@@ -24,6 +24,15 @@ def recsys_serve(
     Yields a client on its base URL; the process is stopped on exit. Fails with the server's
     log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
+    with recsys_serve_process(env, log, *args, ready=ready) as (http, _process):
+        yield http
+
+
+@contextmanager
+def recsys_serve_process(
+    env: Mapping[str, str], log: Path, *args: str, ready: str = "/readyz"
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """``recsys_serve``, also yielding the server's process (to find its workers)."""
     port = free_port()
     recsys = Path(sys.executable).with_name("recsys")
     with log.open("wb") as out:
@@ -47,7 +56,7 @@ def recsys_serve(
                 if time.monotonic() > deadline:
                     raise AssertionError(f"recsys serve not ready in 90 s:\n{log.read_text()}")
                 time.sleep(0.2)
-            yield http
+            yield http, process
     finally:
         process.terminate()
         try:

@@ -65,7 +65,8 @@ def own_pool_size(directory: str, pid: int) -> float:
     path = Path(directory) / f"gauge_livesum_{pid}.db"
     if not path.exists():
         return 0.0
-    for key, number, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
+    values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+    for key, number, _timestamp, _pos in values:
         if json.loads(key)[0] == "recsys_db_pool_size":
             return float(number)
     return 0.0

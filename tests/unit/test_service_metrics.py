@@ -1,6 +1,18 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 from prometheus_client import REGISTRY
 
-from recsys.service.metrics import count_database_error
+from recsys.service.metrics import (
+    count_database_error,
+    count_events,
+    count_refused_events,
+    forget_dead_workers,
+    publish_models,
+)
 
 
 def _count(kind: str) -> float:
@@ -13,3 +25,68 @@ def test_count_database_error_adds_one_for_its_kind() -> None:
     count_database_error("timeout")
     assert _count("timeout") == before + 1
     assert _count("unavailable") == other
+
+
+# -- what serves, and dead workers -----------------------------------------------------------
+
+
+def _info(model: str, version: str) -> float | None:
+    return REGISTRY.get_sample_value("recsys_model_info", {"model": model, "version": version})
+
+
+def test_publish_models_sets_the_serving_version_and_zeroes_the_replaced_one() -> None:
+    publish_models({"unit-a": "v1", "unit-b": "w1"})
+    assert (_info("unit-a", "v1"), _info("unit-b", "w1")) == (1, 1)
+    publish_models({"unit-a": "v2", "unit-b": "w1"})
+    assert (_info("unit-a", "v1"), _info("unit-a", "v2"), _info("unit-b", "w1")) == (0, 1, 1)
+    publish_models({"unit-a": "v2"})  # a type no longer served is 0 too
+    assert (_info("unit-a", "v2"), _info("unit-b", "w1")) == (1, 0)
+    publish_models({})
+
+
+def test_count_events_and_refusals_keep_received_the_sum_of_the_outcomes() -> None:
+    names = ("received", "stored", "replayed", "refused")
+
+    def counts() -> list[float]:
+        return [REGISTRY.get_sample_value(f"recsys_events_{n}_total") or 0.0 for n in names]
+
+    before = counts()
+    count_events(received=5, stored=3, replayed=2)
+    count_refused_events(4)
+    assert [a - b for a, b in zip(counts(), before, strict=True)] == [9, 3, 2, 4]
+
+
+def test_forget_dead_workers_drops_only_the_live_gauges_of_exited_processes(
+    tmp_path: Path,
+) -> None:
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()  # reaped: its pid no longer exists
+    dead, alive = exited.pid, os.getpid()
+    names = [
+        f"gauge_livesum_{dead}.db",
+        f"gauge_livemax_{dead}.db",
+        f"gauge_max_{dead}.db",  # not a live mode: kept, as prometheus_client does
+        f"counter_{dead}.db",  # counts survive their process
+        f"gauge_livesum_{alive}.db",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_workers(str(tmp_path)) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"gauge_max_{dead}.db", f"counter_{dead}.db", f"gauge_livesum_{alive}.db"]
+    )
+    assert forget_dead_workers(str(tmp_path)) == []
+
+
+def test_a_zombie_worker_counts_as_dead(tmp_path: Path) -> None:
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        # Exited but not reaped (no wait yet): signal 0 still finds it.
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        (tmp_path / f"gauge_livesum_{zombie.pid}.db").write_bytes(b"")
+        assert forget_dead_workers(str(tmp_path)) == [zombie.pid]
+    finally:
+        zombie.wait()

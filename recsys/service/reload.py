@@ -117,7 +117,8 @@ class LiveModels:
         self._histories = histories
         self._weights = weights
         self._current = Serving(registry, self._service_for(registry))
-        publish_models({t: m.version for t, m in registry.loaded.items()})
+        if registry.configured:  # a CLI runtime serving nothing must not unpublish the API's
+            publish_models({t: m.version for t, m in registry.loaded.items()})
         self._artifact_uri = artifact_uri
         self._store: ArtifactStore | None = None
         self._warm = warm

@@ -26,6 +26,7 @@ from recsys.db.session import create_engine, create_session_factory, is_sqlite_u
 from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
 from recsys.service.availability import DatabaseAvailability
+from recsys.service.cache_metrics import history_cache_metrics
 from recsys.service.catalog import MovieCatalog
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
@@ -157,6 +158,7 @@ async def open_runtime(
             export = functools.partial(_export, export_sessions, weights)
             histories = HistoryCache(warm=export if settings.history_cache == "warm" else None)
             await stack.enter_async_context(histories.running())
+            await stack.enter_async_context(history_cache_metrics(histories))
             listener = await stack.enter_async_context(
                 listen_history(settings.database_url, histories)
             )

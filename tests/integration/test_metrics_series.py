@@ -324,3 +324,21 @@ async def test_model_info_load_time_and_reload_outcomes(
     assert value(after, "recsys_model_loaded_timestamp_seconds", {"model": "popularity"}) > (
         loaded_at
     )
+
+
+async def test_a_history_held_in_memory_is_one_hit(client: httpx.AsyncClient) -> None:
+    # The first read may be a miss (earlier tests wrote user 1's events); it keeps the entry.
+    assert (await client.get("/users/1/recommendations?k=2&model=item_knn")).status_code == 200
+    before = await scrape(client)
+    assert (await client.get("/users/1/recommendations?k=2&model=item_knn")).status_code == 200
+    after = await scrape(client)
+    assert (
+        value(after, "recsys_history_cache_hits_total")
+        == value(before, "recsys_history_cache_hits_total") + 1
+    )
+    assert value(after, "recsys_history_cache_misses_total") == value(
+        before, "recsys_history_cache_misses_total"
+    )
+    assert value(after, "recsys_history_cache_users") >= 4  # the tiny dataset's users, warm
+    assert value(after, "recsys_history_cache_bytes") > 0
+    assert value(after, "recsys_history_cache_not_listening") == 0

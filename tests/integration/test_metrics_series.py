@@ -342,3 +342,24 @@ async def test_a_history_held_in_memory_is_one_hit(client: httpx.AsyncClient) ->
     assert value(after, "recsys_history_cache_users") >= 4  # the tiny dataset's users, warm
     assert value(after, "recsys_history_cache_bytes") > 0
     assert value(after, "recsys_history_cache_not_listening") == 0
+
+
+async def test_cut_connections_count_as_database_errors_and_leave_nothing_checked_out(
+    client: httpx.AsyncClient, module_tiny_db: str
+) -> None:
+    # Last in the module: it cuts every connection the app holds (its history listener too).
+    before = await scrape(client)
+    await execute(
+        module_tiny_db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    statuses = [(await client.get("/users/1/ratings")).status_code for _ in range(3)]
+    after = await scrape(client)
+    assert set(statuses) <= {200, 503} and statuses[-1] == 200  # the pool heals by itself
+    errors = sum(series(after, "recsys_database_errors_total").values()) - sum(
+        series(before, "recsys_database_errors_total").values()
+    )
+    assert errors == statuses.count(503)
+    assert value(after, "recsys_db_pool_checked_out") == 0
+    assert value(after, "recsys_db_pool_size") == value(before, "recsys_db_pool_size")

@@ -8,6 +8,7 @@ import httpx
 
 from recsys.api import create_app
 from recsys.settings import Settings
+from tests.infra.helpers import ROOT, load_yaml_documents
 
 
 def api_pod(k8s_objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -51,3 +52,20 @@ async def test_the_annotated_path_answers_prometheus_text(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
     assert "# TYPE recsys_http_requests_total counter" in response.text
+
+
+def test_the_optional_service_monitor_selects_the_api_service_and_its_named_port(
+    k8s_objects: dict[str, dict[str, Any]],
+) -> None:
+    # For Prometheus Operator clusters; outside infra/k8s (offline validation has no CRDs).
+    [monitor] = load_yaml_documents(ROOT / "infra" / "prometheus" / "servicemonitor.yaml")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["kind"] == "ServiceMonitor"
+    service = k8s_objects["Service/recsys-api"]
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    port_names = {p["name"] for p in service["spec"]["ports"]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in port_names
+    assert endpoint["path"] == api_pod(k8s_objects)["metadata"]["annotations"]["prometheus.io/path"]

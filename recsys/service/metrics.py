@@ -120,6 +120,8 @@ _recommendation_children: dict[tuple[str, str], Counter] = {}
 _fallback_children: dict[tuple[str, str], Counter] = {}
 # model type -> the version this process published as serving (set to 0 when replaced).
 _published: dict[str, str] = {}
+# Workers scrape (and sweep) concurrently: a file may vanish between listing and reading.
+_ATTEMPTS = 3
 # Called before each scrape to bring this process's gauges up to date (pool_metrics).
 _refreshers: list[Callable[[], None]] = []
 
@@ -216,12 +218,23 @@ def render_metrics() -> bytes:
     for refresh in tuple(_refreshers):
         refresh()
     directory = os.environ.get(MULTIPROC_ENV)
-    if directory:
-        forget_dead_workers(directory)
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+    if not directory:
+        return generate_latest(REGISTRY)
+    forget_dead_workers(directory)
+    for _ in range(_ATTEMPTS - 1):
+        try:
+            return _all_workers()
+        except FileNotFoundError:
+            # Another worker's scrape removed a dead worker's file between the collector's
+            # listing and its read: list again rather than answer 500.
+            continue
+    return _all_workers()
+
+
+def _all_workers() -> bytes:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+    return generate_latest(registry)
 
 
 def forget_dead_workers(directory: str) -> list[int]:
@@ -239,7 +252,12 @@ def forget_dead_workers(directory: str) -> list[int]:
         }
     )
     for pid in dead:
-        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]  # untyped upstream
+        for _ in range(_ATTEMPTS):
+            try:
+                mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]  # untyped
+                break
+            except FileNotFoundError:
+                continue  # another worker's scrape removed one first: look again
     return dead
 
 

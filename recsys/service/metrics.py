@@ -25,6 +25,7 @@ import glob
 import os
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -122,6 +123,8 @@ _fallback_children: dict[tuple[str, str], Counter] = {}
 _published: dict[str, str] = {}
 # Workers scrape (and sweep) concurrently: a file may vanish between listing and reading.
 _ATTEMPTS = 3
+# A worker's file starts with 4 bytes of "bytes used" and 4 of padding.
+_HEADER_BYTES = 8
 # Called before each scrape to bring this process's gauges up to date (pool_metrics).
 _refreshers: list[Callable[[], None]] = []
 
@@ -223,18 +226,42 @@ def render_metrics() -> bytes:
     forget_dead_workers(directory)
     for _ in range(_ATTEMPTS - 1):
         try:
-            return _all_workers()
+            return _all_workers(directory)
         except FileNotFoundError:
             # Another worker's scrape removed a dead worker's file between the collector's
             # listing and its read: list again rather than answer 500.
             continue
-    return _all_workers()
+    return _all_workers(directory)
 
 
-def _all_workers() -> bytes:
+def _all_workers(directory: str) -> bytes:
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+    _WorkerFiles(registry, directory)
     return generate_latest(registry)
+
+
+class _WorkerFiles(MultiProcessCollector):
+    """MultiProcessCollector minus the files a starting worker has created but not sized yet.
+
+    prometheus_client opens a worker's file (empty) and then extends it; a scrape between the
+    two would fail to read its header (struct.error, a 500: seen while workers restarted under
+    a scrape load). An empty file holds no values, so leaving it out loses nothing.
+    """
+
+    def __init__(self, registry: CollectorRegistry, directory: str) -> None:
+        super().__init__(registry, directory)  # type: ignore[no-untyped-call]  # untyped upstream
+        self._directory = directory
+
+    def collect(self) -> Any:
+        files = [f for f in glob.glob(os.path.join(self._directory, "*.db")) if _sized(f)]
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]  # untyped
+
+
+def _sized(path: str) -> bool:
+    try:
+        return os.path.getsize(path) >= _HEADER_BYTES
+    except FileNotFoundError:
+        return False  # removed since the listing (a dead worker's, swept)
 
 
 def forget_dead_workers(directory: str) -> list[int]:

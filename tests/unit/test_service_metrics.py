@@ -4,14 +4,19 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.parser import text_string_to_metric_families
 
 from recsys.service.metrics import (
+    MULTIPROC_ENV,
     count_database_error,
     count_events,
     count_refused_events,
     forget_dead_workers,
     publish_models,
+    render_metrics,
 )
 
 
@@ -90,3 +95,23 @@ def test_a_zombie_worker_counts_as_dead(tmp_path: Path) -> None:
         assert forget_dead_workers(str(tmp_path)) == [zombie.pid]
     finally:
         zombie.wait()
+
+
+def test_a_scrape_skips_a_starting_workers_empty_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker that has just created its file (empty, not yet extended) beside one with a
+    # count: the scrape reads the count instead of failing on the empty file's header.
+    # prometheus_client's own file format, written by its own (untyped) writer.
+    written = MmapedDict(str(tmp_path / f"counter_{os.getpid()}.db"))  # type: ignore[no-untyped-call]
+    key = mmap_key("recsys_unit_total", "recsys_unit_total", [], [], "A unit counter.")
+    written.write_value(key, 3.0, 0.0)  # type: ignore[no-untyped-call]
+    written.close()  # type: ignore[no-untyped-call]
+    (tmp_path / "counter_999999999.db").write_bytes(b"")
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(render_metrics().decode())
+        for s in family.samples
+    }
+    assert samples == {"recsys_unit_total": 3.0}

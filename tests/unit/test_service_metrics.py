@@ -115,3 +115,29 @@ def test_a_scrape_skips_a_starting_workers_empty_file(
         for s in family.samples
     }
     assert samples == {"recsys_unit_total": 3.0}
+
+
+def test_a_sweep_another_worker_finished_first_does_not_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers answering scrapes at once find the same dead pid. Here the other one wins:
+    # just before our first removal it removes every file of that pid. Ours must not fail
+    # (that would be a 500 on /metrics).
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    files = [tmp_path / f"gauge_{mode}_{exited.pid}.db" for mode in ("livesum", "livemax")]
+    for path in files:
+        path.write_bytes(b"")
+    real_remove = os.remove
+    raced: list[str] = []
+
+    def other_worker_first(path: str) -> None:
+        if not raced:
+            raced.append(path)
+            for other in files:
+                real_remove(other)
+        real_remove(path)  # already gone the first time: FileNotFoundError
+
+    monkeypatch.setattr(os, "remove", other_worker_first)
+    assert forget_dead_workers(str(tmp_path)) == [exited.pid]
+    assert raced and list(tmp_path.iterdir()) == []

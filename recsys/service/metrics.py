@@ -121,7 +121,7 @@ _recommendation_children: dict[tuple[str, str], Counter] = {}
 _fallback_children: dict[tuple[str, str], Counter] = {}
 # model type -> the version this process published as serving (set to 0 when replaced).
 _published: dict[str, str] = {}
-# Workers scrape (and sweep) concurrently: a file may vanish between listing and reading.
+# Workers scrape (and sweep) concurrently: another may remove a dead pid's files first.
 _ATTEMPTS = 3
 # A worker's file starts with 4 bytes of "bytes used" and 4 of padding.
 _HEADER_BYTES = 8
@@ -224,13 +224,8 @@ def render_metrics() -> bytes:
     if not directory:
         return generate_latest(REGISTRY)
     forget_dead_workers(directory)
-    for _ in range(_ATTEMPTS - 1):
-        try:
-            return _all_workers(directory)
-        except FileNotFoundError:
-            # Another worker's scrape removed a dead worker's file between the collector's
-            # listing and its read: list again rather than answer 500.
-            continue
+    # A live-gauge file another worker's sweep removes after the listing is skipped by
+    # prometheus_client itself; a starting worker's empty file by _WorkerFiles.
     return _all_workers(directory)
 
 

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         default_factory=lambda: "file://" + str(Path("./artifacts").resolve()),
         description="Model artifact store: file:///abs/path or gs://bucket/prefix.",
     )
+    reports_dir: Path = Field(
+        default=Path("./reports"),
+        description="Where `recsys evaluate` reports are: the models page shows the latest one "
+        "of RECSYS_DATASET.",
+    )
     log_level: LogLevel = "INFO"
     # NoDecode: the environment gives a comma-separated list (als,item_knn), not JSON.
     models: Annotated[tuple[str, ...], NoDecode] = Field(

@@ -13,6 +13,7 @@ from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
 from recsys.api.limits import BodyLimitMiddleware
 from recsys.api.observe import ObserveMiddleware
+from recsys.api.pages import install_pages
 from recsys.api.routes import admin, compat, events, health, metrics, movies, sagemaker, users
 from recsys.service.heap import freeze_long_lived, thaw
 from recsys.service.reload import poll_latest
@@ -74,5 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(metrics.router)
+    install_pages(app)  # the HTML pages and /static, outside the OpenAPI document
     app.add_middleware(ObserveMiddleware)
     return app

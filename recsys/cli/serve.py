@@ -76,6 +76,7 @@ def serve_command(
         fail(str(exc))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
+    _out.print(f"Web pages:      {base}/", highlight=False)
     _out.print(f"API docs:       {base}/docs", highlight=False)
     _out.print(
         f"Example:        {base}/users/{EXAMPLE_USER}/recommendations?k=10&model="

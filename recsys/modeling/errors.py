@@ -16,19 +16,35 @@ class ModelStateError(ModelError, ValueError):
 
 
 class ArtifactError(Exception):
-    """Base class of artifact store errors: the message names the store, model type and file."""
+    """Base class of artifact store errors: the message names the store, model type and file.
+
+    ``reason`` says what is wrong in a few product words ("hash mismatch", "version missing")
+    with no path, bucket or URI: what an HTTP answer may show, while the message goes to logs.
+    """
+
+    default_reason = "artifact unreadable"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or self.default_reason
 
 
 class ArtifactNotFoundError(ArtifactError):
     """No trained version of a model type (or the requested version) is in the store."""
 
+    default_reason = "artifact missing"
+
 
 class ArtifactCorruptError(ArtifactError):
     """A stored file is missing, truncated, fails its sha256 check or cannot be parsed."""
 
+    default_reason = "artifact corrupt"
+
 
 class ArtifactIncompatibleError(ArtifactError):
     """A stored artifact was written in a format or for a model this code does not read."""
+
+    default_reason = "artifact incompatible"
 
 
 class ObjectNotFoundError(ArtifactError):
@@ -37,4 +53,4 @@ class ObjectNotFoundError(ArtifactError):
     def __init__(self, key: str, *, store: str) -> None:
         self.key = key
         self.store = store
-        super().__init__(f"{store}: no object {key!r}")
+        super().__init__(f"{store}: no object {key!r}", reason="file missing")

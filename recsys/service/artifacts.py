@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recsys.modeling.artifacts import (
+    ArtifactCorruptError,
     ArtifactError,
     ArtifactNotFoundError,
     ArtifactStore,
@@ -14,12 +15,15 @@ from recsys.modeling.artifacts import (
     set_latest,
 )
 from recsys.service.fallback import FALLBACK_MODEL
-from recsys.service.registry import LoadedModel
+from recsys.service.registry import LoadedModel, fallback_order
 
 __all__ = [
+    "ArtifactCorruptError",
     "ArtifactError",
     "ArtifactNotFoundError",
     "ArtifactStore",
+    "check_version",
+    "fallback_order",
     "latest_or_none",
     "list_versions",
     "load_for_prediction",
@@ -27,6 +31,15 @@ __all__ = [
     "promote",
     "read_manifest",
 ]
+
+
+def check_version(store: ArtifactStore, model_type: str, version: str) -> str | None:
+    """None when ``version`` loads intact (every sha256 checked), else why not in a few words."""
+    try:
+        load_model(store, model_type, version)
+    except ArtifactError as exc:
+        return exc.reason
+    return None
 
 
 def latest_or_none(store: ArtifactStore, model_type: str) -> str | None:
@@ -62,6 +75,8 @@ def load_for_prediction(
         except ArtifactNotFoundError:
             return models
         except ArtifactError as exc:
-            raise ArtifactError(f"the popularity fallback cannot be loaded: {exc}") from exc
+            raise ArtifactError(
+                f"the popularity fallback cannot be loaded: {exc}", reason=exc.reason
+            ) from exc
         models[FALLBACK_MODEL] = LoadedModel(fallback, fallback_manifest.version)
     return models

@@ -6,7 +6,10 @@ sees the new ones. ``reload`` reads every configured type's ``LATEST``, loads th
 differ from what serves in a worker thread (file or bucket reads, sha256 checks, parsing), warms
 the movie cache, then swaps. A version that does not load (bad sha256, wrong shapes, another model
 type, unreadable files) is refused: logged, reported, shown on ``/readyz``, and the old version
-keeps serving. ``poll_latest`` runs ``reload`` every N seconds in the background.
+keeps serving; a type that serves nothing yet gets the newest earlier version that loads, as at
+start-up (registry.py). Reports and ``/readyz`` carry product words ("hash mismatch"); the log
+carries the full message, once. ``poll_latest`` runs ``reload`` every N seconds in the
+background.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from recsys.service.heap import freeze_long_lived
 from recsys.service.histories import HistoryCache
 from recsys.service.metrics import count_reload, observe_model_load, publish_models
 from recsys.service.recommend import RecommenderService
-from recsys.service.registry import LoadedModel, ModelRegistry
+from recsys.service.registry import (
+    STORE_FAILED,
+    STORE_UNOPENABLE,
+    LoadedModel,
+    ModelRegistry,
+    NothingLoadsError,
+    Refusal,
+    fall_back,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +79,7 @@ class ReloadOutcome:
     version: str | None  # serving after the reload (None: the type is not loaded)
     previous: str | None  # serving before it
     latest: str | None = None  # what LATEST named, when it could be read
+    # Why LATEST was refused or the store failed, in product words (no paths or URIs).
     error: str | None = None
 
 
@@ -93,11 +105,15 @@ class _Attempt:
     # What the worker thread found for one type; applied to the registry on the event loop.
     outcome: ReloadOutcome
     model: LoadedModel | None = None
+    # LATEST's version does not load: why (``model`` may be an earlier version that does).
+    refusal: Refusal | None = None
     # A deterministic refusal (corrupt or incompatible artifact): remembered so the poll does
     # not load and refuse the same bytes every tick.
     remember: bool = False
     # A refusal remembered from before, not tried again (and not logged again).
     repeated: bool = False
+    # The full message behind ``outcome.error``, for the log only (it may name paths).
+    detail: str | None = None
 
 
 class LiveModels:
@@ -124,8 +140,11 @@ class LiveModels:
         self._warm = warm
         # One reload at a time: an admin request during a poll waits, then finds nothing new.
         self._lock = asyncio.Lock()
-        # model type -> the version refused last, and why.
-        self._refused: dict[str, tuple[str, str]] = {}
+        # model type -> the version refused last, and why; start-up's refusals count (the
+        # poll must not load and refuse again what start-up already fell back from).
+        self._refused: dict[str, Refusal] = {
+            t: r for t, r in registry.refused.items() if r.version is not None
+        }
 
     @property
     def current(self) -> Serving:
@@ -163,7 +182,7 @@ class LiveModels:
             report = ReloadReport(tuple(a.outcome for a in attempts))
         for outcome in report.outcomes:
             count_reload(outcome.model_type, outcome.status.value)
-        _log([a.outcome for a in attempts if not a.repeated])
+        _log([a for a in attempts if not a.repeated])
         return report
 
     async def _warm_cache(self, registry: ModelRegistry) -> None:
@@ -178,14 +197,14 @@ class LiveModels:
 
     # -- worker thread ---------------------------------------------------------------------
 
-    def _attempt_all(
-        self, registry: ModelRegistry, skip: Mapping[str, tuple[str, str]]
-    ) -> list[_Attempt]:
+    def _attempt_all(self, registry: ModelRegistry, skip: Mapping[str, Refusal]) -> list[_Attempt]:
         try:
             store = self._open_store()
         except Exception as exc:
-            reason = f"artifact store {self._artifact_uri} cannot be opened: {exc}"
-            return [self._failed(registry, t, reason) for t in registry.configured]
+            detail = f"artifact store {self._artifact_uri} cannot be opened: {exc}"
+            return [
+                self._failed(registry, t, STORE_UNOPENABLE, detail) for t in registry.configured
+            ]
         return [self._attempt(store, registry, t, skip.get(t)) for t in registry.configured]
 
     def _attempt(
@@ -193,37 +212,68 @@ class LiveModels:
         store: ArtifactStore,
         registry: ModelRegistry,
         model_type: str,
-        refused: tuple[str, str] | None,
+        refused: Refusal | None,
     ) -> _Attempt:
         serving = registry.loaded.get(model_type)
         previous = serving.version if serving is not None else None
         try:
             latest = read_latest(store, model_type)
         except ArtifactError as exc:  # no LATEST, or one that does not hold a version id
-            return self._failed(registry, model_type, str(exc))
+            return self._failed(registry, model_type, exc.reason, str(exc))
         except Exception as exc:
-            return self._failed(registry, model_type, f"artifact store failed: {exc}")
+            return self._failed(registry, model_type, STORE_FAILED, f"artifact store failed: {exc}")
         if latest == previous:
             outcome = ReloadOutcome(model_type, ReloadStatus.UNCHANGED, previous, previous, latest)
             return _Attempt(outcome)
-        if refused is not None and refused[0] == latest:
+        if refused is not None and refused.version == latest:
+            # Nothing serving: keep the reason /readyz already gives ("...; no earlier version
+            # loads"), not the shorter refusal.
+            error = registry.missing.get(model_type) if serving is None else None
             outcome = ReloadOutcome(
-                model_type, ReloadStatus.REFUSED, previous, previous, latest, refused[1]
+                model_type, ReloadStatus.REFUSED, previous, previous, latest, error or str(refused)
             )
-            return _Attempt(outcome, repeated=True)
+            return _Attempt(outcome, refusal=refused, repeated=True)
         try:
             # That exact version: LATEST may move again while this one loads.
             started = time.perf_counter()
             model, manifest = load_model(store, model_type, latest)
             observe_model_load(model_type, time.perf_counter() - started)
         except ArtifactError as exc:  # corrupt or incompatible: the same bytes fail every time
-            return _Attempt(self._refusal(model_type, previous, latest, str(exc)), remember=True)
-        except Exception as exc:  # the store failing mid-read may succeed next time
-            reason = f"artifact store failed while loading {latest}: {exc}"
-            return _Attempt(self._refusal(model_type, previous, latest, reason))
+            if serving is None:
+                return self._fall_back(store, model_type, latest, exc)
+            refusal = Refusal(latest, exc.reason)
+            outcome = self._refusal(model_type, previous, latest, str(refusal))
+            return _Attempt(outcome, refusal=refusal, remember=True, detail=str(exc))
+        except Exception as exc:  # the store failing mid-read may succeed next time: not
+            # remembered, so the next poll tries again
+            refusal = Refusal(latest, STORE_FAILED)
+            outcome = self._refusal(model_type, previous, latest, str(refusal))
+            return _Attempt(outcome, refusal=refusal, detail=f"{refusal}: {exc}")
         loaded = LoadedModel(model, manifest.version)
         outcome = ReloadOutcome(model_type, ReloadStatus.LOADED, latest, previous, latest)
         return _Attempt(outcome, model=loaded)
+
+    @staticmethod
+    def _fall_back(
+        store: ArtifactStore, model_type: str, latest: str, first: ArtifactError
+    ) -> _Attempt:
+        # Nothing serves this type yet (it was missing at start-up): rather than keep serving
+        # nothing, serve the newest earlier version that loads, as start-up would have.
+        refusal = Refusal(latest, first.reason)
+        try:
+            choice = fall_back(store, model_type, latest, first)
+        except NothingLoadsError as exc:
+            outcome = ReloadOutcome(
+                model_type, ReloadStatus.REFUSED, None, None, latest, exc.reason
+            )
+            return _Attempt(outcome, refusal=refusal, remember=True, detail=str(exc))
+        version = choice.model.version
+        outcome = ReloadOutcome(
+            model_type, ReloadStatus.LOADED, version, None, latest, str(refusal)
+        )
+        return _Attempt(
+            outcome, model=choice.model, refusal=refusal, remember=True, detail=str(first)
+        )
 
     def _open_store(self) -> ArtifactStore:
         if self._store is None:
@@ -232,16 +282,15 @@ class LiveModels:
 
     @staticmethod
     def _refusal(model_type: str, previous: str | None, latest: str, reason: str) -> ReloadOutcome:
-        return ReloadOutcome(
-            model_type, ReloadStatus.REFUSED, previous, previous, latest, f"{latest}: {reason}"
-        )
+        return ReloadOutcome(model_type, ReloadStatus.REFUSED, previous, previous, latest, reason)
 
     @staticmethod
-    def _failed(registry: ModelRegistry, model_type: str, reason: str) -> _Attempt:
+    def _failed(registry: ModelRegistry, model_type: str, reason: str, detail: str) -> _Attempt:
         serving = registry.loaded.get(model_type)
         version = serving.version if serving is not None else None
         return _Attempt(
-            ReloadOutcome(model_type, ReloadStatus.FAILED, version, version, error=reason)
+            ReloadOutcome(model_type, ReloadStatus.FAILED, version, version, error=reason),
+            detail=detail,
         )
 
     # -- event loop ------------------------------------------------------------------------
@@ -258,17 +307,19 @@ class LiveModels:
                 missing.pop(model_type, None)
                 refused.pop(model_type, None)
                 self._refused.pop(model_type, None)
+                if attempt.refusal is not None:  # an earlier version, LATEST being refused
+                    refused[model_type] = attempt.refusal
             elif outcome.status is ReloadStatus.UNCHANGED:
                 refused.pop(model_type, None)  # LATEST is back on what serves (a rollback)
                 self._refused.pop(model_type, None)
             elif outcome.error is not None:
                 if model_type in loaded:
-                    if outcome.status is ReloadStatus.REFUSED:
-                        refused[model_type] = outcome.error
+                    if attempt.refusal is not None:
+                        refused[model_type] = attempt.refusal
                 else:
                     missing[model_type] = outcome.error  # nothing serves: say why on /readyz
-            if attempt.remember and outcome.latest is not None and outcome.error is not None:
-                self._refused[model_type] = (outcome.latest, outcome.error)
+            if attempt.remember and attempt.refusal is not None:
+                self._refused[model_type] = attempt.refusal
         return replace(
             registry,
             loaded=MappingProxyType(loaded),
@@ -286,8 +337,10 @@ class LiveModels:
         )
 
 
-def _log(outcomes: list[ReloadOutcome]) -> None:
-    for o in outcomes:
+def _log(attempts: list[_Attempt]) -> None:
+    for a in attempts:
+        o = a.outcome
+        detail = a.detail or o.error
         if o.status is ReloadStatus.LOADED:
             logger.info("reloaded %s: %s -> %s", o.model_type, o.previous or "none", o.version)
         elif o.status is ReloadStatus.REFUSED:
@@ -296,10 +349,10 @@ def _log(outcomes: list[ReloadOutcome]) -> None:
                 o.model_type,
                 o.latest,
                 o.previous or "nothing",
-                o.error,
+                detail,
             )
         elif o.status is ReloadStatus.FAILED:
-            logger.warning("reload of %s failed, nothing changed: %s", o.model_type, o.error)
+            logger.warning("reload of %s failed, nothing changed: %s", o.model_type, detail)
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
 from recsys.service.ingestion import EventIngester
 from recsys.service.pool_metrics import watch_pool
+from recsys.service.readiness import ReadinessProbe
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import ModelRegistry, open_registry
 from recsys.service.reload import LiveModels
@@ -63,6 +64,8 @@ class Runtime:
     history_listener: HistoryListener | None = None
     # Turns connection failures into DatabaseUnavailableError and logs down/back once each.
     database: DatabaseAvailability = field(default_factory=DatabaseAvailability)
+    # /readyz and /ping: logs a database problem when it changes, not on every probe.
+    readiness: ReadinessProbe = field(default_factory=ReadinessProbe)
 
     async def sync_histories(self) -> None:
         """After a commit: this process's history cache has seen it before the answer goes."""
@@ -96,11 +99,20 @@ def check_settings(settings: Settings) -> None:
 
 
 async def load_configured(settings: Settings) -> ModelRegistry:
-    """LATEST of every RECSYS_MODELS type from RECSYS_ARTIFACT_URI (missing ones say why)."""
+    """LATEST of every RECSYS_MODELS type from RECSYS_ARTIFACT_URI (missing ones say why).
+
+    A type whose LATEST does not load serves the newest earlier version that does (registry.py):
+    ready, with the refusal on /readyz.
+    """
     # File or bucket reads and sha256 checks: off the event loop.
     registry = await anyio.to_thread.run_sync(open_registry, settings.artifact_uri, settings.models)
     if registry.missing:
         logger.warning("not ready: %s not loaded (see /readyz)", ", ".join(registry.missing))
+    if registry.refused:
+        logger.warning(
+            "serving an earlier version of %s: LATEST refused (see /readyz)",
+            ", ".join(registry.refused),
+        )
     return registry
 
 
@@ -183,6 +195,7 @@ async def open_runtime(
             histories=histories,
             history_listener=listener,
             database=database,
+            readiness=ReadinessProbe(database),
         )
     finally:
         await stack.aclose()

@@ -17,23 +17,33 @@ from tests.support.network import free_port
 
 @contextmanager
 def recsys_serve(
-    env: Mapping[str, str], log: Path, *args: str, ready: str = "/readyz"
+    env: Mapping[str, str],
+    log: Path,
+    *args: str,
+    ready: str = "/readyz",
+    port: int | None = None,
 ) -> Iterator[httpx.Client]:
     """``recsys serve ARGS`` with ``env`` (RECSYS_* settings) until ``ready`` answers 200.
+
+    On ``port`` when given (a test that must stay inside a port range), else a free one.
 
     Yields a client on its base URL; the process is stopped on exit. Fails with the server's
     log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
-    with recsys_serve_process(env, log, *args, ready=ready) as (http, _process):
+    with recsys_serve_process(env, log, *args, ready=ready, port=port) as (http, _process):
         yield http
 
 
 @contextmanager
 def recsys_serve_process(
-    env: Mapping[str, str], log: Path, *args: str, ready: str = "/readyz"
+    env: Mapping[str, str],
+    log: Path,
+    *args: str,
+    ready: str = "/readyz",
+    port: int | None = None,
 ) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """``recsys_serve``, also yielding the server's process (to find its workers)."""
-    port = free_port()
+    port = port if port is not None else free_port()
     recsys = Path(sys.executable).with_name("recsys")
     with log.open("wb") as out:
         process = subprocess.Popen(

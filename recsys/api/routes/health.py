@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from recsys.api.deps import RuntimeDep, SessionDep
 from recsys.api.schemas.health import HealthOut, ModelStatusOut, ReadinessOut
-from recsys.service.readiness import Readiness, check_readiness
+from recsys.service.readiness import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -26,8 +26,12 @@ async def healthz() -> HealthOut:
     summary="Readiness",
 )
 async def readyz(session: SessionDep, runtime: RuntimeDep, response: Response) -> ReadinessOut:
-    """200 when the database answers and every configured model is loaded, else 503."""
-    readiness = await check_readiness(session, runtime.registry)
+    """200 when the database answers and every configured model is loaded, else 503.
+
+    A model type whose LATEST does not load serves the newest earlier version that does: still
+    200, with that model's `refused` and a line in `warnings`. Answers name no host, path or URI.
+    """
+    readiness = await runtime.readiness.check(session, runtime.registry)
     if not readiness.ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     histories = runtime.histories
@@ -45,5 +49,6 @@ def _out(readiness: Readiness, history_cache: str) -> ReadinessOut:
             for name, m in readiness.models.items()
         },
         reasons=readiness.reasons,
+        warnings=readiness.warnings,
         history_cache=history_cache,
     )

@@ -24,10 +24,12 @@ router = APIRouter(tags=["sagemaker"])
     responses={503: {"model": PingOut, "description": "Not ready; `reasons` says why."}},
     summary="SageMaker health check",
 )
-async def ping(session: SessionDep, registry: RegistryDep, response: Response) -> PingOut:
+async def ping(
+    session: SessionDep, runtime: RuntimeDep, registry: RegistryDep, response: Response
+) -> PingOut:
     """200 when the database answers and every configured model is loaded (as `/readyz`), else
     503: SageMaker sends no traffic to an instance that is not ready."""
-    readiness = await check_readiness(session, registry)
+    readiness = await check_readiness(session, registry, probe=runtime.readiness)
     if not readiness.ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return PingOut(status="not ready", reasons=readiness.reasons)

@@ -76,14 +76,19 @@ class Manifest:
         try:
             doc = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArtifactCorruptError(f"{where}: not valid JSON ({exc})") from exc
+            raise ArtifactCorruptError(
+                f"{where}: not valid JSON ({exc})", reason="manifest unreadable"
+            ) from exc
         if not isinstance(doc, dict):
-            raise ArtifactCorruptError(f"{where}: expected a JSON object")
+            raise ArtifactCorruptError(
+                f"{where}: expected a JSON object", reason="manifest unreadable"
+            )
         found = doc.get("format_version")
         if found != FORMAT_VERSION:
             raise ArtifactIncompatibleError(
                 f"{where}: format_version {found!r} is not supported (this recsys reads "
-                f"format_version {FORMAT_VERSION}); retrain with this version of recsys"
+                f"format_version {FORMAT_VERSION}); retrain with this version of recsys",
+                reason="format version not supported",
             )
         try:
             files = {
@@ -104,14 +109,17 @@ class Manifest:
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ArtifactCorruptError):
                 raise
-            raise ArtifactCorruptError(f"{where}: malformed files entry ({exc!r})") from exc
+            raise ArtifactCorruptError(
+                f"{where}: malformed files entry ({exc!r})", reason="manifest unreadable"
+            ) from exc
 
 
 def _get(doc: dict[str, Any], key: str, kind: type, where: str) -> Any:
     value = doc.get(key)
     if not isinstance(value, kind):
         raise ArtifactCorruptError(
-            f"{where}: key {key!r} must be a {kind.__name__}, got {type(value).__name__}"
+            f"{where}: key {key!r} must be a {kind.__name__}, got {type(value).__name__}",
+            reason="manifest unreadable",
         )
     return value
 

@@ -115,12 +115,14 @@ def load_model(
         except ArtifactNotFoundError as exc:
             raise ArtifactNotFoundError(
                 f"{store.url_for(f'{model_type}/{LATEST_NAME}')} names version {version}, "
-                f"which is gone: {exc}"
+                f"which is gone: {exc}",
+                reason=f"LATEST names version {version}, which is missing",
             ) from None
     where = store.url_for(f"{model_type}/{version}")
     if manifest.model_type != model_type:
         raise ArtifactIncompatibleError(
-            f"{where}/{MANIFEST_NAME}: holds a {manifest.model_type!r} model, not {model_type!r}"
+            f"{where}/{MANIFEST_NAME}: holds a {manifest.model_type!r} model, not {model_type!r}",
+            reason="holds another model type",
         )
     state: dict[str, dict[str, npt.NDArray[Any]]] = {}
     for filename, entry in sorted(manifest.files.items()):
@@ -130,13 +132,17 @@ def load_model(
         try:
             state[filename.removesuffix(".npz")] = npz.loads(data)
         except ValueError as exc:
-            raise ArtifactCorruptError(f"{where}/{filename}: {exc}") from exc
+            raise ArtifactCorruptError(
+                f"{where}/{filename}: {exc}", reason="unreadable array file"
+            ) from exc
     try:
         model = cls.from_state(manifest.params, manifest.data, state)
     except ModelStateError as exc:
-        raise ArtifactCorruptError(f"{where}: {exc}") from exc
+        raise ArtifactCorruptError(f"{where}: {exc}", reason="arrays do not match") from exc
     except (TypeError, ValueError) as exc:
-        raise ArtifactIncompatibleError(f"{where}: parameters not accepted: {exc}") from exc
+        raise ArtifactIncompatibleError(
+            f"{where}: parameters not accepted: {exc}", reason="parameters not accepted"
+        ) from exc
     return model, manifest
 
 
@@ -148,7 +154,8 @@ def read_manifest(store: ArtifactStore, model_type: str, version: str) -> Manife
     except ObjectNotFoundError:
         raise ArtifactNotFoundError(
             f"{model_type} version {version!r} not found: {store.url_for(key)} does not exist"
-            f"{_train_hint(model_type)}"
+            f"{_train_hint(model_type)}",
+            reason="version missing",
         ) from None
     return Manifest.from_json(raw, where=store.url_for(key))
 
@@ -161,10 +168,14 @@ def read_latest(store: ArtifactStore, model_type: str) -> str:
     except ObjectNotFoundError:
         raise ArtifactNotFoundError(
             f"no trained {model_type!r} model in {store.uri} ({store.url_for(key)} is missing)"
-            f"{_train_hint(model_type)}"
+            f"{_train_hint(model_type)}",
+            reason=f"no trained {model_type!r} model{_train_hint(model_type)}",
         ) from None
     if not is_version(version):
-        raise ArtifactCorruptError(f"{store.url_for(key)}: {version!r} is not a version id")
+        raise ArtifactCorruptError(
+            f"{store.url_for(key)}: {version!r} is not a version id",
+            reason="LATEST holds no version id",
+        )
     return version
 
 
@@ -208,15 +219,19 @@ def _verified_bytes(store: ArtifactStore, key: str, entry: FileEntry) -> bytes:
     try:
         data = store.get_bytes(key)
     except ObjectNotFoundError:
-        raise ArtifactCorruptError(f"{url}: file listed in the manifest is missing") from None
+        raise ArtifactCorruptError(
+            f"{url}: file listed in the manifest is missing", reason="file missing"
+        ) from None
     if len(data) != entry.size:
         raise ArtifactCorruptError(
-            f"{url}: size {len(data)} bytes, manifest says {entry.size} (truncated or replaced)"
+            f"{url}: size {len(data)} bytes, manifest says {entry.size} (truncated or replaced)",
+            reason="size mismatch",
         )
     actual = FileEntry.of(data).sha256
     if actual != entry.sha256:
         raise ArtifactCorruptError(
-            f"{url}: sha256 {actual} does not match the manifest's {entry.sha256}"
+            f"{url}: sha256 {actual} does not match the manifest's {entry.sha256}",
+            reason="hash mismatch",
         )
     return data
 
@@ -225,7 +240,8 @@ def _model_class(store: ArtifactStore, model_type: str) -> type[Recommender[Any]
     if model_type not in MODEL_TYPES:
         raise ArtifactIncompatibleError(
             f"unknown model type {model_type!r} (store {store.uri}); "
-            f"known: {', '.join(sorted(MODEL_TYPES))}"
+            f"known: {', '.join(sorted(MODEL_TYPES))}",
+            reason="unknown model type",
         )
     return model_class(model_type)
 
@@ -234,7 +250,8 @@ def _checked_version(store: ArtifactStore, model_type: str, version: str) -> str
     if not is_version(version):
         raise ArtifactNotFoundError(
             f"{version!r} is not a version id of {model_type} in {store.uri} "
-            "(expected e.g. 20261123T121314.123456Z-1a2b3c)"
+            "(expected e.g. 20261123T121314.123456Z-1a2b3c)",
+            reason="not a version id",
         )
     return f"{model_type}/{version}"
 

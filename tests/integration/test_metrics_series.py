@@ -349,11 +349,18 @@ async def test_cut_connections_count_as_database_errors_and_leave_nothing_checke
 ) -> None:
     # Last in the module: it cuts every connection the app holds (its history listener too).
     before = await scrape(client)
-    await execute(
-        module_tiny_db,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
+    # Not execute(): its settle() would ask the listener whose connection this just cut.
+    engine = create_engine(module_tiny_db)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await engine.dispose()
     statuses = [(await client.get("/users/1/ratings")).status_code for _ in range(3)]
     after = await scrape(client)
     assert set(statuses) <= {200, 503} and statuses[-1] == 200  # the pool heals by itself

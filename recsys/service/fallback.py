@@ -20,11 +20,23 @@ from recsys.modeling.dataset import lookup
 FALLBACK_MODEL = "popularity"
 
 
+# Why the fallback answered (the `reason` label of recsys_fallback_answers_total).
+NO_HISTORY = "no_history"  # the model never saw the user, who has rated or done nothing yet
+UNKNOWN_MOVIES = "unknown_movies"  # ... and none of the user's movies is one the model knows
+
+
 def can_score(model: Recommender[Any], user_id: int, history: History) -> bool:
     """True when ``model`` can rank for this user; False means: answer from the fallback."""
+    return fallback_reason(model, user_id, history) is None
+
+
+def fallback_reason(model: Recommender[Any], user_id: int, history: History) -> str | None:
+    """None when ``model`` can rank for this user, else why the fallback must answer."""
     if not model.personalised or model.knows_user(user_id):
-        return True
-    return bool((lookup(model.item_ids, history.movie_ids) >= 0).any())
+        return None
+    if len(history) == 0:
+        return NO_HISTORY
+    return None if (lookup(model.item_ids, history.movie_ids) >= 0).any() else UNKNOWN_MOVIES
 
 
 def can_score_batch(

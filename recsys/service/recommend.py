@@ -31,8 +31,9 @@ from recsys.service.errors import (
     UnknownUserError,
     UnsupportedModelError,
 )
-from recsys.service.fallback import FALLBACK_MODEL, can_score
+from recsys.service.fallback import FALLBACK_MODEL, fallback_reason
 from recsys.service.histories import HistoryCache, frozen_history
+from recsys.service.metrics import count_fallback, count_recommendation
 from recsys.service.registry import LoadedModel
 from recsys.service.sessions import LazySession, Sessions, lazy_session
 
@@ -45,6 +46,9 @@ from recsys.service.sessions import LazySession, Sessions, lazy_session
 # BLAS thread); from tens of thousands of movies on, running it off the loop keeps the other
 # requests' latency flat.
 OFFLOAD_MIN_ITEMS = 50_000
+
+# The outcomes of recsys_recommendations_total.
+ANSWERED, FELL_BACK, UNKNOWN_USER, UNAVAILABLE = "model", "fallback", "unknown_user", "unavailable"
 
 T = TypeVar("T")
 
@@ -160,13 +164,23 @@ class RecommenderService:
         ``db`` is a session, or a session factory: then a session is opened only if the
         history or a title is not in memory (the API's hot path).
         """
-        loaded = self.get(model_type)
+        try:
+            loaded = self.get(model_type)
+        except ModelUnavailableError:
+            count_recommendation(model_type, UNAVAILABLE)  # configured: a bounded label
+            raise
         async with lazy_session(db) as session:
-            history = await self._history(session, user_id)
+            try:
+                history = await self._history(session, user_id)
+            except UnknownUserError:
+                count_recommendation(model_type, UNKNOWN_USER)
+                raise
             answer, fallback = loaded, False
-            if not can_score(loaded.model, user_id, history):
+            reason = fallback_reason(loaded.model, user_id, history)
+            if reason is not None:
                 fallback_model = self._models.get(FALLBACK_MODEL)
                 if fallback_model is None:
+                    count_recommendation(model_type, UNAVAILABLE)
                     raise FallbackUnavailableError(user_id, model_type)
                 answer, fallback = fallback_model, True
             model = answer.model
@@ -177,6 +191,12 @@ class RecommenderService:
 
             ids, scores, anchors = await _run_scoring(model, top_with_anchors)
             movies = await self._titled(session, ids, scores, anchors)
+        # Counted once answered: a request the database failed is a database error instead.
+        if reason is None:
+            count_recommendation(model_type, ANSWERED)
+        else:
+            count_recommendation(model_type, FELL_BACK)
+            count_fallback(model_type, reason)
         return Recommendations(
             user_id=user_id,
             model=model.model_type,

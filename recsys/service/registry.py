@@ -13,6 +13,7 @@ words with no path, bucket or URI; the log gets the full message, once, when it 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,6 +29,7 @@ from recsys.modeling.artifacts import (
     read_latest,
 )
 from recsys.modeling.base import Recommender
+from recsys.service.metrics import observe_model_load
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +203,9 @@ def fall_back(
 
 
 def _load(store: ArtifactStore, model_type: str, version: str) -> LoadedModel:
+    started = time.perf_counter()
     model, manifest = load_model(store, model_type, version)  # every file's sha256 checked
+    observe_model_load(model_type, time.perf_counter() - started)
     return LoadedModel(model, manifest.version)
 
 

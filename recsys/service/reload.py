@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -35,6 +36,7 @@ from recsys.modeling.artifacts import (
 from recsys.service.catalog import MovieCatalog
 from recsys.service.heap import freeze_long_lived
 from recsys.service.histories import HistoryCache
+from recsys.service.metrics import count_reload, observe_model_load, publish_models
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import (
     STORE_FAILED,
@@ -131,6 +133,8 @@ class LiveModels:
         self._histories = histories
         self._weights = weights
         self._current = Serving(registry, self._service_for(registry))
+        if registry.configured:  # a CLI runtime serving nothing must not unpublish the API's
+            publish_models({t: m.version for t, m in registry.loaded.items()})
         self._artifact_uri = artifact_uri
         self._store: ArtifactStore | None = None
         self._warm = warm
@@ -172,9 +176,12 @@ class LiveModels:
                 if any(a.model is not None for a in attempts):
                     await self._warm_cache(registry)
                 self._current = Serving(registry, service)  # the swap: one reference
+                publish_models({t: m.version for t, m in registry.loaded.items()})
                 if any(a.model is not None for a in attempts):
                     freeze_long_lived(collect_first=True)
             report = ReloadReport(tuple(a.outcome for a in attempts))
+        for outcome in report.outcomes:
+            count_reload(outcome.model_type, outcome.status.value)
         _log([a for a in attempts if not a.repeated])
         return report
 
@@ -228,7 +235,9 @@ class LiveModels:
             return _Attempt(outcome, refusal=refused, repeated=True)
         try:
             # That exact version: LATEST may move again while this one loads.
+            started = time.perf_counter()
             model, manifest = load_model(store, model_type, latest)
+            observe_model_load(model_type, time.perf_counter() - started)
         except ArtifactError as exc:  # corrupt or incompatible: the same bytes fail every time
             if serving is None:
                 return self._fall_back(store, model_type, latest, exc)

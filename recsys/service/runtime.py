@@ -26,10 +26,12 @@ from recsys.db.session import create_engine, create_session_factory, is_sqlite_u
 from recsys.events import EventWeights
 from recsys.modeling.registry import MODEL_TYPES
 from recsys.service.availability import DatabaseAvailability
+from recsys.service.cache_metrics import history_cache_metrics
 from recsys.service.catalog import MovieCatalog
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
 from recsys.service.ingestion import EventIngester
+from recsys.service.pool_metrics import watch_pool
 from recsys.service.readiness import ReadinessProbe
 from recsys.service.recommend import RecommenderService
 from recsys.service.registry import ModelRegistry, open_registry
@@ -143,6 +145,8 @@ async def open_runtime(
         engine = create_engine(settings.database_url)
     database = DatabaseAvailability()
     database.watch(engine)
+    if serving:  # the API's pool in /metrics; its share leaves the gauges when the app stops
+        stack.callback(watch_pool(engine).close)
     try:
         read_sessions = create_session_factory(
             engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -166,6 +170,7 @@ async def open_runtime(
             export = functools.partial(_export, export_sessions, weights)
             histories = HistoryCache(warm=export if settings.history_cache == "warm" else None)
             await stack.enter_async_context(histories.running())
+            await stack.enter_async_context(history_cache_metrics(histories))
             listener = await stack.enter_async_context(
                 listen_history(settings.database_url, histories)
             )

@@ -7,6 +7,7 @@ counter for /healthz must still read exactly N more after N requests, from any s
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,16 @@ def healthz_count(http: httpx.Client) -> float:
     return 0.0
 
 
+def wait_for_both_workers(base: str) -> None:
+    """Until answers on fresh connections have come from two processes (two id prefixes)."""
+    prefixes: set[str] = set()
+    deadline = time.monotonic() + 90
+    while len(prefixes) < 2:
+        assert time.monotonic() < deadline, "the second worker did not answer within 90 s"
+        with httpx.Client(base_url=base, timeout=10) as fresh:
+            prefixes.add(fresh.get("/healthz").headers["x-request-id"].split("-")[0])
+
+
 async def test_two_workers_scrape_the_same_total(
     ml100k_url: str, ml100k_sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
@@ -52,6 +63,8 @@ async def test_two_workers_scrape_the_same_total(
     def scenario() -> tuple[float, list[float], set[str]]:
         with recsys_serve(env, tmp_path / "serve.log", "--workers", "2") as server:
             base = str(server.base_url)
+            # Ready means one worker is: on a busy machine the other may still be loading.
+            wait_for_both_workers(base)
             before = healthz_count(server)
             prefixes = set()
             for _ in range(requests):

@@ -32,6 +32,19 @@ def recsys_serve(
     ``log`` (stdout to ``log`` and stderr to ``stderr`` when that is given). Fails with the
     server's log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
+    with recsys_serve_process(env, log, *args, ready=ready, port=port) as (http, _process):
+        yield http
+
+
+@contextmanager
+def recsys_serve_process(
+    env: Mapping[str, str],
+    log: Path,
+    *args: str,
+    ready: str = "/readyz",
+    port: int | None = None,
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """``recsys_serve``, also yielding the server's process (to find its workers)."""
     port = port if port is not None else free_port()
     recsys = Path(sys.executable).with_name("recsys")
     with ExitStack() as files:
@@ -57,7 +70,7 @@ def recsys_serve(
                 if time.monotonic() > deadline:
                     raise AssertionError(f"recsys serve not ready in 90 s:\n{log.read_text()}")
                 time.sleep(0.2)
-            yield http
+            yield http, process
     finally:
         process.terminate()
         try:

@@ -21,6 +21,7 @@ from recsys.api.routing import WriteRoute
 from recsys.api.schemas.events import EventBatchIn, EventsAcceptedOut, UserEventBatchIn
 from recsys.events import CLIENT_ID_MAX
 from recsys.service.ingestion import IncomingEvent, InvalidEventsError
+from recsys.service.metrics import count_events, count_refused_events
 from recsys.service.runtime import Runtime
 
 # WriteRoute: the token is checked before the body is read (401 for broken JSON without one).
@@ -94,6 +95,7 @@ async def _ingest(
     try:
         result = await runtime.ingester.ingest(session, events)
     except InvalidEventsError as exc:
+        count_refused_events(len(events))
         # FastAPI's own 422 shape, so a client handles a missing field and an unknown movie
         # alike; the session rolls back when the request ends (nothing was written anyway).
         raise RequestValidationError(
@@ -109,6 +111,8 @@ async def _ingest(
         ) from exc
     # Committed before the answer: an acknowledged event survives a crash right after it.
     await session.commit()
+    # Counted once committed: a commit the database failed stored nothing.
+    count_events(received=result.received, stored=result.stored, replayed=len(result.replayed))
     # This worker's history cache drops the users' old histories before the client can ask
     # again (other workers and pods hear the same notification from the database).
     await runtime.sync_histories()

@@ -32,7 +32,10 @@ def recsys_serve(
     ``log`` (stdout to ``log`` and stderr to ``stderr`` when that is given). Fails with the
     server's log when it exits or is not ready within 90 s (start-up imports take seconds).
     """
-    with recsys_serve_process(env, log, *args, ready=ready, port=port) as (http, _process):
+    with recsys_serve_process(env, log, *args, ready=ready, port=port, stderr=stderr) as (
+        http,
+        _process,
+    ):
         yield http
 
 
@@ -43,6 +46,7 @@ def recsys_serve_process(
     *args: str,
     ready: str = "/readyz",
     port: int | None = None,
+    stderr: Path | None = None,
 ) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """``recsys_serve``, also yielding the server's process (to find its workers)."""
     port = port if port is not None else free_port()

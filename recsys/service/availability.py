@@ -48,6 +48,14 @@ _NETWORK_ERRNOS = frozenset(
     {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT, errno.ECONNREFUSED, errno.EPIPE}
 )
 _QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout
+# SQLSTATEs of a server that cannot serve us right now, whatever the driver's exception type:
+# connection exceptions (class 08), a shutdown or crash that ends our session (57P01, 57P02),
+# "the database system is shutting down / starting up" (57P03, what a new connection meets
+# while `pg_ctl stop` or `start` is under way: SQLAlchemy wraps it in a plain DBAPIError with
+# nothing invalidated, measured as 500s by benchmarks/outage.py), "too many clients" (53300,
+# the pool refilling after a restart against other clients) and the statement timeout.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", _QUERY_CANCELED})
+_CONNECTION_EXCEPTION_CLASS = "08"
 
 
 # What the API routes to ``translate`` (it answers 500 for what translate returns None for).
@@ -62,9 +70,15 @@ def is_unavailable(exc: BaseException) -> bool:
         return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
     if not isinstance(exc, sa_exc.DBAPIError):
         return False
-    # Any other DBAPI error SQLAlchemy judged a disconnect (it invalidated the pool for it),
-    # or the statement timeout (SQLAlchemy wraps asyncpg's QueryCanceledError generically).
-    return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED
+    # Any other DBAPI error SQLAlchemy judged a disconnect (it invalidated the pool for it), or
+    # a server-side state that means "not now" (SQLAlchemy wraps most asyncpg errors in its
+    # generic Error, which keeps the SQLSTATE).
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if not isinstance(sqlstate, str):
+        return False
+    return sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_CONNECTION_EXCEPTION_CLASS)
 
 
 class DatabaseAvailability:

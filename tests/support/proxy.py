@@ -4,16 +4,21 @@
 connection to ``host:port``. ``cut()`` closes every open connection (what a database restart
 does to a pool), ``refuse()`` turns new connections away (closed at once, as if nothing
 listened), ``freeze()`` stops forwarding bytes (connections stay open, nothing answers: a
-hung database), ``resume()`` forwards again.
+hung database), ``reject(sqlstate, message)`` answers each new connection as a PostgreSQL that
+refuses sessions (shutting down, starting up, too many clients) and closes it, ``resume()``
+forwards again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from types import TracebackType
 
 _CHUNK = 65536
+# The protocol's pre-startup requests (SSLRequest, GSSENCRequest), answered "N": not supported.
+_ENCRYPTION_REQUESTS = (80877103, 80877104)
 
 
 class TcpProxy:
@@ -25,6 +30,7 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Future[tuple[None, None]]] = set()
         self._refusing = False
+        self._rejecting: tuple[str, str] | None = None
         self._flowing = asyncio.Event()
         self._flowing.set()
         self.port = 0
@@ -57,6 +63,11 @@ class TcpProxy:
         """Close each new connection as soon as it arrives."""
         self._refusing = True
 
+    def reject(self, sqlstate: str, message: str) -> None:
+        """Answer each new connection's startup with a FATAL ``sqlstate`` error, then close
+        (what a PostgreSQL server does while ``pg_ctl stop`` or ``start`` is under way)."""
+        self._rejecting = (sqlstate, message)
+
     def freeze(self) -> None:
         """Hold every byte in both directions (new connections are accepted, then hang)."""
         self._flowing.clear()
@@ -64,10 +75,16 @@ class TcpProxy:
     def resume(self) -> None:
         """Accept and forward again (what was held while frozen is delivered)."""
         self._refusing = False
+        self._rejecting = None
         self._flowing.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:
+            writer.close()
+            return
+        if self._rejecting is not None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                await _reject_startup(reader, writer, *self._rejecting)
             writer.close()
             return
         await self._flowing.wait()
@@ -101,3 +118,23 @@ async def _pipe(
             writer.write(data)
             await writer.drain()
     writer.close()
+
+
+async def _reject_startup(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sqlstate: str, message: str
+) -> None:
+    # Frontend/backend protocol v3: decline encryption requests, read the StartupMessage, answer
+    # an ErrorResponse ('E', length, typed NUL-terminated fields, a final NUL).
+    while True:
+        (length,) = struct.unpack("!i", await reader.readexactly(4))
+        body = await reader.readexactly(length - 4)
+        if len(body) == 4 and struct.unpack("!i", body)[0] in _ENCRYPTION_REQUESTS:
+            writer.write(b"N")
+            continue
+        break
+    fields = b"".join(
+        code + value.encode() + b"\0"
+        for code, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message))
+    )
+    writer.write(b"E" + struct.pack("!i", len(fields) + 5) + fields + b"\0")
+    await writer.drain()

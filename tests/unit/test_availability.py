@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import errno
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
 from recsys.service.availability import DatabaseAvailability, is_unavailable
 
@@ -35,6 +38,43 @@ def test_network_errors_mean_unavailable(exc: BaseException) -> None:
 )
 def test_other_errors_stay_bugs(exc: BaseException) -> None:
     assert not is_unavailable(exc)
+
+
+def _wrapped(driver_error: asyncpg.PostgresError) -> sa_exc.DBAPIError:
+    # What SQLAlchemy raises for an asyncpg error met while connecting: its adapter's generic
+    # Error (keeping the SQLSTATE) inside a plain DBAPIError, with nothing invalidated.
+    adapted = AsyncAdapt_asyncpg_dbapi.Error(str(driver_error), driver_error)  # type: ignore[no-untyped-call]
+    return sa_exc.DBAPIError(None, None, adapted)
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.exceptions.ConnectionFailureError("connection failure"),  # class 08
+        asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"),
+    ],
+)
+def test_server_states_that_mean_not_now_are_unavailable(
+    driver_error: asyncpg.PostgresError,
+) -> None:
+    error = _wrapped(driver_error)
+    assert not error.connection_invalidated
+    assert is_unavailable(error)
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        asyncpg.exceptions.UniqueViolationError("duplicate key"),
+        asyncpg.exceptions.UndefinedTableError('relation "ratings" does not exist'),
+        asyncpg.exceptions.InvalidPasswordError("password authentication failed"),
+    ],
+)
+def test_database_errors_of_our_own_making_stay_bugs(driver_error: asyncpg.PostgresError) -> None:
+    assert not is_unavailable(_wrapped(driver_error))
 
 
 def test_each_translated_failure_is_counted_by_kind() -> None:

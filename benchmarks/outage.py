@@ -1,0 +1,427 @@
+"""A database outage under load (issue 14): ``recsys serve`` while its PostgreSQL goes away.
+
+Builds its own PostgreSQL 15 cluster (``pg_createcluster 15 outage -p 5491``; never the shared
+one), migrates and seeds it with ML-100K through ``recsys db upgrade``, trains als and
+popularity into a temp artifact folder, then per run starts ``recsys serve`` as users start it
+(default workers: one per CPU; the access log on) and sends ``--seconds`` of load from
+``--connections`` keep-alive connections (an asyncio + httpx client: wrk cannot count per
+second) to ``GET /users/{random 1..943}/recommendations?k=10``. At ``--fault-at`` seconds the
+database fails, at ``--back-at`` it returns:
+
+- ``stop``: ``pg_ctlcluster 15 outage stop -m fast``, later ``start``;
+- ``freeze``: SIGSTOP to the postmaster and every backend (connections stay open, nothing
+  answers), later SIGCONT.
+
+Reports per second 2xx / 503 / other statuses / transport errors (resets, closed without an
+answer, refused, client timeouts), the time to the first 503 after the fault, to the first
+200 and to the last non-200 after the return, the slowest answer, the 200s answered while the
+database was down (only the in-memory history cache can answer those), traceback lines in the
+server log, and two checks after the run: /readyz ready with the history cache warm again
+(the NOTIFY listener reconnected), and a rating written straight into the database excluded
+from the next answers on every worker (the cache not stale). Runs: pre-ping off and on with
+``stop``, then pre-ping off with ``freeze`` (``--runs`` picks).
+
+Run: ``make bench-outage`` or ``uv run python benchmarks/outage.py`` as root (it manages a
+PostgreSQL cluster: pg_createcluster / pg_ctlcluster; ML-100K under ./data: ``make data``).
+About 1 min of set-up, then ~70 s per run; the cluster is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from _harness import HOST, ROOT, load_average, recsys_serve, train_models, tree_pids
+
+CLUSTER = ("15", "outage")
+N_USERS = 943  # ML-100K user ids are 1..943
+ROUTE = "/users/{user}/recommendations?k=10"
+# A request still unanswered after this long counts as hung (the service's own bounds, the
+# connect and statement timeouts, are 5 s each by default).
+CLIENT_TIMEOUT_S = 20.0
+RUNS = {"off": ("stop", False), "on": ("stop", True), "freeze": ("freeze", False)}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One request: when it was sent and answered (seconds since the load began), and how."""
+
+    sent: float
+    done: float
+    status: int  # 0: no HTTP answer (see ``error``)
+    error: str = ""
+
+
+@dataclass
+class Timeline:
+    """What a run saw: every answer, and when the fault began and ended."""
+
+    answers: list[Answer] = field(default_factory=list)
+    fault_issued: float = 0.0
+    fault_done: float = 0.0  # the stop command returned / every process stopped
+    back_issued: float = 0.0
+    back_done: float = 0.0  # the start command returned (accepting connections) / SIGCONT sent
+
+
+class Cluster:
+    """The benchmark's own PostgreSQL cluster: create, stop, start, freeze, thaw, drop."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"postgresql+asyncpg://postgres@{HOST}:{port}/recsys"
+
+    @contextmanager
+    def created(self) -> Iterator[Cluster]:
+        """Create and start the cluster (dropping a leftover one of the same name); drop after."""
+        if _run(["pg_lsclusters", "--no-header", *CLUSTER], check=False).returncode == 0:
+            print("dropping a leftover cluster 15/outage ...", flush=True)
+            _run(["pg_dropcluster", *CLUSTER, "--stop"])
+        # Trust, as the shared cluster; PostgreSQL's default listen_addresses is localhost only.
+        _run(
+            ["pg_createcluster", *CLUSTER, "-p", str(self.port)]
+            + ["--", "--auth-host=trust", "--auth-local=trust"]
+        )
+        try:
+            _run(["pg_ctlcluster", *CLUSTER, "start"])
+            _run(
+                [
+                    "psql",
+                    "-h",
+                    HOST,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "-qc",
+                    "CREATE DATABASE recsys",
+                ]
+            )
+            yield self
+        finally:
+            self.thaw()  # a run interrupted mid-freeze must not leave stopped processes
+            _run(["pg_dropcluster", *CLUSTER, "--stop"], check=False)
+
+    def pids(self) -> list[int]:
+        """The postmaster and all its children (backends, checkpointer, ...)."""
+        pid_file = Path(f"/var/lib/postgresql/{CLUSTER[0]}/{CLUSTER[1]}/postmaster.pid")
+        if not pid_file.exists():
+            return []
+        return tree_pids(int(pid_file.read_text().split()[0]))
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the cluster: sockets stay open, nothing answers."""
+        for pid in self.pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT every process of the cluster (harmless when none is stopped)."""
+        for pid in self.pids():
+            os.kill(pid, signal.SIGCONT)
+
+
+def _run(cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
+    return done
+
+
+def seed(url: str, data_dir: Path) -> None:
+    """``recsys db upgrade`` (schema + ML-100K seed) against ``url``, as users run it."""
+    print("seeding ml-100k with recsys db upgrade ...", flush=True)
+    recsys = str(Path(sys.executable).with_name("recsys"))
+    env = {**os.environ, "RECSYS_DATABASE_URL": url, "RECSYS_DATASET": "ml-100k"}
+    cmd = [recsys, "db", "upgrade", "--dataset", "ml-100k", "--data-dir", str(data_dir)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        sys.exit(f"recsys db upgrade failed:\n{done.stdout}\n{done.stderr}")
+
+
+async def load(port: int, args: argparse.Namespace, cluster: Cluster, fault: str) -> Timeline:
+    """``args.connections`` clients for ``args.seconds``, the fault injected on schedule."""
+    timeline = Timeline()
+    limits = httpx.Limits(
+        max_connections=args.connections, max_keepalive_connections=args.connections
+    )
+    timeout = httpx.Timeout(CLIENT_TIMEOUT_S)
+    rng = random.Random(args.seed)
+    async with httpx.AsyncClient(
+        base_url=f"http://{HOST}:{port}", limits=limits, timeout=timeout
+    ) as client:
+        start = time.monotonic()
+
+        async def one_client() -> None:
+            while (sent := time.monotonic() - start) < args.seconds:
+                path = ROUTE.format(user=rng.randint(1, N_USERS))
+                try:
+                    response = await client.get(path)
+                    answer = Answer(sent, time.monotonic() - start, response.status_code)
+                except httpx.TransportError as exc:
+                    answer = Answer(sent, time.monotonic() - start, 0, type(exc).__name__)
+                timeline.answers.append(answer)
+
+        async def schedule() -> None:
+            await asyncio.sleep(args.fault_at)
+            timeline.fault_issued = time.monotonic() - start
+            if fault == "stop":
+                await _command("pg_ctlcluster", *CLUSTER, "stop", "-m", "fast")
+            else:
+                cluster.freeze()
+            timeline.fault_done = time.monotonic() - start
+            await asyncio.sleep(max(0.0, args.back_at - timeline.fault_done))
+            timeline.back_issued = time.monotonic() - start
+            if fault == "stop":
+                await _command("pg_ctlcluster", *CLUSTER, "start")
+            else:
+                cluster.thaw()
+            timeline.back_done = time.monotonic() - start
+
+        await asyncio.gather(schedule(), *(one_client() for _ in range(args.connections)))
+    timeline.answers.sort(key=lambda a: a.done)
+    return timeline
+
+
+async def _command(*cmd: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {out.decode()}")
+
+
+async def after_checks(port: int, url: str) -> dict[str, str]:
+    """Once the load is over: is the history cache listening again, and does a direct write
+    reach every worker's answers (nothing stale)?"""
+    base = f"http://{HOST}:{port}"
+    checks: dict[str, str] = {}
+    began = time.monotonic()
+    warm_in_a_row = 0
+    # Fresh connections (no keep-alive) so the probes reach every worker.
+    async with httpx.AsyncClient(
+        base_url=base, timeout=5, limits=httpx.Limits(max_keepalive_connections=0)
+    ) as client:
+        while warm_in_a_row < 10 and time.monotonic() - began < 30:
+            response = await client.get("/readyz")
+            body = response.json()
+            ok = response.status_code == 200 and body.get("history_cache") == "warm"
+            warm_in_a_row = warm_in_a_row + 1 if ok else 0
+            await asyncio.sleep(0 if ok else 0.2)
+        checks["readyz ready + history cache warm (10 probes in a row)"] = (
+            f"after {time.monotonic() - began:.1f} s" if warm_in_a_row >= 10 else "NOT within 30 s"
+        )
+        user = 1
+        top = (await client.get(ROUTE.format(user=user))).json()["movies"][0]["id"]
+        dsn = url.replace("postgresql+asyncpg", "postgresql")
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "INSERT INTO ratings (user_id, movie_id, rating, rated_at) "
+                "VALUES ($1, $2, 5, now())",
+                user,
+                top,
+            )
+            await asyncio.sleep(1.0)  # NOTIFY arrives in milliseconds; a second is generous
+            answers = [(await client.get(ROUTE.format(user=user))).json() for _ in range(20)]
+            stale = sum(top in {m["id"] for m in a["movies"]} for a in answers)
+            checks[
+                f"user {user} rates movie {top} in SQL: answers still recommending it (of 20)"
+            ] = str(stale)
+        finally:
+            await connection.execute(
+                "DELETE FROM ratings WHERE user_id = $1 AND movie_id = $2", user, top
+            )
+            await connection.close()
+    return checks
+
+
+def per_second(timeline: Timeline, seconds: int) -> list[str]:
+    """Markdown rows: each second's answers by kind (by the time they came back)."""
+    rows = []
+    bins: list[Counter[str]] = [Counter() for _ in range(seconds + int(CLIENT_TIMEOUT_S) + 1)]
+    slowest = [0.0] * len(bins)
+    for a in timeline.answers:
+        second = int(a.done)
+        bins[second][_kind(a)] += 1
+        slowest[second] = max(slowest[second], a.done - a.sent)
+    last = max((int(a.done) for a in timeline.answers), default=0)
+    for second in range(last + 1):
+        c = bins[second]
+        mark = _mark(timeline, second)
+        rows.append(
+            f"| {second}{mark} | {c['2xx']} | {c['503']} | {c['other']} | {c['error']} | "
+            f"{slowest[second] * 1000:.0f} |"
+        )
+    return rows
+
+
+def _mark(timeline: Timeline, second: int) -> str:
+    if int(timeline.fault_issued) == second:
+        return " (fault)"
+    if int(timeline.back_done) == second:
+        return " (back)"
+    return ""
+
+
+def _kind(answer: Answer) -> str:
+    if answer.status == 0:
+        return "error"
+    if 200 <= answer.status < 300:
+        return "2xx"
+    return "503" if answer.status == 503 else "other"
+
+
+def summary(timeline: Timeline, log: Path) -> dict[str, str]:
+    """The run's figures: counts, times to the first 503 / first 200, the slowest answer."""
+    answers = timeline.answers
+    kinds = Counter(_kind(a) for a in answers)
+    statuses = Counter(a.status for a in answers if _kind(a) == "other")
+    errors = Counter(a.error for a in answers if a.status == 0)
+    first_503 = next((a.done for a in answers if a.status == 503), None)
+    after_back = [a for a in answers if a.done > timeline.back_done]
+    first_200 = next((a.done for a in after_back if a.status == 200), None)
+    last_bad = max((a.done for a in after_back if a.status != 200), default=None)
+    down = [a for a in answers if a.sent >= timeline.fault_done and a.done <= timeline.back_issued]
+    text = log.read_text(errors="replace")
+
+    def since(t: float | None, origin: float) -> str:
+        return "none" if t is None else f"{t - origin:.2f} s"
+
+    return {
+        "requests": str(len(answers)),
+        "2xx / 503 / other / errors": " / ".join(
+            str(kinds[k]) for k in ("2xx", "503", "other", "error")
+        ),
+        "other statuses": ", ".join(f"{s}: {n}" for s, n in statuses.items()) or "none",
+        "errors by type": ", ".join(f"{e}: {n}" for e, n in errors.items()) or "none",
+        "fault took (command)": f"{timeline.fault_done - timeline.fault_issued:.2f} s",
+        "first 503 after the fault began": since(first_503, timeline.fault_issued),
+        "back took (command)": f"{timeline.back_done - timeline.back_issued:.2f} s",
+        "first 200 after the database was back": since(first_200, timeline.back_done),
+        "last non-200 after the database was back": since(last_bad, timeline.back_done),
+        "200s while the database was down (from memory)": (
+            f"{sum(a.status == 200 for a in down)} of {len(down)}"
+        ),
+        "slowest answer": f"{max((a.done - a.sent for a in answers), default=0) * 1000:.0f} ms",
+        "server log: Traceback / 'database unavailable' / 'database is back'": (
+            f"{text.count('Traceback')} / {text.count('database unavailable')} / "
+            f"{text.count('database is back')}"
+        ),
+    }
+
+
+def run_once(
+    name: str, args: argparse.Namespace, cluster: Cluster, artifacts: str, logs: Path, port: int
+) -> list[str]:
+    """One run: a fresh ``recsys serve``, the load with its fault, the checks; report lines."""
+    fault, pre_ping = RUNS[name]
+    settings = {
+        "RECSYS_DATABASE_URL": cluster.url,
+        "RECSYS_ARTIFACT_URI": artifacts,
+        "RECSYS_MODELS": "als,popularity",
+        "RECSYS_DEFAULT_MODEL": "als",
+        "RECSYS_DB_POOL_PRE_PING": "true" if pre_ping else "false",
+    }
+    log = logs / f"serve-{name}.log"
+    workers = None if args.workers == "default" else int(args.workers)
+    with recsys_serve(settings, port, log, workers=workers) as pid:
+        n_workers = len(tree_pids(pid)) - 1
+        print(f"run {name}: {fault}, pre-ping {pre_ping}, {args.seconds} s ...", flush=True)
+        load_before = load_average()
+        timeline = asyncio.run(load(port, args, cluster, fault))
+        load_after = load_average()
+        checks = asyncio.run(after_checks(port, cluster.url))
+    title = (
+        f"### {name}: `{fault}` at {args.fault_at} s, back at {args.back_at} s, "
+        f"RECSYS_DB_POOL_PRE_PING={str(pre_ping).lower()}"
+    )
+    lines = [
+        title,
+        "",
+        f"recsys serve (default workers: {n_workers} processes besides the parent), "
+        f"{args.connections} connections, load average before {load_before}, after {load_after}",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in {**summary(timeline, log), **checks}.items()]
+    lines += [
+        "",
+        "| second | 2xx | 503 | other | errors | slowest ms |",
+        "|--:|--:|--:|--:|--:|--:|",
+    ]
+    lines += per_second(timeline, args.seconds)
+    return lines
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs", default="off,on,freeze", help=f"comma-separated of {','.join(RUNS)}"
+    )
+    parser.add_argument("--seconds", type=int, default=40, help="load duration")
+    parser.add_argument("--fault-at", type=float, default=10.0, help="second the database fails")
+    parser.add_argument("--back-at", type=float, default=25.0, help="second it returns")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", default="default", help="recsys serve --workers, or 'default'")
+    parser.add_argument("--pg-port", type=int, default=5491, help="port of the benchmark's cluster")
+    parser.add_argument("--port", type=int, default=8150, help="first HTTP port (one per run)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random user ids")
+    parser.add_argument(
+        "--log-dir", type=Path, help="keep each run's server log here (default: dropped)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("RECSYS_DATA_DIR", ROOT / "data"))
+    )
+    args = parser.parse_args()
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    if not runs or any(r not in RUNS for r in runs):
+        parser.error(f"--runs: comma-separated of {', '.join(RUNS)}")
+    args.runs = runs
+    if not 0 < args.fault_at < args.back_at < args.seconds <= 300:
+        parser.error("need 0 < --fault-at < --back-at < --seconds <= 300")
+    if not 1 <= args.connections <= 256:
+        parser.error("--connections: 1..256")
+    return args
+
+
+def main() -> None:
+    """Cluster, seed, train; each run; the report as Markdown."""
+    args = _parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root: the benchmark creates, stops and drops its own PostgreSQL cluster")
+    if not (args.data_dir / "ml-100k").is_dir():
+        sys.exit(f"ml-100k not found under {args.data_dir}: run `make data` first")
+    report: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="recsys-bench-outage-") as tmp:
+        work = Path(tmp)
+        with Cluster(args.pg_port).created() as cluster:
+            seed(cluster.url, args.data_dir)
+            artifacts = train_models(cluster.url, work / "artifacts", ("als", "popularity"))
+            for i, name in enumerate(args.runs):
+                logs = args.log_dir or work
+                logs.mkdir(parents=True, exist_ok=True)
+                report += run_once(name, args, cluster, artifacts, logs, args.port + i) + [""]
+                print("\n".join(report[-8:]), flush=True)
+    print()
+    print(" ".join(["uv run python benchmarks/outage.py", *sys.argv[1:]]))
+    print()
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()

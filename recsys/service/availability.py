@@ -107,10 +107,13 @@ class DatabaseAvailability:
                 logger.info("database is back")
 
         def _on_error(context: ExceptionContext) -> None:
-            # The driver's own timeout (command_timeout: a frozen database) and socket errors
-            # reach SQLAlchemy unwrapped, so it would put the connection back in the pool;
-            # call them disconnects so it is dropped and the pool re-validated.
-            if isinstance(context.original_exception, OSError) and not context.is_pre_ping:
+            # The driver's own timeout (command_timeout: a frozen database), socket errors and
+            # a protocol left in its error state by a shutdown (InternalClientError, see
+            # DISCONNECT_ERRORS) reach SQLAlchemy unwrapped, so it would put the connection
+            # back in the pool; call them disconnects so it is dropped and the pool
+            # re-validated.
+            unwrapped = (OSError, asyncpg.exceptions.InternalClientError)
+            if isinstance(context.original_exception, unwrapped) and not context.is_pre_ping:
                 context.is_disconnect = True
 
         event.listen(engine.sync_engine, "checkout", _on_checkout)

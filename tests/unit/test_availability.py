@@ -21,6 +21,8 @@ from recsys.service.availability import DatabaseAvailability, is_unavailable
         TimeoutError(),
         OSError(errno.EHOSTUNREACH, "No route to host"),
         OSError("Multiple exceptions: [Errno 111] ..., [Errno 99] ..."),
+        # A pooled connection whose protocol a shutdown's FATAL message left in its error state.
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation"),
     ],
 )
 def test_network_errors_mean_unavailable(exc: BaseException) -> None:

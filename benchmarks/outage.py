@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,7 +54,16 @@ ROUTE = "/users/{user}/recommendations?k=10"
 # A request still unanswered after this long counts as hung (the service's own bounds, the
 # connect and statement timeouts, are 5 s each by default).
 CLIENT_TIMEOUT_S = 20.0
-RUNS = {"off": ("stop", False), "on": ("stop", True), "freeze": ("freeze", False)}
+# Run name -> (fault, RECSYS_DB_POOL_PRE_PING, RECSYS_HISTORY_CACHE). "nocache" sends every
+# request's history query to the database (the raw-driver path), as the cache's default never
+# does while it is warm.
+RUNS = {
+    "off": ("stop", False, "warm"),
+    "on": ("stop", True, "warm"),
+    "freeze": ("freeze", False, "warm"),
+    "nocache": ("stop", False, "off"),
+    "freeze-nocache": ("freeze", False, "off"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +90,9 @@ class Timeline:
 class Cluster:
     """The benchmark's own PostgreSQL cluster: create, stop, start, freeze, thaw, drop."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, keep_log: Path) -> None:
         self.port = port
+        self._keep_log = keep_log  # copy the server's log here before the cluster is dropped
         self.url = f"postgresql+asyncpg://postgres@{HOST}:{port}/recsys"
 
     @contextmanager
@@ -113,6 +124,9 @@ class Cluster:
             yield self
         finally:
             self.thaw()  # a run interrupted mid-freeze must not leave stopped processes
+            log = Path(f"/var/log/postgresql/postgresql-{CLUSTER[0]}-{CLUSTER[1]}.log")
+            if log.exists():
+                shutil.copyfile(log, self._keep_log)
             _run(["pg_dropcluster", *CLUSTER, "--stop"], check=False)
 
     def pids(self) -> list[int]:
@@ -154,45 +168,57 @@ def seed(url: str, data_dir: Path) -> None:
 async def load(port: int, args: argparse.Namespace, cluster: Cluster, fault: str) -> Timeline:
     """``args.connections`` clients for ``args.seconds``, the fault injected on schedule."""
     timeline = Timeline()
-    limits = httpx.Limits(
-        max_connections=args.connections, max_keepalive_connections=args.connections
-    )
-    timeout = httpx.Timeout(CLIENT_TIMEOUT_S)
     rng = random.Random(args.seed)
-    async with httpx.AsyncClient(
-        base_url=f"http://{HOST}:{port}", limits=limits, timeout=timeout
-    ) as client:
-        start = time.monotonic()
+    start = time.monotonic()
 
-        async def one_client() -> None:
+    async def one_client() -> None:
+        # One client and one keep-alive connection per loop, as wrk does: in a shared pool a
+        # connection left idle past uvicorn's keep-alive timeout (5 s) races its close against
+        # the next request, and the client would count resets the server did not cause.
+        async with httpx.AsyncClient(
+            base_url=f"http://{HOST}:{port}",
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            timeout=httpx.Timeout(CLIENT_TIMEOUT_S),
+        ) as client:
             while (sent := time.monotonic() - start) < args.seconds:
                 path = ROUTE.format(user=rng.randint(1, N_USERS))
                 try:
                     response = await client.get(path)
                     answer = Answer(sent, time.monotonic() - start, response.status_code)
                 except httpx.TransportError as exc:
-                    answer = Answer(sent, time.monotonic() - start, 0, type(exc).__name__)
+                    answer = Answer(sent, time.monotonic() - start, 0, _describe(exc))
                 timeline.answers.append(answer)
 
-        async def schedule() -> None:
-            await asyncio.sleep(args.fault_at)
-            timeline.fault_issued = time.monotonic() - start
-            if fault == "stop":
-                await _command("pg_ctlcluster", *CLUSTER, "stop", "-m", "fast")
-            else:
-                cluster.freeze()
-            timeline.fault_done = time.monotonic() - start
-            await asyncio.sleep(max(0.0, args.back_at - timeline.fault_done))
-            timeline.back_issued = time.monotonic() - start
-            if fault == "stop":
-                await _command("pg_ctlcluster", *CLUSTER, "start")
-            else:
-                cluster.thaw()
-            timeline.back_done = time.monotonic() - start
+    async def schedule() -> None:
+        await asyncio.sleep(args.fault_at)
+        timeline.fault_issued = time.monotonic() - start
+        if fault == "stop":
+            await _command("pg_ctlcluster", *CLUSTER, "stop", "-m", "fast")
+        else:
+            cluster.freeze()
+        timeline.fault_done = time.monotonic() - start
+        await asyncio.sleep(max(0.0, args.back_at - timeline.fault_done))
+        timeline.back_issued = time.monotonic() - start
+        if fault == "stop":
+            await _command("pg_ctlcluster", *CLUSTER, "start")
+        else:
+            cluster.thaw()
+        timeline.back_done = time.monotonic() - start
 
-        await asyncio.gather(schedule(), *(one_client() for _ in range(args.connections)))
+    await asyncio.gather(schedule(), *(one_client() for _ in range(args.connections)))
     timeline.answers.sort(key=lambda a: a.done)
+    for a in timeline.answers:
+        if a.status == 0:
+            print(f"  error: sent {a.sent:.3f} s, after {a.done - a.sent:.3f} s: {a.error}")
     return timeline
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    # httpx's type, and the socket error under it (a reset, a refused connect, ...).
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and (cause.__cause__ or cause.__context__) is not None:
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
 
 
 async def _command(*cmd: str) -> None:
@@ -204,7 +230,7 @@ async def _command(*cmd: str) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed: {out.decode()}")
 
 
-async def after_checks(port: int, url: str) -> dict[str, str]:
+async def after_checks(port: int, url: str, history_cache: str) -> dict[str, str]:
     """Once the load is over: is the history cache listening again, and does a direct write
     reach every worker's answers (nothing stale)?"""
     base = f"http://{HOST}:{port}"
@@ -218,10 +244,10 @@ async def after_checks(port: int, url: str) -> dict[str, str]:
         while warm_in_a_row < 10 and time.monotonic() - began < 30:
             response = await client.get("/readyz")
             body = response.json()
-            ok = response.status_code == 200 and body.get("history_cache") == "warm"
+            ok = response.status_code == 200 and body.get("history_cache") == history_cache
             warm_in_a_row = warm_in_a_row + 1 if ok else 0
             await asyncio.sleep(0 if ok else 0.2)
-        checks["readyz ready + history cache warm (10 probes in a row)"] = (
+        checks[f"readyz ready + history_cache {history_cache} (10 probes in a row)"] = (
             f"after {time.monotonic() - began:.1f} s" if warm_in_a_row >= 10 else "NOT within 30 s"
         )
         user = 1
@@ -313,9 +339,11 @@ def summary(timeline: Timeline, log: Path) -> dict[str, str]:
         "back took (command)": f"{timeline.back_done - timeline.back_issued:.2f} s",
         "first 200 after the database was back": since(first_200, timeline.back_done),
         "last non-200 after the database was back": since(last_bad, timeline.back_done),
-        "200s while the database was down (from memory)": (
-            f"{sum(a.status == 200 for a in down)} of {len(down)}"
+        "fault / back (command began-returned, s)": (
+            f"{timeline.fault_issued:.2f}-{timeline.fault_done:.2f} / "
+            f"{timeline.back_issued:.2f}-{timeline.back_done:.2f}"
         ),
+        "200s while the database was down (from memory)": _down_200s(down),
         "slowest answer": f"{max((a.done - a.sent for a in answers), default=0) * 1000:.0f} ms",
         "server log: Traceback / 'database unavailable' / 'database is back'": (
             f"{text.count('Traceback')} / {text.count('database unavailable')} / "
@@ -324,17 +352,24 @@ def summary(timeline: Timeline, log: Path) -> dict[str, str]:
     }
 
 
+def _down_200s(down: list[Answer]) -> str:
+    ok = [a.done for a in down if a.status == 200]
+    span = f" (answered {min(ok):.2f}-{max(ok):.2f} s)" if ok else ""
+    return f"{len(ok)} of {len(down)}{span}"
+
+
 def run_once(
     name: str, args: argparse.Namespace, cluster: Cluster, artifacts: str, logs: Path, port: int
 ) -> list[str]:
     """One run: a fresh ``recsys serve``, the load with its fault, the checks; report lines."""
-    fault, pre_ping = RUNS[name]
+    fault, pre_ping, history_cache = RUNS[name]
     settings = {
         "RECSYS_DATABASE_URL": cluster.url,
         "RECSYS_ARTIFACT_URI": artifacts,
         "RECSYS_MODELS": "als,popularity",
         "RECSYS_DEFAULT_MODEL": "als",
         "RECSYS_DB_POOL_PRE_PING": "true" if pre_ping else "false",
+        "RECSYS_HISTORY_CACHE": history_cache,
     }
     log = logs / f"serve-{name}.log"
     workers = None if args.workers == "default" else int(args.workers)
@@ -344,10 +379,10 @@ def run_once(
         load_before = load_average()
         timeline = asyncio.run(load(port, args, cluster, fault))
         load_after = load_average()
-        checks = asyncio.run(after_checks(port, cluster.url))
+        checks = asyncio.run(after_checks(port, cluster.url, history_cache))
     title = (
         f"### {name}: `{fault}` at {args.fault_at} s, back at {args.back_at} s, "
-        f"RECSYS_DB_POOL_PRE_PING={str(pre_ping).lower()}"
+        f"RECSYS_DB_POOL_PRE_PING={str(pre_ping).lower()}, RECSYS_HISTORY_CACHE={history_cache}"
     )
     lines = [
         title,
@@ -371,7 +406,7 @@ def run_once(
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--runs", default="off,on,freeze", help=f"comma-separated of {','.join(RUNS)}"
+        "--runs", default="off,on,freeze,nocache", help=f"comma-separated of {','.join(RUNS)}"
     )
     parser.add_argument("--seconds", type=int, default=40, help="load duration")
     parser.add_argument("--fault-at", type=float, default=10.0, help="second the database fails")
@@ -409,12 +444,12 @@ def main() -> None:
     report: list[str] = []
     with tempfile.TemporaryDirectory(prefix="recsys-bench-outage-") as tmp:
         work = Path(tmp)
-        with Cluster(args.pg_port).created() as cluster:
+        logs = args.log_dir or work
+        logs.mkdir(parents=True, exist_ok=True)
+        with Cluster(args.pg_port, keep_log=logs / "postgresql.log").created() as cluster:
             seed(cluster.url, args.data_dir)
             artifacts = train_models(cluster.url, work / "artifacts", ("als", "popularity"))
             for i, name in enumerate(args.runs):
-                logs = args.log_dir or work
-                logs.mkdir(parents=True, exist_ok=True)
                 report += run_once(name, args, cluster, artifacts, logs, args.port + i) + [""]
                 print("\n".join(report[-8:]), flush=True)
     print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 
 import asyncpg
 import pytest
@@ -10,7 +11,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
-from recsys.service.availability import DatabaseAvailability, is_unavailable
+from recsys.service.availability import STRAGGLER_GRACE_S, DatabaseAvailability, is_unavailable
 
 
 @pytest.mark.parametrize(
@@ -92,3 +93,41 @@ def test_each_translated_failure_is_counted_by_kind() -> None:
     assert availability.translate(FileNotFoundError(errno.ENOENT, "x")) is None
     assert count() == before + 1
     assert availability.down
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_line_each_way_and_stragglers_after_a_return_are_not_a_new_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="recsys.service.availability")
+    clock = _Clock()
+    availability = DatabaseAvailability(clock=clock)
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "x")
+
+    def lines() -> list[str]:
+        return [r.getMessage().split(" (")[0] for r in caplog.records]
+
+    for _ in range(3):
+        assert availability.translate(refused) is not None
+    availability.handed_out()
+    assert lines() == ["database unavailable", "database is back"]
+    # A connect that began before the return fails a moment after it, then all is well.
+    clock.now += STRAGGLER_GRACE_S / 2
+    availability.translate(refused)
+    assert availability.down
+    availability.handed_out()
+    assert not availability.down
+    assert lines() == ["database unavailable", "database is back"]
+    # A new outage that begins inside the grace is announced once it outlasts it.
+    availability.translate(refused)
+    clock.now += STRAGGLER_GRACE_S
+    availability.translate(refused)
+    availability.handed_out()
+    assert lines() == ["database unavailable", "database is back"] * 2

@@ -57,6 +57,11 @@ CLIENT_TIMEOUT_S = 20.0
 # Run name -> (fault, RECSYS_DB_POOL_PRE_PING, RECSYS_HISTORY_CACHE). "nocache" sends every
 # request's history query to the database (the raw-driver path), as the cache's default never
 # does while it is warm.
+# The longest a request should wait on a database that answers nothing: the driver's command
+# timeout (RECSYS_DB_STATEMENT_TIMEOUT_MS 5 s + 1 s, recsys.db.session).
+SLOW_S = 6.0
+STALL_S = 1.0
+_TICK_S = 0.05
 RUNS = {
     "off": ("stop", False, "warm"),
     "on": ("stop", True, "warm"),
@@ -85,6 +90,10 @@ class Timeline:
     fault_done: float = 0.0  # the stop command returned / every process stopped
     back_issued: float = 0.0
     back_done: float = 0.0  # the start command returned (accepting connections) / SIGCONT sent
+    # (began, seconds) of each time the client's own event loop ran over STALL_S late: on this
+    # shared machine the client can be starved of CPU, and a request it meant to send during a
+    # stall longer than uvicorn's keep-alive timeout (5 s) finds its connection closed.
+    stalls: list[tuple[float, float]] = field(default_factory=list)
 
 
 class Cluster:
@@ -205,11 +214,19 @@ async def load(port: int, args: argparse.Namespace, cluster: Cluster, fault: str
             cluster.thaw()
         timeline.back_done = time.monotonic() - start
 
-    await asyncio.gather(schedule(), *(one_client() for _ in range(args.connections)))
+    async def watch_the_loop() -> None:
+        while (now := time.monotonic() - start) < args.seconds:
+            await asyncio.sleep(_TICK_S)
+            late = time.monotonic() - start - now - _TICK_S
+            if late > STALL_S:
+                timeline.stalls.append((now, late))
+
+    await asyncio.gather(
+        schedule(), watch_the_loop(), *(one_client() for _ in range(args.connections))
+    )
     timeline.answers.sort(key=lambda a: a.done)
-    for a in timeline.answers:
-        if a.status == 0:
-            print(f"  error: sent {a.sent:.3f} s, after {a.done - a.sent:.3f} s: {a.error}")
+    for a in [a for a in timeline.answers if a.status == 0][:20]:
+        print(f"  error: sent {a.sent:.3f} s, after {a.done - a.sent:.3f} s: {a.error}")
     return timeline
 
 
@@ -344,12 +361,34 @@ def summary(timeline: Timeline, log: Path) -> dict[str, str]:
             f"{timeline.back_issued:.2f}-{timeline.back_done:.2f}"
         ),
         "200s while the database was down (from memory)": _down_200s(down),
-        "slowest answer": f"{max((a.done - a.sent for a in answers), default=0) * 1000:.0f} ms",
+        "slowest answer": _slowest(answers),
+        f"client event-loop stalls over {STALL_S:.0f} s (began at, lasted)": (
+            ", ".join(f"{at:.1f} s: {late:.1f} s" for at, late in timeline.stalls) or "none"
+        ),
         "server log: Traceback / 'database unavailable' / 'database is back'": (
             f"{text.count('Traceback')} / {text.count('database unavailable')} / "
             f"{text.count('database is back')}"
         ),
     }
+
+
+def _slowest(answers: list[Answer]) -> str:
+    if not answers:
+        return "none"
+    slowest = max(answers, key=lambda a: a.done - a.sent)
+    over = sum(a.done - a.sent > SLOW_S for a in answers)
+    return (
+        f"{(slowest.done - slowest.sent) * 1000:.0f} ms (sent at {slowest.sent:.2f} s, "
+        f"status {slowest.status or slowest.error}); {over} over {SLOW_S:.0f} s"
+    )
+
+
+def _workers(log: Path) -> str:
+    # As `recsys serve` prints it ("Workers:        2").
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Workers:"):
+            return line.split()[-1]
+    return "?"
 
 
 def _down_200s(down: list[Answer]) -> str:
@@ -373,8 +412,7 @@ def run_once(
     }
     log = logs / f"serve-{name}.log"
     workers = None if args.workers == "default" else int(args.workers)
-    with recsys_serve(settings, port, log, workers=workers) as pid:
-        n_workers = len(tree_pids(pid)) - 1
+    with recsys_serve(settings, port, log, workers=workers):
         print(f"run {name}: {fault}, pre-ping {pre_ping}, {args.seconds} s ...", flush=True)
         load_before = load_average()
         timeline = asyncio.run(load(port, args, cluster, fault))
@@ -387,7 +425,7 @@ def run_once(
     lines = [
         title,
         "",
-        f"recsys serve (default workers: {n_workers} processes besides the parent), "
+        f"recsys serve --workers {args.workers} ({_workers(log)} workers), "
         f"{args.connections} connections, load average before {load_before}, after {load_after}",
         "",
         "| figure | value |",

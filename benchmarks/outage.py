@@ -4,8 +4,9 @@ Builds its own PostgreSQL 15 cluster (``pg_createcluster 15 outage -p 5491``; ne
 one), migrates and seeds it with ML-100K through ``recsys db upgrade``, trains als and
 popularity into a temp artifact folder, then per run starts ``recsys serve`` as users start it
 (default workers: one per CPU; the access log on) and sends ``--seconds`` of load from
-``--connections`` keep-alive connections (an asyncio + httpx client: wrk cannot count per
-second) to ``GET /users/{random 1..943}/recommendations?k=10``. At ``--fault-at`` seconds the
+``--connections`` keep-alive connections (an asyncio + httpx client, one client per
+connection: wrk cannot count per second) to ``GET /users/{random 1..943}/recommendations?k=10``
+(als, the default model). At ``--fault-at`` seconds the
 database fails, at ``--back-at`` it returns:
 
 - ``stop``: ``pg_ctlcluster 15 outage stop -m fast``, later ``start``;
@@ -15,15 +16,19 @@ database fails, at ``--back-at`` it returns:
 Reports per second 2xx / 503 / other statuses / transport errors (resets, closed without an
 answer, refused, client timeouts), the time to the first 503 after the fault, to the first
 200 and to the last non-200 after the return, the slowest answer, the 200s answered while the
-database was down (only the in-memory history cache can answer those), traceback lines in the
-server log, and two checks after the run: /readyz ready with the history cache warm again
-(the NOTIFY listener reconnected), and a rating written straight into the database excluded
-from the next answers on every worker (the cache not stale). Runs: pre-ping off and on with
-``stop``, then pre-ping off with ``freeze`` (``--runs`` picks).
+database was down (only the in-memory history cache can answer those), the client's own
+event-loop stalls, traceback and down/back lines in the server log, and two checks after the
+run: /readyz ready with the history cache warm again (the NOTIFY listener reconnected), and a
+rating written straight into the database excluded from the next answers on every worker (the
+cache not stale). Runs (``--runs``; ``RUNS`` below): ``off`` and ``on`` (RECSYS_DB_POOL_PRE_PING,
+``stop``), ``freeze``, and ``nocache`` (RECSYS_HISTORY_CACHE=off: every request queries);
+``freeze-nocache`` on demand.
 
 Run: ``make bench-outage`` or ``uv run python benchmarks/outage.py`` as root (it manages a
 PostgreSQL cluster: pg_createcluster / pg_ctlcluster; ML-100K under ./data: ``make data``).
-About 1 min of set-up, then ~70 s per run; the cluster is dropped at the end.
+About 1 min of set-up, then ~70 s per run; the cluster is dropped at the end (``--log-dir``
+keeps the server and PostgreSQL logs). Speed figures are the client's: on a shared 2-core
+machine the client, the server and PostgreSQL compete for the same cores.
 """
 
 from __future__ import annotations
@@ -337,6 +342,9 @@ def summary(timeline: Timeline, log: Path) -> dict[str, str]:
     first_503 = next((a.done for a in answers if a.status == 503), None)
     after_back = [a for a in answers if a.done > timeline.back_done]
     first_200 = next((a.done for a in after_back if a.status == 200), None)
+    # From the start command on; the 200s before the down window ended came from memory.
+    sent_since_start = [a for a in answers if a.sent >= timeline.back_issued]
+    first_200_since_start = next((a.done for a in sent_since_start if a.status == 200), None)
     last_bad = max((a.done for a in after_back if a.status != 200), default=None)
     down = [a for a in answers if a.sent >= timeline.fault_done and a.done <= timeline.back_issued]
     text = log.read_text(errors="replace")
@@ -354,6 +362,7 @@ def summary(timeline: Timeline, log: Path) -> dict[str, str]:
         "fault took (command)": f"{timeline.fault_done - timeline.fault_issued:.2f} s",
         "first 503 after the fault began": since(first_503, timeline.fault_issued),
         "back took (command)": f"{timeline.back_done - timeline.back_issued:.2f} s",
+        "first 200 sent after the start began": since(first_200_since_start, timeline.back_issued),
         "first 200 after the database was back": since(first_200, timeline.back_done),
         "last non-200 after the database was back": since(last_bad, timeline.back_done),
         "fault / back (command began-returned, s)": (

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from recsys.db import notify
 from recsys.db.session import create_engine
 from recsys.settings import Settings
-from tests.integration.served import serve
+from tests.integration.served import serve, settle
 from tests.support.proxy import TcpProxy
 from tests.support.training import train_into
 
@@ -45,20 +47,25 @@ async def proxy(faults_db: str) -> AsyncIterator[TcpProxy]:
         yield proxy
 
 
-@pytest.fixture
-async def client(
-    faults_db: str, store_dir: Path, proxy: TcpProxy
-) -> AsyncIterator[httpx.AsyncClient]:
+def _settings(
+    faults_db: str, store_dir: Path, proxy: TcpProxy, *, history_cache: Literal["warm", "off"]
+) -> Settings:
     proxied = make_url(faults_db).set(host="127.0.0.1", port=proxy.port)
-    settings = Settings(
+    return Settings(
         database_url=proxied.render_as_string(hide_password=False),
         artifact_uri=f"file://{store_dir}",
         models=("popularity",),
         default_model="popularity",
-        history_cache="off",
+        history_cache=history_cache,
         db_pool_pre_ping=False,
     )
-    async with serve(settings) as client:
+
+
+@pytest.fixture
+async def client(
+    faults_db: str, store_dir: Path, proxy: TcpProxy
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(_settings(faults_db, store_dir, proxy, history_cache="off")) as client:
         yield client
 
 
@@ -191,3 +198,59 @@ async def test_a_query_over_the_statement_timeout_answers_503(
     finally:
         await engine.dispose()
     assert (await client.get(PATHS[1])).status_code == 200
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    # Waits for an event (bounded), not a timing assertion: the event must happen at all.
+    for _ in range(200):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what}: not within 10 s")
+
+
+async def test_the_history_listener_survives_a_shutdown_message_and_nothing_goes_stale(
+    faults_db: str,
+    store_dir: Path,
+    proxy: TcpProxy,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # benchmarks/outage.py: the shutdown's FATAL message reached a worker's idle LISTEN
+    # connection first, its next ping raised InternalClientError, which killed the listener
+    # task without a word; the cache kept trusting itself, and after the outage that worker
+    # answered from histories no notification updated any more.
+    monkeypatch.setattr(notify, "PING_EVERY_S", 0.1)  # the listener's ping comes soon
+    caplog.set_level(logging.INFO, logger="recsys")
+    path = "/users/1/recommendations?k=2"
+    async with serve(_settings(faults_db, store_dir, proxy, history_cache="warm")) as client:
+        top = (await client.get(path)).json()["movies"][0]["id"]
+        await proxy.send_fatal("57P01", "terminating connection due to administrator command")
+
+        async def lost() -> bool:
+            return bool(_messages(caplog, "history notifications lost"))
+
+        await _until(lost, "the listener noticed")
+        await proxy.cut()  # the broken connections close; the database itself stays up
+
+        async def warm_and_answering() -> bool:
+            ready = await client.get("/readyz")
+            return ready.status_code == 200 and ready.json()["history_cache"] == "warm"
+
+        await _until(warm_and_answering, "the listener is back and the cache warm")
+        engine = create_engine(faults_db)
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(
+                    f"INSERT INTO ratings VALUES (1, {int(top)}, 5, now())"
+                )
+            await settle()
+            response = await client.get(path)
+            assert response.status_code == 200, response.text
+            assert top not in [m["id"] for m in response.json()["movies"]]
+        finally:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(
+                    f"DELETE FROM ratings WHERE user_id = 1 AND movie_id = {int(top)}"
+                )
+            await engine.dispose()

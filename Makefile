@@ -21,7 +21,7 @@ workers ?=
 retrain ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
-	test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events clean \
+	test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events bench-outage clean \
 	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
@@ -115,6 +115,9 @@ bench-seed: install ## Benchmark: seed migration vs raw COPY, 1M synthetic ratin
 
 bench-train: install ## Benchmark: the recsys train job vs implicit's bare fit, 1M synthetic ratings in PostgreSQL
 	$(RUN) python benchmarks/train.py
+
+bench-outage: install ## Benchmark: recsys serve under load while its own PostgreSQL cluster (port 5491) is stopped and frozen (root)
+	$(RUN) python benchmarks/outage.py
 
 # Deployment files, validated offline. Tools come from the `infra` dependency group (synced by
 # default); checkov runs pinned through `uv tool run` because its dependency tree would downgrade

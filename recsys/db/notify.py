@@ -55,6 +55,18 @@ _SYNC_PREFIX = "sync:"
 MISSING_TRIGGERS_RETRY_S = 60.0
 
 
+# What the driver raises on a lost or broken connection. InternalClientError: a shutdown's
+# FATAL message reached the idle connection before its close did, and asyncpg parked the
+# protocol in its error state (the next query: "another operation (2) is in progress"); the
+# ping can run into that before the close reaches the termination listener.
+_DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+_SYNC_ERRORS: tuple[type[Exception], ...] = (TimeoutError, OSError, *_DRIVER_ERRORS)
+
+
 class MissingTriggersError(RuntimeError):
     """The database was not migrated to 0004: writes would send no notifications."""
 
@@ -122,7 +134,7 @@ class HistoryListener:
                 async with self._lock:
                     await connection.execute(f"NOTIFY {CHANNEL}, '{marker}'")
                 await arrived
-        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        except _SYNC_ERRORS:
             return False
         finally:
             self._waiting.pop(marker, None)
@@ -144,7 +156,11 @@ class HistoryListener:
                     self._told_missing = True
                 await asyncio.sleep(MISSING_TRIGGERS_RETRY_S)
                 continue
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                # Whatever ended the connection, the task must live on: a listener that dies
+                # leaves the cache trusting what it holds with nobody telling it of writes
+                # (benchmarks/outage.py: InternalClientError from the ping, below, killed it,
+                # and one worker answered stale histories after the outage).
                 reason = f"{type(exc).__name__}: {exc}"
             else:
                 delay = RETRY_FIRST_S

@@ -49,13 +49,18 @@ WHERE u.id = $1
 
 # What a lost or refused connection raises from the driver itself: SQLSTATE class 08, the
 # 57P0x shutdown/crash errors a restart sends, and socket errors / timeouts (OSError covers
-# ConnectionError and TimeoutError).
+# ConnectionError and TimeoutError). And InternalClientError: a shutdown's FATAL message
+# reaches an idle pooled connection a moment before the socket closes; asyncpg, not expecting
+# a message while idle, parks the protocol in its error state, and the next query on it
+# fails with "cannot switch to state 12; another operation (2) is in progress"
+# (benchmarks/outage.py measured these as 500s). The connection can never be used again.
 DISCONNECT_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.PostgresConnectionError,  # includes ConnectionDoesNotExistError
     asyncpg.exceptions.InterfaceError,  # "connection is closed" (the socket went away)
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InternalClientError,
     OSError,
 )
 

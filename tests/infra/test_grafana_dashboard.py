@@ -65,8 +65,7 @@ async def client(
     module_tiny_db: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[httpx.AsyncClient]:
     folder = tmp_path_factory.mktemp("artifacts")
-    for model_type in ("item_knn", "popularity"):
-        await train_into(module_tiny_db, folder, model_type)
+    await train_into(module_tiny_db, folder, "item_knn", "popularity")
     settings = Settings(
         database_url=module_tiny_db,
         artifact_uri=f"file://{folder}",

@@ -39,8 +39,7 @@ BODY_ROUTES = ["/invocations", "/events", "/users/1/events"]
 @pytest.fixture(scope="module")
 async def settings(module_tiny_db: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder: Path = tmp_path_factory.mktemp("artifacts")
-    for model_type in ("item_knn", "popularity"):
-        await train_into(module_tiny_db, folder, model_type)
+    await train_into(module_tiny_db, folder, "item_knn", "popularity")
     return Settings(
         database_url=module_tiny_db,
         artifact_uri=f"file://{folder}",

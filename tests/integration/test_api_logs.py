@@ -35,8 +35,7 @@ Lines = Callable[[], list[dict[str, Any]]]
 @pytest.fixture(scope="module")
 async def store_dir(module_tiny_db: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("artifacts")
-    await train_into(module_tiny_db, folder, "popularity")
-    await train_into(module_tiny_db, folder, "als")
+    await train_into(module_tiny_db, folder, "popularity", "als")
     engine = create_engine(module_tiny_db)
     try:
         async with engine.begin() as connection:

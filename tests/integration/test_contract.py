@@ -83,8 +83,7 @@ COVERAGE_CHECKS: list[CheckFunction] = [
 @pytest.fixture(scope="module")
 async def artifacts(module_tiny_db: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("contract-artifacts")
-    for model_type in MODELS:
-        await train_into(module_tiny_db, folder, model_type)
+    await train_into(module_tiny_db, folder, *MODELS)
     return folder
 
 

@@ -90,8 +90,7 @@ def wait_for_pools(process: subprocess.Popen[bytes], *, not_pid: int | None) -> 
 async def test_two_workers_sum_gauges_keep_counts_and_forget_a_killed_worker(
     module_tiny_db: str, tmp_path: Path
 ) -> None:
-    artifacts = await train_into(module_tiny_db, tmp_path / "artifacts")
-    await train_into(module_tiny_db, artifacts, "item_knn")
+    artifacts = await train_into(module_tiny_db, tmp_path / "artifacts", "popularity", "item_knn")
     version = read_latest(LocalArtifactStore(artifacts), "popularity")
     engine = create_engine(module_tiny_db)
     async with engine.begin() as connection:

@@ -69,8 +69,7 @@ async def db_url(
 @pytest.fixture(scope="module")
 async def store_dir(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pages-artifacts")
-    for model_type in MODELS:
-        await train_into(db_url, folder, model_type)
+    await train_into(db_url, folder, *MODELS)
     return folder
 
 
@@ -445,8 +444,7 @@ async def test_the_pages_work_on_the_embedded_sqlite_default(
     url = f"sqlite+aiosqlite:///{tmp_path / 'recsys.db'}"
     await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
     store = tmp_path / "artifacts"
-    for model_type in MODELS:
-        await train_into(url, store, model_type)
+    await train_into(url, store, *MODELS)
     async with serve(settings_for(url, store, reports_dir, dataset="tiny")) as lite:
         page = await html_page(lite, "/ui/users/1")
         # User 1 rated 7 (newest), 1, 5, then 3 (tiny dataset's known order).

@@ -54,8 +54,7 @@ def chromium() -> Path:
 @pytest.fixture(scope="module")
 async def store_dir(ml100k_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("browser-artifacts")
-    for model_type in MODELS:
-        await train_into(ml100k_url, folder, model_type)
+    await train_into(ml100k_url, folder, *MODELS)
     return folder
 
 

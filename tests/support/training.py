@@ -11,16 +11,19 @@ from recsys.service.training import train
 from recsys.settings import DEFAULT_EVENT_WEIGHTS
 
 
-async def train_into(url: str, folder: Path, model_type: str = "popularity") -> Path:
-    """Fit ``model_type`` (default parameters and weights) on ``url``'s data into ``folder``."""
+async def train_into(url: str, folder: Path, *model_types: str) -> Path:
+    """Fit each of ``model_types`` (default: popularity; default parameters and weights) on
+    ``url``'s data into ``folder``, one after the other."""
     engine = create_engine(url)
+    sessions = create_session_factory(engine)
     try:
-        await train(
-            create_session_factory(engine),
-            weights=EventWeights(DEFAULT_EVENT_WEIGHTS),
-            model_type=model_type,
-            store=LocalArtifactStore(folder),
-        )
+        for model_type in model_types or ("popularity",):
+            await train(
+                sessions,
+                weights=EventWeights(DEFAULT_EVENT_WEIGHTS),
+                model_type=model_type,
+                store=LocalArtifactStore(folder),
+            )
     finally:
         await engine.dispose()
     return folder

@@ -20,6 +20,7 @@ from recsys.modeling.ann import InnerProductIndex, SearchMode
 from recsys.modeling.base import Histories, HistoryRow, Recommender, StateArrays
 from recsys.modeling.dataset import FloatArray, IndexArray, lookup, sorted_contains
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.fold_memo import FoldMemo
 from recsys.modeling.params import ModelParams, check_int
 from recsys.modeling.state import require_arrays
 from recsys.modeling.topk import top_k_candidates, top_k_row
@@ -67,6 +68,8 @@ class LatentFactorRecommender(Recommender[LP]):
         # at load if missing), or built on first use after fit.
         self._ann: InnerProductIndex | None = None
         self._ann_lock = threading.Lock()
+        # Per-request fold-ins by history (recsys.modeling.fold_memo); emptied with new factors.
+        self._fold_memo = FoldMemo()
 
     @property
     def user_factors(self) -> FloatArray:
@@ -157,7 +160,7 @@ class LatentFactorRecommender(Recommender[LP]):
         # _user_vectors for one request: folded in from the history, else the trained vector.
         known = user_index >= 0
         if row.cols.shape[0] and (self.folds_known_users or not known):
-            return self._fold_in_row(row.cols, row.weights)
+            return self._fold_memo.get(row.cols, row.weights, self._fold_in_row)
         return self.user_factors[user_index] if known else None
 
     @abstractmethod
@@ -185,6 +188,7 @@ class LatentFactorRecommender(Recommender[LP]):
             name: np.ascontiguousarray(value, dtype=np.float32) for name, value in extras.items()
         }
         self._ann = None  # new factors: a stale index must not answer
+        self._fold_memo = FoldMemo()  # nor a vector folded against the old ones
 
     def _state_arrays(self) -> StateArrays:
         arrays = {"user_factors": self.user_factors, "item_factors": self.item_factors}

@@ -147,22 +147,24 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     children[1].observe(seconds)
 
 
+def _child(
+    children: dict[tuple[str, str], Counter], counter: Counter, key: tuple[str, str]
+) -> Counter:
+    # `.labels()` validates and hashes on every call: each label pair's child is looked up once.
+    child = children.get(key)
+    if child is None:
+        child = children[key] = counter.labels(*key)
+    return child
+
+
 def count_recommendation(model: str, outcome: str) -> None:
     """One recommendation request for `model` (a configured type) ending in `outcome`."""
-    key = (model, outcome)
-    child = _recommendation_children.get(key)
-    if child is None:
-        child = _recommendation_children[key] = RECOMMENDATIONS.labels(*key)
-    child.inc()
+    _child(_recommendation_children, RECOMMENDATIONS, (model, outcome)).inc()
 
 
 def count_fallback(model: str, reason: str) -> None:
     """One answer the popularity fallback gave because `model` could not score the user."""
-    key = (model, reason)
-    child = _fallback_children.get(key)
-    if child is None:
-        child = _fallback_children[key] = FALLBACKS.labels(*key)
-    child.inc()
+    _child(_fallback_children, FALLBACKS, (model, reason)).inc()
 
 
 def count_reload(model: str, outcome: str) -> None:

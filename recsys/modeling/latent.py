@@ -25,8 +25,6 @@ from recsys.modeling.params import ModelParams, check_int
 from recsys.modeling.state import require_arrays
 from recsys.modeling.topk import top_k_candidates, top_k_row
 
-
-
 # Default catalogue size from which the latent models search the approximate index.
 ANN_MIN_ITEMS = 20_000
 

@@ -11,7 +11,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import HistoryRow, Recommender
-from recsys.modeling.dataset import BoolArray, FloatArray, IndexArray, InteractionMatrix, sorted_contains
+from recsys.modeling.dataset import (
+    BoolArray,
+    FloatArray,
+    IndexArray,
+    InteractionMatrix,
+    sorted_contains,
+)
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.state import StateArrays, require_arrays

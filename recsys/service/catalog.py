@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import MovieRecord, MovieRepository
-from recsys.service.filters import Eligibility, EligibilitySource
+from recsys.service.eligibility import Eligibility, EligibilitySource
 
 DEFAULT_MAX_MOVIES = 100_000
 # Ids per query when warming: one ANY(array) parameter each, well under any protocol limit.

@@ -23,6 +23,7 @@ from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import FloatArray, IdArray
 from recsys.modeling.explain import NO_ANCHOR
 from recsys.service.catalog import Movie, MovieCatalog
+from recsys.service.eligibility import RankingPlan, ranking_plan
 from recsys.service.errors import (
     FallbackUnavailableError,
     ModelUnavailableError,
@@ -32,7 +33,7 @@ from recsys.service.errors import (
     UnsupportedModelError,
 )
 from recsys.service.fallback import FALLBACK_MODEL, fallback_reason
-from recsys.service.filters import NO_FILTERS, FilterRequest, RankingPlan
+from recsys.service.filters import NO_FILTERS, FilterRequest
 from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.metrics import count_fallback, count_recommendation
 from recsys.service.registry import LoadedModel
@@ -241,15 +242,7 @@ class RecommenderService:
     ) -> RankingPlan:
         # The eligibility mask over ``model``'s items and the diversity setting of a request.
         eligibility = await self.catalog.eligibility(session.get)
-        criteria = await eligibility.criteria(filters, session.get)
-        excluded = list(excluded)
-        allowed = None
-        if filters.filters or excluded:
-            allowed = eligibility.mask(model, criteria, excluded=excluded)
-        features = eligibility.unit_genres(model) if filters.diversify > 0 else None
-        return RankingPlan(
-            model.item_ids, allowed, filters.diversify, features, filtered=filters.filters
-        )
+        return await ranking_plan(eligibility, model, filters, session.get, excluded=excluded)
 
     async def history(self, session: AsyncSession, user_id: int) -> History:
         """Everything a known user has rated or done so far (movie ids ascending).

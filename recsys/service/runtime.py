@@ -28,8 +28,8 @@ from recsys.modeling.registry import MODEL_TYPES
 from recsys.service.availability import DatabaseAvailability
 from recsys.service.cache_metrics import history_cache_metrics
 from recsys.service.catalog import MovieCatalog
+from recsys.service.eligibility import Eligibility
 from recsys.service.errors import ConfigurationError
-from recsys.service.filters import Eligibility
 from recsys.service.histories import HistoryCache
 from recsys.service.ingestion import EventIngester
 from recsys.service.pool_metrics import watch_pool

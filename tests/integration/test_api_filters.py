@@ -13,7 +13,10 @@ eligible movies in id order, which makes each filter's right answer obvious.
 
 from __future__ import annotations
 
+import asyncio
+import csv
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from recsys.api import create_app
+from recsys.cli import app
 from recsys.db.session import create_engine
 from recsys.settings import Settings
 from tests.support.datasets import TinyMovie, TinyRating, write_csv_dataset
@@ -53,13 +58,19 @@ def ratings() -> list[TinyRating]:
     return out
 
 
+@dataclass(frozen=True)
+class Toy:
+    url: str
+    store: Path
+
+
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
-async def client(
+async def toy(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     _pg_databases: Callable[[], Awaitable[str]],
     migrate: Callable[..., Awaitable[None]],
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> Toy:
     root = tmp_path_factory.mktemp(f"filters-{request.param}")
     data = write_csv_dataset(root / "data" / "filters", ratings=ratings(), movies=MOVIES)
     if request.param == "postgresql":
@@ -76,9 +87,14 @@ async def client(
     finally:
         await engine.dispose()
     store = await train_into(url, root / "artifacts", "popularity", "als", "item_knn")
+    return Toy(url, store)
+
+
+@pytest.fixture(scope="module")
+async def client(toy: Toy) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        database_url=url,
-        artifact_uri=f"file://{store}",
+        database_url=toy.url,
+        artifact_uri=f"file://{toy.store}",
         models=("popularity", "als", "item_knn"),
         default_model="popularity",
         history_cache="off",
@@ -242,3 +258,111 @@ def test_openapi_documents_the_filters(tmp_path: Path) -> None:
         assert "diversify" in names
     body = document["components"]["schemas"]["InvocationIn"]["properties"]
     assert {"genres", "exclude_genres", "year_min", "year_max", "exclude", "only"} <= set(body)
+
+
+async def run_cli(toy: Toy, *args: str) -> tuple[int, str, str]:
+    env = {
+        "RECSYS_DATABASE_URL": toy.url,
+        "RECSYS_ARTIFACT_URI": f"file://{toy.store}",
+        "RECSYS_MODELS": "popularity,als,item_knn",
+    }
+    # The CLI runs its own event loop: keep it off this test's loop.
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+async def test_cli_predict_takes_the_same_filters(toy: Toy) -> None:
+    code, out, err = await run_cli(
+        toy,
+        "predict",
+        "1",
+        "-m",
+        "popularity",
+        "-k",
+        "3",
+        "--genres",
+        "Comedy,Drama",
+        "--exclude-genres",
+        "Horror",
+        "--exclude",
+        "4",
+    )
+    assert code == 0, out + err
+    rows = [line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")]
+    assert rows[:3] == ["2", "6", "7"]
+    assert "3 of 5 eligible" in out
+    code, out, err = await run_cli(toy, "predict", "1", "-m", "popularity", "--only", "v006")
+    assert code == 0, out + err
+    assert [line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│")][
+        :1
+    ] == ["6"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--year-min", "2000", "--year-max", "1990"), "--year-min: 2000 is after year_max 1990"),
+        (("--genres", "Western"), "--genres: unknown genre 'Western'; known genres: Comedy, "),
+        (("--only", "v999"), "--only: no movie has the id 'v999'"),
+        (("--diversify", "1.5"), "--diversify: must be a number in 0..1"),
+        (("--exclude", ",".join(str(i) for i in range(1, 1002))), "--exclude: at most 1000"),
+    ],
+)
+async def test_cli_filter_errors_name_the_option(
+    toy: Toy, args: tuple[str, ...], message: str
+) -> None:
+    for target in (("1",), ("--all", "--out", str(toy.store.parent / "never.csv"))):
+        code, out, err = await run_cli(toy, "predict", *target, "-m", "popularity", *args)
+        assert code == 2, out + err
+        assert message in " ".join(err.split()), err
+    assert not (toy.store.parent / "never.csv").exists()
+
+
+async def test_cli_predict_all_filters_every_user(toy: Toy) -> None:
+    out_file = toy.store.parent / "filtered.csv"
+    code, out, err = await run_cli(
+        toy,
+        "predict",
+        "--all",
+        "-m",
+        "als",
+        "-k",
+        "2",
+        "--genres",
+        "Horror",
+        "--out",
+        str(out_file),
+    )
+    assert code == 0, out + err
+    with out_file.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_user: dict[int, list[int]] = {}
+    for row in rows:
+        by_user.setdefault(int(row["user_id"]), []).append(int(row["movie_id"]))
+    # Every movie written is a horror movie the user has not rated; users 2..4 rated all three
+    # (3, 5, 8 need users up to 9, 7 and 4), so have nothing left; user 1 gets two of them.
+    horror = {3, 5, 8}
+    assert all(set(movies) <= horror for movies in by_user.values())
+    assert len(by_user[1]) == 2
+    for user, movies in by_user.items():
+        rated = set(range(1, 13 - user)) if user >= 2 else {1}
+        assert not set(movies) & rated
+    assert 2 not in by_user and 3 not in by_user and 4 not in by_user
+    popular = toy.store.parent / "popular.csv"
+    code, out, err = await run_cli(
+        toy,
+        "predict",
+        "--all",
+        "-m",
+        "popularity",
+        "-k",
+        "3",
+        "--diversify",
+        "1",
+        "--out",
+        str(popular),
+    )
+    assert code == 0, out + err
+    with popular.open(newline="", encoding="utf-8") as handle:
+        first = [int(r["movie_id"]) for r in csv.DictReader(handle) if r["user_id"] == "1"]
+    assert first == [2, 3, 7]  # as GET /users/1/recommendations?k=3&diversify=1

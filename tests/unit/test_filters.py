@@ -20,9 +20,9 @@ from recsys.modeling.eligibility import Criteria, ItemCatalogue
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import MODEL_TYPES, create_model, model_class
 from recsys.modeling.toy import two_taste_groups, two_taste_items
+from recsys.service.eligibility import Eligibility
 from recsys.service.filters import (
     MAX_IDS,
-    Eligibility,
     FilterRequest,
     InvalidFilterError,
     filter_request,
@@ -146,9 +146,7 @@ def test_every_model_ranks_within_the_mask_before_the_cut(
             GROUP_A_USER, history=history, k=k, allowed=allowed
         )
         assert reference.tolist() == expected[:k]
-    batch, _ = model.recommend_batch(
-        [GROUP_A_USER], histories=[history], k=3, allowed=allowed
-    )
+    batch, _ = model.recommend_batch([GROUP_A_USER], histories=[history], k=3, allowed=allowed)
     assert [i for i in batch[0].tolist() if i != PAD_ID] == expected[:3]
     del full_scores
 
@@ -250,9 +248,7 @@ def test_query_parsing_reads_only_filter_parameters() -> None:
         ({"diversify": "much"}, "diversify", "0..1"),
     ],
 )
-def test_bad_query_values_name_the_parameter(
-    query: dict[str, str], param: str, words: str
-) -> None:
+def test_bad_query_values_name_the_parameter(query: dict[str, str], param: str, words: str) -> None:
     with pytest.raises(InvalidFilterError) as error:
         parse_filter_query(query)
     assert error.value.param == param
@@ -281,4 +277,3 @@ async def test_unknown_genres_list_the_known_ones() -> None:
     assert criteria == Criteria(
         genres=frozenset({"Drama"}), exclude=frozenset({7, 8}), only=frozenset({9})
     )
-

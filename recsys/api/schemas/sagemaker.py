@@ -13,12 +13,14 @@ _IDS = f"Movie ids or external ids, at most {MAX_IDS}; one that names no movie i
 class InvocationIn(BaseModel):
     """The video seed's SageMaker request: a user and how many items."""
 
-    model_config = ConfigDict(json_schema_extra={
+    model_config = ConfigDict(
+        json_schema_extra={
             "examples": [
                 {"user_id": "196", "k": 3},
                 {"user_id": "196", "k": 3, "genres": ["Comedy"], "year_min": 1990},
             ]
-        })
+        }
+    )
 
     user_id: IdOrExternalId = Field(
         description='The user\'s external id (`"u001"`), or our integer id. A string that is '

@@ -42,11 +42,11 @@ from recsys.modeling.dataset import (
 )
 from recsys.modeling.ease import EASERecommender
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.history import per_user_histories
 from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.timeline import ItemTimeline
-from recsys.modeling.history import per_user_histories
 from recsys.modeling.topk import check_allowed, check_k
 from recsys.modeling.two_stage.candidates import CandidateSet
 from recsys.modeling.two_stage.diagnostics import ranker_diagnostics

@@ -52,6 +52,11 @@ class Eligibility:
             )
         )
 
+    @property
+    def genre_names(self) -> tuple[str, ...]:
+        """The catalogue's genres, sorted (what ``genres=`` accepts)."""
+        return self.attributes.genre_names
+
     def items(self, model: Recommender[Any]) -> ItemCatalogue:
         """``model``'s item columns (computed on first use, kept while the model lives)."""
         aligned = self._aligned.get(model)

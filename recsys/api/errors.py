@@ -88,14 +88,16 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
     elif isinstance(exc, InvalidFilterError):
         # A bad filter is a bad parameter too: the query's on GET, the body's on POST.
         where = "body" if _request.method == "POST" else "query"
-        detail = [
-            {
-                "type": "invalid_filter",
-                "loc": [where, exc.param],
-                "msg": str(exc),
-                "input": encodable(exc.value),
-            }
-        ]
+        detail = encodable(
+            [
+                {
+                    "type": "invalid_filter",
+                    "loc": [where, exc.param],
+                    "msg": str(exc),
+                    "input": exc.value,
+                }
+            ]
+        )
     else:
         detail = str(exc)
     return JSONResponse(

@@ -11,6 +11,7 @@ resolves a request against the catalogue and makes the mask a model ranks within
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ QUERY_PARAMS = (*FILTER_PARAMS, DIVERSIFY)
 MAX_IDS = 1000
 YEAR_MIN, YEAR_MAX = 1800, 2200
 INT4_MAX = 2**31 - 1
+EXTERNAL_ID_MAX = 200  # as recsys data import-events stores them
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 MovieKey = int | str
 
@@ -133,6 +136,10 @@ def _keys(param: str, values: Sequence[MovieKey] | None) -> tuple[MovieKey, ...]
         if isinstance(value, bool):
             raise InvalidFilterError(param, "takes movie ids or external ids", value)
         key = value.strip() if isinstance(value, str) else value
+        if isinstance(key, str) and (len(key) > EXTERNAL_ID_MAX or _UNSTORABLE.search(key)):
+            # No stored external id is longer or holds NUL / a lone surrogate: refused here,
+            # before the look-up (PostgreSQL cannot even compare such a string).
+            raise InvalidFilterError(param, f"no movie has the id {key[:40]!r}", key[:40])
         if key == "" or (isinstance(key, int) and not 1 <= key <= INT4_MAX):
             raise InvalidFilterError(
                 param, f"takes movie ids in 1..{INT4_MAX} or external ids", value

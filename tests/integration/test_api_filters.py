@@ -366,3 +366,12 @@ async def test_cli_predict_all_filters_every_user(toy: Toy) -> None:
     with popular.open(newline="", encoding="utf-8") as handle:
         first = [int(r["movie_id"]) for r in csv.DictReader(handle) if r["user_id"] == "1"]
     assert first == [2, 3, 7]  # as GET /users/1/recommendations?k=3&diversify=1
+
+
+async def test_unstorable_or_overlong_external_ids_are_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    for value in ("v%00x", "%ED%A0%80", "v" * 201):
+        response = await client.get(f"/users/1/recommendations?only={value}")
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["query", "only"]

@@ -12,6 +12,7 @@ catalogue write.
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +29,9 @@ from recsys.modeling.eligibility import NO_CRITERIA, Criteria, ItemCatalogue
 from recsys.modeling.items import ItemAttributes
 from recsys.service.filters import INT4_MAX, FilterRequest, InvalidFilterError, MovieKey
 
+# Masks kept per model for the criteria seen last (a mask is one byte per item).
+MASK_CACHE = 256
+
 
 class Eligibility:
     """The catalogue's years and genres, and each model's columns of them (taken once)."""
@@ -41,6 +45,9 @@ class Eligibility:
         self._unit: weakref.WeakKeyDictionary[Recommender[Any], npt.NDArray[np.float32]] = (
             weakref.WeakKeyDictionary()
         )
+        self._masks: weakref.WeakKeyDictionary[
+            Recommender[Any], OrderedDict[Criteria, BoolArray]
+        ] = weakref.WeakKeyDictionary()
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Eligibility:
@@ -118,8 +125,27 @@ class Eligibility:
     def mask(
         self, model: Recommender[Any], criteria: Criteria, *, excluded: Iterable[int] = ()
     ) -> BoolArray:
-        """The items of ``model`` that ``criteria`` allow, less ``excluded`` movie ids."""
-        return self.items(model).eligible(criteria, excluded=excluded)
+        """The items of ``model`` that ``criteria`` allow, less ``excluded`` movie ids.
+
+        Read-only. Without ``excluded``, the masks of the latest ``MASK_CACHE`` criteria are
+        kept per model: a page's or a client's usual filters cost a dict look-up.
+        """
+        excluded = list(excluded)
+        if excluded:
+            allowed = self.items(model).eligible(criteria, excluded=excluded)
+            allowed.flags.writeable = False
+            return allowed
+        cache = self._masks.setdefault(model, OrderedDict())
+        allowed = cache.get(criteria)
+        if allowed is None:
+            allowed = self.items(model).eligible(criteria)
+            allowed.flags.writeable = False
+            cache[criteria] = allowed
+            if len(cache) > MASK_CACHE:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(criteria)
+        return allowed
 
 
 def _resolve(param: str, keys: Iterable[MovieKey], external: Mapping[str, int]) -> list[int]:

@@ -277,3 +277,18 @@ async def test_unknown_genres_list_the_known_ones() -> None:
     assert criteria == Criteria(
         genres=frozenset({"Drama"}), exclude=frozenset({7, 8}), only=frozenset({9})
     )
+
+
+def test_masks_are_kept_per_criteria_read_only_and_exclusions_are_never_cached(
+    models: dict[str, Recommender[Any]],
+) -> None:
+    eligibility = Eligibility(two_taste_items())
+    model = models["popularity"]
+    comedy = Criteria(genres=frozenset({"Comedy"}))
+    first = eligibility.mask(model, comedy)
+    assert eligibility.mask(model, Criteria(genres=frozenset({"Comedy"}))) is first
+    assert not first.flags.writeable
+    with_dislikes = eligibility.mask(model, comedy, excluded=[200])
+    assert with_dislikes is not first
+    assert model.item_ids[with_dislikes].tolist() == list(range(201, 208))
+    assert model.item_ids[eligibility.mask(model, comedy)].tolist() == list(range(200, 208))

@@ -136,16 +136,16 @@ class Eligibility:
             allowed.flags.writeable = False
             return allowed
         cache = self._masks.setdefault(model, OrderedDict())
-        allowed = cache.get(criteria)
-        if allowed is None:
-            allowed = self.items(model).eligible(criteria)
-            allowed.flags.writeable = False
-            cache[criteria] = allowed
-            if len(cache) > MASK_CACHE:
-                cache.popitem(last=False)
-        else:
+        kept = cache.get(criteria)
+        if kept is not None:
             cache.move_to_end(criteria)
-        return allowed
+            return kept
+        fresh = self.items(model).eligible(criteria)
+        fresh.flags.writeable = False
+        cache[criteria] = fresh
+        if len(cache) > MASK_CACHE:
+            cache.popitem(last=False)
+        return fresh
 
 
 def _resolve(param: str, keys: Iterable[MovieKey], external: Mapping[str, int]) -> list[int]:

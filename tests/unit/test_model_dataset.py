@@ -194,3 +194,19 @@ def test_history_validates_its_columns() -> None:
         History.of([1], [float("nan")])
     h = History.of([3, 4])
     assert h.movie_ids.dtype == np.int64 and h.ratings.tolist() == [1.0, 1.0] and len(h) == 2
+
+
+@pytest.mark.parametrize("slice_rows", [4, 1 << 20])
+def test_popularity_counts_every_entry_whatever_the_slice(
+    slice_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Popularity counts its matrix's entries in slices (a whole-column bincount copies it to
+    # intp); slices of 4 entries cut users and movies apart, the counts must not change.
+    from recsys.modeling import popularity
+
+    monkeypatch.setattr(popularity, "_COUNT_SLICE", slice_rows)
+    interactions = random_interactions(users=30, items=20, seed=2)
+    m = build_matrix(interactions, weighting="binary")
+    model = popularity.PopularityRecommender().fit(m)
+    per_movie = {int(i): int((interactions.movie_ids == i).sum()) for i in m.item_ids}
+    np.testing.assert_array_equal(model.counts, [per_movie[int(i)] for i in m.item_ids])

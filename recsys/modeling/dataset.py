@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,9 @@ from recsys.data.frames import Interactions
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.params import check_choice, check_float
 from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
+
+if TYPE_CHECKING:
+    from recsys.modeling.sequences import Sequences
 
 IdArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.intp]
@@ -173,6 +176,9 @@ class InteractionMatrix:
     source: Interactions | None = None
     # Movie years and genres, for models that read them (``needs_items``).
     items: ItemAttributes | None = None
+    # ``training_sequences`` of ``source`` when the builder already has them (two_stage's
+    # sources: a sort of every row saved per source); None: built from ``source`` on demand.
+    sequences: Sequences | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

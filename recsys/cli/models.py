@@ -31,7 +31,7 @@ from recsys.cli._filters import (
     refuse,
 )
 from recsys.cli._predict_all import predict_all
-from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
+from recsys.service.choices import ENGINES, MODEL_TYPES, WEIGHTING_KINDS, check_engine
 
 # The models, the database layer and the recommender are imported when a command runs, so that
 # `recsys --help` does not pay for implicit, scipy, pandas and SQLAlchemy.
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from recsys.service.filters import FilterRequest
     from recsys.service.recommend import Recommendations
     from recsys.service.registry import LoadedModel
+    from recsys.service.spark_training import SparkOptions
     from recsys.service.training import TrainReport
     from recsys.settings import Settings
 
@@ -73,12 +74,47 @@ def train_command(
     keep: Annotated[
         int, typer.Option(min=1, help="Versions of this model type to keep (newest first).")
     ] = 5,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help=f"What fits the model: {', '.join(ENGINES)}. spark fits als with pyspark's "
+            "ALS on RECSYS_SPARK_MASTER (default local[*]) and stores the same als artifact "
+            "(needs the spark group: uv sync --frozen --inexact --group spark, and Java 17)."
+        ),
+    ] = "implicit",
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="--engine spark: a Spark setting KEY=VALUE, repeatable, over RECSYS_SPARK_CONF "
+            "(e.g. --spark-conf spark.driver.memory=4g).",
+        ),
+    ] = None,
+    export_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine spark: where the Parquet export goes (file:///abs or gs://bucket/"
+            "prefix; default: the artifact store, under spark-exports/).",
+        ),
+    ] = None,
+    keep_export: Annotated[
+        bool, typer.Option(help="--engine spark: keep the Parquet export after the fit.")
+    ] = False,
 ) -> None:
     """Read every rating from the database, fit a model and store a new artifact version."""
     # Before any heavy import: a mistyped model type is refused at once.
     known_model_type(model_type)
+    try:
+        chosen = check_engine(engine, model_type)
+    except ValueError as exc:
+        bad_parameter("--engine", str(exc))
+    if chosen == "implicit" and (spark_conf or export_uri or keep_export):
+        bad_parameter(
+            "--spark-conf/--export-uri/--keep-export", "these go with --engine spark only"
+        )
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
+    extra_conf = _parse_spark_conf(spark_conf or [])
 
     import asyncio
 
@@ -87,12 +123,52 @@ def train_command(
 
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    spark = None
+    if chosen == "spark":
+        spark = _spark_options(settings, extra_conf, export_uri, keep_export=keep_export)
     with database_errors(settings.database_url):
         try:
-            report = asyncio.run(_train(settings, model_type, store, params, weighting_kind, keep))
+            report = asyncio.run(
+                _train(settings, model_type, store, params, weighting_kind, keep, spark)
+            )
         except (NoInteractionsError, ArtifactError, ValueError) as exc:
             fail(str(exc))
     _print_train_report(report)
+
+
+def _parse_spark_conf(pairs: list[str]) -> dict[str, str]:
+    conf: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            bad_parameter("--spark-conf", f"takes spark.KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value
+    return conf
+
+
+def _spark_options(
+    settings: Settings, conf: dict[str, str], export_uri: str | None, *, keep_export: bool
+) -> SparkOptions:
+    # pyspark and Java are checked before the database is read: a missing one costs nothing.
+    from recsys.service.artifacts import open_store
+    from recsys.service.spark_training import SparkOptions, SparkUnavailableError, check_spark
+
+    try:
+        check_spark()
+    except SparkUnavailableError as exc:
+        fail(str(exc))
+    export_store = None
+    if export_uri is not None:
+        try:
+            export_store = open_store(export_uri)
+        except ValueError as exc:
+            bad_parameter("--export-uri", str(exc))
+    return SparkOptions(
+        master=settings.spark_master,
+        conf={**settings.spark_conf, **conf},
+        export_store=export_store,
+        keep_export=keep_export,
+    )
 
 
 def predict_command(
@@ -176,16 +252,19 @@ async def _train(
     params: dict[str, Any],
     weighting: WeightingKind | None,
     keep: int,
+    spark: SparkOptions | None = None,
 ) -> TrainReport:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from recsys.service.runtime import open_runtime
+    from recsys.service.spark_training import SPARK_STAGES, train_spark
     from recsys.service.training import train
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     async with open_runtime(settings) as runtime:
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"training {model_type}", total=_STAGES)
+            stages = _STAGES if spark is None else SPARK_STAGES
+            task = progress.add_task(f"training {model_type}", total=stages)
             started = [0]
 
             def stage(message: str) -> None:
@@ -193,6 +272,17 @@ async def _train(
                 progress.update(task, description=message, completed=started[0])
                 started[0] += 1
 
+            if spark is not None:
+                return await train_spark(
+                    runtime.read_sessions,
+                    store=store,
+                    params=params,
+                    weighting=weighting,
+                    keep=keep,
+                    spark=spark,
+                    stage=stage,
+                    weights=runtime.weights,
+                )
             return await train(
                 runtime.read_sessions,
                 model_type=model_type,
@@ -281,7 +371,10 @@ def _print_train_report(report: TrainReport) -> None:
     table.add_row("artifact", info.uri)
     table.add_row("rows read", f"{report.rows_read:,}")
     table.add_row("users x movies", f"{report.n_users:,} x {report.n_items:,}")
+    table.add_row("engine", report.engine)
     table.add_row("read", f"{report.read_seconds:.2f} s")
+    if report.engine == "spark":
+        table.add_row("export", f"{report.export_seconds:.2f} s")
     table.add_row("fit", f"{report.fit_seconds:.2f} s")
     table.add_row("write", f"{report.write_seconds:.2f} s")
     if report.pruned:

@@ -21,14 +21,22 @@ workers ?=
 retrain ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
-	test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events bench-outage clean \
+	install-torch test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events bench-outage clean \
 	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-install: ## Install the locked dependencies into .venv (uv sync --frozen)
-	$(UV) sync --frozen
+# --inexact: sync adds and updates the locked default groups but removes nothing, so an optional
+# group installed on purpose (uv sync --frozen --inexact --group spark, or a local torch wheel)
+# survives every target that depends on install.
+install: ## Install the locked dependencies into .venv (uv sync --frozen --inexact; keeps optional groups)
+	$(UV) sync --frozen --inexact
+
+# torch is not in the lock: the index's default Linux build carries CUDA (GBs); sasrec trains on
+# the CPU build, from a wheel file or PyTorch's CPU wheel index (README, "sasrec and PyTorch").
+install-torch: install ## Add PyTorch for sasrec training (TORCH_WHEEL=path/to/torch-*+cpu*.whl or TORCH_INDEX=<CPU wheel index>)
+	$(UV) pip install --compile-bytecode $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(or $(TORCH_WHEEL),torch)
 
 data: install ## Fetch a dataset into ./data (dataset=ml-100k|ml-1m|ml-latest-small|ml-20m|ml-25m|ml-32m)
 	$(RUN) recsys data fetch $(dataset)

@@ -14,7 +14,13 @@ from recsys.evaluation.choices import (
     TUNING_METRICS,
     Feedback,
 )
-from recsys.modeling.registry import MODEL_TYPES, UnknownModelTypeError, check_model_type
+from recsys.modeling.registry import (
+    MODEL_TYPES,
+    UnknownModelTypeError,
+    check_model_type,
+    missing_package,
+    trainable_model_types,
+)
 from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
 
 __all__ = [
@@ -29,4 +35,6 @@ __all__ = [
     "UnknownModelTypeError",
     "WeightingKind",
     "check_model_type",
+    "missing_package",
+    "trainable_model_types",
 ]

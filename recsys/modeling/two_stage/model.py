@@ -60,10 +60,10 @@ from recsys.modeling.two_stage.serving import (
 from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
 from recsys.modeling.two_stage.serving_sources import RecencySource, serving_source
 from recsys.modeling.two_stage.sources import (
-    SOURCES,
     base_interactions,
     check_sources,
     fit_sources,
+    source_table,
 )
 from recsys.modeling.two_stage.training_data import (
     CandidateSources,
@@ -139,7 +139,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         withheld = scattered_holdout(matrix, sequences, self.params)
         base = base_interactions(matrix, self.params.periods, withheld=withheld)
         base_sources = CandidateSources(
-            fit_sources(base, matrix, ease_items=self.params.ease_items), self.params
+            fit_sources(
+                base,
+                matrix,
+                ease_items=self.params.ease_items,
+                sasrec=self.params.sasrec_source,
+            ),
+            self.params,
         )
         among = ranker_sample(sequences.n_rows, self.params)
         groups = ranker_groups(
@@ -155,7 +161,9 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.diagnostics = ranker_diagnostics(self._ranker, groups, split)
         self.diagnostics["ranker_users"] = int(np.unique(groups.users).shape[0])
         del groups
-        self._sources = fit_sources(source, matrix, ease_items=self.params.ease_items)
+        self._sources = fit_sources(
+            source, matrix, ease_items=self.params.ease_items, sasrec=self.params.sasrec_source
+        )
         self._candidate_sources = None
         self._serving = None
 
@@ -346,7 +354,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             last_items=self.params.last_items,
         )
         sources: dict[str, Recommender[Any]] = {}
-        for name, (cls, weighting) in SOURCES.items():
+        for name, (cls, weighting) in source_table(sasrec=self.params.sasrec_source).items():
             prefix = f"source-{name}-"
             part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             info = {"weighting": Weighting(kind=weighting).to_dict()}

@@ -69,7 +69,8 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"items {args.items}, hidden {args.hidden}, blocks {args.blocks}, max_len {args.max_len}, "
-        f"{args.requests} requests (history lengths 1..{args.max_len}), torch threads {args.threads}"
+        f"{args.requests} requests (history lengths 1..{args.max_len}), "
+        f"torch threads {args.threads}"
     )
     for name in ("numpy", "torch"):
         print(f"  {name}: median {med[name]:.0f} us/request")

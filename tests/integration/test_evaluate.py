@@ -12,7 +12,12 @@ from typer.testing import CliRunner
 from recsys.cli import app
 from recsys.data.synth import generate
 from recsys.data.writer import write_dataset as write_files
-from recsys.modeling.registry import MODEL_TYPES, missing_package, model_class, trainable_model_types
+from recsys.modeling.registry import (
+    MODEL_TYPES,
+    missing_package,
+    model_class,
+    trainable_model_types,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -110,7 +110,8 @@ class SASRecRecommender(Recommender[SASRecParams]):
         if cols.shape[0] == 0:
             return self._require_popularity().copy()
         latest = (cols[-self.weights.max_len :] + 1)[None, :]
-        return item_scores(self.weights, encode(self.weights, latest))[0]
+        scores: FloatArray = item_scores(self.weights, encode(self.weights, latest))[0]
+        return scores
 
     def _score_sequences(
         self, user_index: IndexArray, weighted: sp.csr_matrix, sequences: Sequences

@@ -35,8 +35,11 @@ class SASRecParams(ModelParams):
     # reorders items with equal timestamps at random instead.
     shuffle_ties: bool = True
     random_state: int = 42
-    # Torch's intra-op threads while fitting (serving is numpy and needs none).
-    num_threads: int = 2
+    # Torch's intra-op threads while fitting (serving is numpy and needs none). One: on this
+    # project's shared 2-core machine (load 20) two threads took 2x the wall time and ~3x the
+    # CPU of one per ML-100K epoch (OpenMP threads spin while the other waits for a core), with
+    # identical losses; pass 2 on a quiet machine.
+    num_threads: int = 1
 
     def __post_init__(self) -> None:
         check_int("sasrec", "max_len", self.max_len, low=1, high=10_000)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from recsys.modeling.sasrec.network import BLOCK_ARRAYS, LN_EPS, Weights
+from recsys.modeling.sasrec.network import BLOCK_ARRAYS, F32, LN_EPS, Weights
 
 
 class _Block(nn.Module):
@@ -83,8 +83,9 @@ class SASRecNet(nn.Module):
     def to_weights(self) -> Weights:
         """The numpy arrays network.encode reads (linear weights transposed to (in, out))."""
 
-        def f32(t: torch.Tensor) -> np.ndarray:  # type: ignore[type-arg]
-            return t.detach().cpu().numpy().astype(np.float32, copy=True)
+        def f32(t: torch.Tensor) -> F32:
+            out: F32 = t.detach().cpu().numpy().astype(np.float32, copy=True)
+            return out
 
         blocks = []
         for block in self.blocks:

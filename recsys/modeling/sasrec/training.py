@@ -102,7 +102,7 @@ def _tie_order(sequences: Sequences, rng: np.random.Generator, *, shuffle: bool)
     # Entry order by (row, time, key): key = position (the given (time, movie id) order) or
     # a random draw, which reorders items that share a timestamp.
     n = sequences.cols.shape[0]
-    key: npt.NDArray[np.float64] = rng.random(n) if shuffle else np.arange(n, dtype=np.float64)
+    key = np.asarray(rng.random(n) if shuffle else np.arange(n), dtype=np.float64)
     order: IndexArray = np.lexsort((key, sequences.times, sequences.rows())).astype(np.intp)
     return order
 

@@ -3,6 +3,7 @@ emulator and the HTTP API, as every other model type (the tiny seeded dataset; s
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import uuid
 from pathlib import Path
@@ -81,8 +82,10 @@ def test_train_and_predict_through_the_gcs_emulator(
 
 
 async def test_the_api_serves_it(cli_env: Path, migrated_db: str) -> None:
+    # The CLI runs its own event loop: from this async test, in a worker thread.
     for model_type in ("sasrec", "popularity"):
-        code, out = run_cli("train", "-m", model_type, *(SMALL if model_type == "sasrec" else ()))
+        extra = SMALL if model_type == "sasrec" else ()
+        code, out = await asyncio.to_thread(run_cli, "train", "-m", model_type, *extra)
         assert code == 0, out
     settings = Settings(
         database_url=migrated_db,

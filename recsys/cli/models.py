@@ -19,6 +19,18 @@ from recsys.cli._common import (
     known_version,
     load_settings,
 )
+from recsys.cli._filters import (
+    Diversify,
+    Exclude,
+    ExcludeGenres,
+    Genres,
+    Only,
+    YearMax,
+    YearMin,
+    filter_options,
+    refuse,
+)
+from recsys.cli._predict_all import predict_all
 from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
 
 # The models, the database layer and the recommender are imported when a command runs, so that
@@ -26,7 +38,7 @@ from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
 if TYPE_CHECKING:
     from recsys.service.artifacts import ArtifactStore
     from recsys.service.choices import WeightingKind
-    from recsys.service.datasets import Interactions
+    from recsys.service.filters import FilterRequest
     from recsys.service.recommend import Recommendations
     from recsys.service.registry import LoadedModel
     from recsys.service.training import TrainReport
@@ -105,12 +117,32 @@ def predict_command(
         ),
     ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file for --all.")] = None,
+    genres: Genres = None,
+    exclude_genres: ExcludeGenres = None,
+    year_min: YearMin = None,
+    year_max: YearMax = None,
+    exclude: Exclude = None,
+    only: Only = None,
+    diversify: Diversify = None,
 ) -> None:
-    """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
+    """Print a user's top-k unrated movies with titles and genres, or write every user's (--all).
+
+    The filters are the API's (genres, years, exclude / allow lists, diversify), applied inside
+    the ranking: k movies whenever k are eligible.
+    """
     target = _predict_target(user_id, all_users=all_users, out=out)
     known_model_type(model_type)
     if version is not None:
         known_version(version, parameter="--version")
+    filters = filter_options(
+        genres=genres,
+        exclude_genres=exclude_genres,
+        year_min=year_min,
+        year_max=year_max,
+        exclude=exclude,
+        only=only,
+        diversify=diversify,
+    )
 
     import asyncio
 
@@ -118,15 +150,22 @@ def predict_command(
 
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    from recsys.service.filters import InvalidFilterError
+
     models = _load_models(store, model_type, version)
-    if isinstance(target, Path):
-        _predict_all(settings, models, model_type, k, target)
-        return
-    with database_errors(settings.database_url):
-        try:
-            result = asyncio.run(_recommend(settings, models, target, model_type, k))
-        except ServiceError as exc:
-            fail(str(exc))
+    try:
+        if isinstance(target, Path):
+            predict_all(settings, models, model_type, k, target, filters)
+            return
+        with database_errors(settings.database_url):
+            try:
+                result = asyncio.run(_recommend(settings, models, target, model_type, k, filters))
+            except InvalidFilterError:
+                raise
+            except ServiceError as exc:
+                fail(str(exc))
+    except InvalidFilterError as exc:
+        refuse(exc)
     _print_recommendations(result)
 
 
@@ -167,7 +206,12 @@ async def _train(
 
 
 async def _recommend(
-    settings: Settings, models: dict[str, LoadedModel], user_id: int, model_type: str, k: int
+    settings: Settings,
+    models: dict[str, LoadedModel],
+    user_id: int,
+    model_type: str,
+    k: int,
+    filters: FilterRequest | None,
 ) -> Recommendations:
     from recsys.service.registry import ModelRegistry
     from recsys.service.runtime import open_runtime
@@ -176,7 +220,9 @@ async def _recommend(
         open_runtime(settings, registry=ModelRegistry.of(models)) as runtime,
         runtime.read_sessions() as session,
     ):
-        return await runtime.service.recommend(session, user_id, model_type=model_type, k=k)
+        return await runtime.service.recommend(
+            session, user_id, model_type=model_type, k=k, filters=filters
+        )
 
 
 def _predict_target(user_id: int | None, *, all_users: bool, out: Path | None) -> int | Path:
@@ -190,46 +236,6 @@ def _predict_target(user_id: int | None, *, all_users: bool, out: Path | None) -
     if out is not None and not all_users:
         fail("--out goes with --all")
     return out if out is not None else cast(int, user_id)
-
-
-def _predict_all(
-    settings: Settings, models: dict[str, LoadedModel], model_type: str, k: int, out: Path
-) -> None:
-    # Every rating from the database is every user's history; scoring is chunked and vectorised.
-    import asyncio
-
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from recsys.service.batch import count_users, iter_top_k, write_top_k_csv
-    from recsys.service.fallback import FALLBACK_MODEL
-    from recsys.service.runtime import open_runtime
-    from recsys.service.training import read_interactions
-
-    async def export() -> Interactions:
-        async with open_runtime(settings) as runtime:
-            return await read_interactions(runtime.read_sessions, runtime.weights)
-
-    with database_errors(settings.database_url):
-        interactions = asyncio.run(export())
-    if len(interactions) == 0:
-        fail("no ratings or events to predict from: seed a dataset first (recsys db upgrade)")
-    model = models[model_type].model
-    fallback = models.get(FALLBACK_MODEL) if model_type != FALLBACK_MODEL else None
-    n_users = count_users(interactions)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(f"{model_type}: top-{k} of {n_users:,} users", total=n_users)
-        chunks = iter_top_k(model, interactions, k=k, fallback=fallback.model if fallback else None)
-        summary = write_top_k_csv(chunks, out, advance=lambda n: progress.advance(task, n))
-    note = f", {summary.fallback_users:,} from the popularity fallback" if fallback else ""
-    if summary.empty_users:
-        note += f", {summary.empty_users:,} without any recommendation"
-    _out.print(
-        f"wrote {summary.rows:,} rows for {summary.users:,} users to {out} "
-        f"in {summary.seconds:.1f} s ({model_type} {models[model_type].version}{note})",
-        highlight=False,
-        soft_wrap=True,
-    )
 
 
 def _load_models(
@@ -287,6 +293,8 @@ def _print_recommendations(result: Recommendations) -> None:
     note = (
         " (popularity fallback: the model has no history for this user)" if result.fallback else ""
     )
+    if result.eligible is not None:
+        note += f"; {len(result.movies)} of {result.eligible} eligible"
     table = Table(
         title=f"user {result.user_id}: top {len(result.movies)} from {result.model} "
         f"{result.model_version}{note}",

@@ -19,7 +19,7 @@ from recsys.modeling.sasrec.params import SASRecParams
 from recsys.modeling.search import Choice, LogUniform, SearchSpace, Uniform
 from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.state import StateArrays, require_arrays
-from recsys.modeling.topk import check_k, top_k_row
+from recsys.modeling.topk import check_allowed, check_k, top_k_row
 
 # Histories scored per numpy block in batch scoring: (rows, max_len, hidden) float32 temporaries.
 _ROWS_PER_BLOCK = 256
@@ -88,10 +88,17 @@ class SASRecRecommender(Recommender[SASRecParams]):
     # -- scoring ------------------------------------------------------------------------------
 
     def recommend(
-        self, user_id: int, *, history: History | None = None, k: int = 10
+        self,
+        user_id: int,
+        *,
+        history: History | None = None,
+        k: int = 10,
+        allowed: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[IdArray, FloatArray]:
-        """Top-k for one request: the history in (time, movie id) order, encoded in numpy."""
+        """Top-k for one request: the history in (time, movie id) order, encoded in numpy;
+        ``allowed`` (a bool per item) restricts the ranking before the cut."""
         check_k(k)
+        check_allowed(allowed, self.n_items)
         history = history if history is not None else History.empty()
         cols = lookup(self.item_ids, history.movie_ids)
         known = cols >= 0
@@ -101,6 +108,8 @@ class SASRecRecommender(Recommender[SASRecParams]):
             cols = cols[order]
         scores = self.sequence_scores(cols)
         scores[cols] = -np.inf
+        if allowed is not None:
+            scores[~allowed] = -np.inf
         top, top_scores = top_k_row(scores, k)
         return self.item_ids[top], top_scores
 

@@ -22,7 +22,7 @@ retrain ?=
 engine ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
-	test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-train-spark bench-events bench-outage clean install-spark \
+	install-torch test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-train-spark bench-events bench-outage clean install-spark \
 	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
@@ -36,6 +36,11 @@ install: ## Install the locked dependencies into .venv (uv sync --frozen --inexa
 
 install-spark: ## Also install the optional spark group (pyspark, pyarrow) for recsys train --engine spark (needs Java 17)
 	$(UV) sync --frozen --inexact --group spark
+
+# torch is not in the lock: the index's default Linux build carries CUDA (GBs); sasrec trains on
+# the CPU build, from a wheel file or PyTorch's CPU wheel index (README, "sasrec and PyTorch").
+install-torch: install ## Add PyTorch for sasrec training (TORCH_WHEEL=path/to/torch-*+cpu*.whl or TORCH_INDEX=<CPU wheel index>)
+	$(UV) pip install --compile-bytecode $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(or $(TORCH_WHEEL),torch)
 
 data: install ## Fetch a dataset into ./data (dataset=ml-100k|ml-1m|ml-latest-small|ml-20m|ml-25m|ml-32m)
 	$(RUN) recsys data fetch $(dataset)

@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.cli._common import fail, load_settings
-from recsys.service.choices import MODEL_TYPES, PROTOCOLS, UnknownModelTypeError, check_model_type
+from recsys.service.choices import (
+    MODEL_TYPES,
+    PROTOCOLS,
+    UnknownModelTypeError,
+    check_model_type,
+    missing_package,
+    trainable_model_types,
+)
 
 # The evaluation and model packages (scipy, pandas, implicit, ...) are imported when the
 # command runs, so that `recsys --help` does not pay for them.
@@ -192,7 +199,13 @@ class _BarProgress:
 def _model_types(models: str) -> list[str]:
     names = [part.strip() for part in models.split(",") if part.strip()]
     if names == ["all"]:
-        return list(MODEL_TYPES)  # registration order, not the help's sorted copy
+        # Registration order, not the help's sorted copy; a type whose optional package is
+        # missing is left out with a line saying what to install (asked for by name, it fails).
+        for name in MODEL_TYPES:
+            hint = missing_package(name)
+            if hint is not None:
+                Console(stderr=True).print(f"{name} left out of 'all': {hint}")
+        return list(trainable_model_types())
     if not names or "all" in names:
         fail(f"--models takes 'all' or model types separated by commas, got {models!r}")
     for name in names:
@@ -205,6 +218,9 @@ def _known(model_type: str) -> None:
         check_model_type(model_type)
     except UnknownModelTypeError as exc:
         fail(str(exc))
+    hint = missing_package(model_type)
+    if hint is not None:
+        fail(hint)
 
 
 def _parse_params(pairs: list[str], model_types: list[str]) -> dict[str, dict[str, Any]]:

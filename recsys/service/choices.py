@@ -15,7 +15,13 @@ from recsys.evaluation.choices import (
     Feedback,
 )
 from recsys.modeling.engines import ENGINES, Engine, check_engine
-from recsys.modeling.registry import MODEL_TYPES, UnknownModelTypeError, check_model_type
+from recsys.modeling.registry import (
+    MODEL_TYPES,
+    UnknownModelTypeError,
+    check_model_type,
+    missing_package,
+    trainable_model_types,
+)
 from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
 
 __all__ = [
@@ -33,4 +39,6 @@ __all__ = [
     "WeightingKind",
     "check_engine",
     "check_model_type",
+    "missing_package",
+    "trainable_model_types",
 ]

@@ -62,10 +62,10 @@ from recsys.modeling.two_stage.serving import (
 from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
 from recsys.modeling.two_stage.serving_sources import RecencySource, serving_source
 from recsys.modeling.two_stage.sources import (
-    SOURCES,
     base_rows,
     check_sources,
     fit_sources,
+    source_table,
 )
 from recsys.modeling.two_stage.training_data import (
     CandidateSources,
@@ -143,7 +143,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         # the base rows' taken from it, and both handed to the sequence sources.
         base, base_sequences = base_rows(matrix, sequences, self.params.periods, withheld=withheld)
         base_sources = CandidateSources(
-            fit_sources(base, matrix, ease_items=self.params.ease_items, sequences=base_sequences),
+            fit_sources(
+                base,
+                matrix,
+                ease_items=self.params.ease_items,
+                sequences=base_sequences,
+                sasrec=self.params.sasrec_source,
+            ),
             self.params,
         )
         del base_sequences
@@ -162,7 +168,11 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.diagnostics["ranker_users"] = int(np.unique(groups.users).shape[0])
         del groups
         self._sources = fit_sources(
-            source, matrix, ease_items=self.params.ease_items, sequences=sequences
+            source,
+            matrix,
+            ease_items=self.params.ease_items,
+            sequences=sequences,
+            sasrec=self.params.sasrec_source,
         )
         self._candidate_sources = None
         self._serving = None
@@ -391,7 +401,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             last_items=self.params.last_items,
         )
         sources: dict[str, Recommender[Any]] = {}
-        for name, (cls, weighting) in SOURCES.items():
+        for name, (cls, weighting) in source_table(sasrec=self.params.sasrec_source).items():
             prefix = f"source-{name}-"
             part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             info = {"weighting": Weighting(kind=weighting).to_dict()}

@@ -192,3 +192,47 @@ def test_catalogue_check_names_the_ease_limit() -> None:
     model.check_catalogue(20_000)
     with pytest.raises(ValueError, match=r"30,000 items exceed ease\.max_items = 20,000"):
         model.check_catalogue(62_423)
+
+
+def test_a_repeat_history_is_ranked_once_and_a_changed_one_again(
+    model: TwoStageRecommender, data: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model._serving = None
+    user = int(data.user_ids[0])
+    own = data.user_ids == user
+    history = History.of(data.movie_ids[own], data.ratings[own], data.timestamps[own])
+    ranked = []
+    original = model._rank_one
+    monkeypatch.setattr(model, "_rank_one", lambda *a: ranked.append(1) or original(*a))
+    first = model.recommend(user, history=history, k=K)
+    again = model.recommend(user, history=history, k=K)
+    assert len(ranked) == 1 and len(model.serving_model().ranked) == 1
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    # One more rating, a later time, another weight, another user: each a new ranking, and
+    # each the batch path's answer.
+    unseen = int(np.setdiff1d(np.unique(data.movie_ids), history.movie_ids)[0])
+    changed = [
+        (
+            user,
+            History.of(
+                [*history.movie_ids, unseen],
+                [*history.ratings, 1.0],
+                [*history.timestamps, int(history.timestamps.max()) + 1],
+            ),
+        ),
+        (user, History.of(history.movie_ids, history.ratings, history.timestamps + 1)),
+        (user, History.of(history.movie_ids, history.ratings * 2, history.timestamps)),
+        (int(data.user_ids[~own][0]), history),
+    ]
+    for n, (who, other) in enumerate(changed, start=2):
+        ids, scores = model.recommend(who, history=other, k=K)
+        assert len(ranked) == n
+        batch_ids, batch_scores = model.recommend_batch([who], histories=[other], k=K)
+        keep = np.isfinite(batch_scores[0])
+        np.testing.assert_array_equal(ids, batch_ids[0][keep])
+        np.testing.assert_allclose(scores, batch_scores[0][keep], rtol=0, atol=1e-5)
+    # The remembered arrays are shared: read-only.
+    candidates, _ = next(iter(model.serving_model().ranked._values.values()))[0]
+    assert not candidates.cols.flags.writeable
+    model._serving = None

@@ -55,6 +55,7 @@ from recsys.modeling.two_stage.serving import (
     ServingModel,
     dense_row,
     explain_anchors,
+    ranked_nbytes,
     top_k_answer,
 )
 from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
@@ -213,7 +214,10 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         history = history if history is not None else History.empty()
         serving = self.serving_model()
         one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
-        candidates, ranked = self._rank_one(one, int(lookup(self.user_ids, [user_id])[0]))
+        user_index = int(lookup(self.user_ids, [user_id])[0])
+        candidates, ranked = serving.ranked.get(
+            one.key(user_index), lambda: self._rank_one(one, user_index), ranked_nbytes
+        )
         top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
         return self.item_ids[top], scores
 

@@ -10,6 +10,7 @@ with the item-item matrices dense (small catalogues) or gathered from CSR arrays
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -200,10 +201,16 @@ def test_a_repeat_history_is_ranked_once_and_a_changed_one_again(
     model._serving = None
     user = int(data.user_ids[0])
     own = data.user_ids == user
-    history = History.of(data.movie_ids[own], data.ratings[own], data.timestamps[own])
-    ranked = []
+    movies, ratings, times = data.movie_ids[own], data.ratings[own], data.timestamps[own]
+    history = History.of(movies, ratings, times)
+    ranked: list[int] = []
     original = model._rank_one
-    monkeypatch.setattr(model, "_rank_one", lambda *a: ranked.append(1) or original(*a))
+
+    def counting(*args: Any) -> Any:
+        ranked.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(model, "_rank_one", counting)
     first = model.recommend(user, history=history, k=K)
     again = model.recommend(user, history=history, k=K)
     assert len(ranked) == 1 and len(model.serving_model().ranked) == 1
@@ -211,18 +218,16 @@ def test_a_repeat_history_is_ranked_once_and_a_changed_one_again(
     np.testing.assert_array_equal(first[1], again[1])
     # One more rating, a later time, another weight, another user: each a new ranking, and
     # each the batch path's answer.
-    unseen = int(np.setdiff1d(np.unique(data.movie_ids), history.movie_ids)[0])
+    unseen = int(np.setdiff1d(np.unique(data.movie_ids), movies)[0])
     changed = [
         (
             user,
             History.of(
-                [*history.movie_ids, unseen],
-                [*history.ratings, 1.0],
-                [*history.timestamps, int(history.timestamps.max()) + 1],
+                np.r_[movies, unseen], np.r_[ratings, 1.0], np.r_[times, int(times.max()) + 1]
             ),
         ),
-        (user, History.of(history.movie_ids, history.ratings, history.timestamps + 1)),
-        (user, History.of(history.movie_ids, history.ratings * 2, history.timestamps)),
+        (user, History.of(movies, ratings, times + 1)),
+        (user, History.of(movies, ratings * 2, times)),
         (int(data.user_ids[~own][0]), history),
     ]
     for n, (who, other) in enumerate(changed, start=2):

@@ -13,8 +13,10 @@ parser never has to be as lenient as pydantic: what it does not recognise it lea
 Domain errors (404 unknown user, 422 a model the service does not load, 503) are answered by
 the app's own exception handlers (recsys.api.errors), the bodies the FastAPI route gives.
 
-To take more query parameters (filters, experiment arms), add a parser to ``QUERY`` and pass
-the value on in ``HotRecommendations.answer``; a value the parser refuses falls back to FastAPI.
+The answer itself is ``recommendations_json``, which the FastAPI route calls too: change what
+the route does there, not in either caller. To take more query parameters (filters, experiment
+arms), add a parser to ``QUERY`` and pass the value on in ``HotRecommendations.answer`` and in
+the FastAPI route; a parameter the parser does not know, or a value it refuses, goes to FastAPI.
 """
 
 from __future__ import annotations
@@ -128,13 +130,9 @@ class HotRecommendations:
         user_id, params = parsed
         scope["route"] = self.route
         runtime: Runtime = scope["state"][STATE_KEY]
-        note_user(user_id)
         try:
-            result = await runtime.service.recommend(
-                runtime.read_sessions,
-                user_id,
-                model_type=params.get("model") or runtime.default_model,
-                k=params.get("k", DEFAULT_K),
+            body = await recommendations_json(
+                runtime, user_id, k=params.get("k", DEFAULT_K), model=params.get("model")
             )
         except Exception as exc:
             handler = _handler_for(self._app, exc)
@@ -143,8 +141,6 @@ class HotRecommendations:
             response = await handler(Request(scope, receive), exc)
             await response(scope, receive, send)
             return
-        note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
-        body = recommendations_body(result)
         await send(
             {
                 "type": "http.response.start",
@@ -157,6 +153,22 @@ class HotRecommendations:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def recommendations_json(
+    runtime: Runtime, user_id: int, *, k: int, model: str | None
+) -> bytes:
+    """The recommendations route's answer as JSON bytes: the one body both paths run.
+
+    The FastAPI route (recsys.api.routes.users) and the hot route both call this, so what the
+    route does (notes for the access line, the service call, the encoding) lives in one place.
+    """
+    note_user(user_id)
+    result = await runtime.service.recommend(
+        runtime.read_sessions, user_id, model_type=model or runtime.default_model, k=k
+    )
+    note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
+    return recommendations_body(result)
 
 
 def _handler_for(app: FastAPI, exc: Exception) -> Any:

@@ -43,6 +43,7 @@ def recommendations_body(result: Recommendations) -> bytes:
             "model_version": result.model_version,
             "fallback": result.fallback,
             "movies": [scored_movie(m) for m in result.movies],
+            "eligible": result.eligible,
         }
     )
 

@@ -14,9 +14,10 @@ Domain errors (404 unknown user, 422 a model the service does not load, 503) are
 the app's own exception handlers (recsys.api.errors), the bodies the FastAPI route gives.
 
 The answer itself is ``recommendations_json``, which the FastAPI route calls too: change what
-the route does there, not in either caller. To take more query parameters (filters, experiment
-arms), add a parser to ``QUERY`` and pass the value on in ``HotRecommendations.answer`` and in
+the route does there, not in either caller. To take more query parameters (experiment arms,
+say), add a parser to ``QUERY`` and pass the value on in ``HotRecommendations.answer`` and in
 the FastAPI route; a parameter the parser does not know, or a value it refuses, goes to FastAPI.
+The filters (recsys.service.filters) are such parameters: a filtered request is FastAPI's.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from recsys.api.deps import STATE_KEY
 from recsys.api.encoding import recommendations_body
 from recsys.api.schemas.common import ID_MAX, K_MAX
 from recsys.service.choices import MODEL_TYPES
+from recsys.service.filters import FilterRequest
 from recsys.service.request_context import note_answer, note_user
 from recsys.service.runtime import Runtime
 
@@ -156,16 +158,27 @@ class HotRecommendations:
 
 
 async def recommendations_json(
-    runtime: Runtime, user_id: int, *, k: int, model: str | None
+    runtime: Runtime,
+    user_id: int,
+    *,
+    k: int,
+    model: str | None,
+    filters: FilterRequest | None = None,
 ) -> bytes:
     """The recommendations route's answer as JSON bytes: the one body both paths run.
 
     The FastAPI route (recsys.api.routes.users) and the hot route both call this, so what the
     route does (notes for the access line, the service call, the encoding) lives in one place.
+    ``filters``: ``parse_filter_query``'s answer (None: unfiltered). Only the FastAPI route
+    passes them: a filter parameter is not in ``QUERY``, so such a request never runs hot.
     """
     note_user(user_id)
     result = await runtime.service.recommend(
-        runtime.read_sessions, user_id, model_type=model or runtime.default_model, k=k
+        runtime.read_sessions,
+        user_id,
+        model_type=model or runtime.default_model,
+        k=k,
+        filters=filters,
     )
     note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
     return recommendations_body(result)

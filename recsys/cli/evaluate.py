@@ -74,6 +74,15 @@ def evaluate_command(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where datasets live (default: RECSYS_DATA_DIR).")
     ] = None,
+    diversify: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Re-rank every model's top-K by MMR over genres (0..1, as the API's "
+            "diversify; 0 = off). ILD@K and GenreCov@K measure the effect.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Split a dataset, train each model on the train part and report full-ranking metrics.
 
@@ -98,6 +107,8 @@ def evaluate_command(
     command = _command(
         name, protocol, models, k, target, seed, param or [], test_fraction, reference, auc
     )
+    if diversify > 0:
+        command += f" --diversify {diversify:g}"
     if data_dir is not None:
         command += " " + shlex.join(["--data-dir", str(data_dir)])
     try:
@@ -116,6 +127,7 @@ def evaluate_command(
                 command=command,
                 progress=progress,
                 items=items,
+                diversify=diversify,
             )
     except ValueError as exc:
         fail(str(exc))

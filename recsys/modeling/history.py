@@ -121,6 +121,23 @@ def history_columns(users: IdArray, histories: Histories, *, default_time: int) 
     )
 
 
+def per_user_histories(users: IdArray, histories: Histories) -> list[History]:
+    """One ``History`` per user of ``users`` (an ``Interactions`` export split by user)."""
+    if not isinstance(histories, Interactions):
+        return list(histories)
+    rows, picked = _rows_from_interactions(users, histories)
+    movies = np.asarray(histories.movie_ids, dtype=np.int64)[picked]
+    ratings = np.asarray(histories.ratings, dtype=np.float32)[picked]
+    times = np.asarray(histories.timestamps, dtype=np.int64)[picked]
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(users.shape[0] + 1))
+    out = []
+    for r in range(users.shape[0]):
+        at = order[bounds[r] : bounds[r + 1]]
+        out.append(History(movies[at], ratings[at], times[at]))
+    return out
+
+
 def history_matrices(
     item_ids: IdArray, n_rows: int, columns: HistoryColumns
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:

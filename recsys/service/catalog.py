@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import MovieRecord, MovieRepository
+from recsys.service.eligibility import Eligibility, EligibilitySource
 
 DEFAULT_MAX_MOVIES = 100_000
 # Ids per query when warming: one ANY(array) parameter each, well under any protocol limit.
@@ -46,6 +47,8 @@ class MovieCatalog:
         self._movies: OrderedDict[int, Movie] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        # Years and genres of every movie as arrays, for request filters (recsys.service.filters).
+        self.eligibility_source = EligibilitySource()
 
     def __len__(self) -> int:
         return len(self._movies)
@@ -88,6 +91,10 @@ class MovieCatalog:
             ):
                 self._put(Movie.of(record))
         return len(self._movies)
+
+    async def eligibility(self, session: Callable[[], Awaitable[AsyncSession]]) -> Eligibility:
+        """The catalogue's years and genres for filters (one query on first use)."""
+        return await self.eligibility_source.get(session)
 
     async def get(self, session: AsyncSession, movie_id: int) -> Movie | None:
         """One movie, or None if the database does not know it."""

@@ -8,7 +8,7 @@ an in-process ``MovieCatalog`` cache).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -23,6 +23,7 @@ from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import FloatArray, IdArray
 from recsys.modeling.explain import NO_ANCHOR
 from recsys.service.catalog import Movie, MovieCatalog
+from recsys.service.eligibility import RankingPlan, ranking_plan
 from recsys.service.errors import (
     FallbackUnavailableError,
     ModelUnavailableError,
@@ -32,6 +33,7 @@ from recsys.service.errors import (
     UnsupportedModelError,
 )
 from recsys.service.fallback import FALLBACK_MODEL, fallback_reason
+from recsys.service.filters import NO_FILTERS, FilterRequest
 from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.metrics import count_fallback, count_recommendation
 from recsys.service.registry import LoadedModel
@@ -75,6 +77,8 @@ class Recommendations:
     model_version: str
     fallback: bool
     movies: list[ScoredMovie]
+    # With filters: how many movies they leave the user (unrated, rankable); None without.
+    eligible: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class SimilarMovies:
     model: str
     model_version: str
     movies: list[ScoredMovie]
+    # With filters: how many movies they leave (the movie itself not counted); None without.
+    eligible: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,12 +163,21 @@ class RecommenderService:
         raise UnknownModelError(model_type, self.model_types)
 
     async def recommend(
-        self, db: AsyncSession | Sessions, user_id: int, *, model_type: str, k: int
+        self,
+        db: AsyncSession | Sessions,
+        user_id: int,
+        *,
+        model_type: str,
+        k: int,
+        filters: FilterRequest | None = None,
+        excluded: Iterable[int] = (),
     ) -> Recommendations:
         """Top-k unrated movies for a known user, best first, titled.
 
         ``db`` is a session, or a session factory: then a session is opened only if the
-        history or a title is not in memory (the API's hot path).
+        history or a title is not in memory (the API's hot path). ``filters`` restrict the
+        ranking (recsys.service.filters) and may ask for a diversified list; ``excluded``
+        movie ids are never answered (the service's own rules, through the same mask).
         """
         try:
             loaded = self.get(model_type)
@@ -184,9 +199,21 @@ class RecommenderService:
                     raise FallbackUnavailableError(user_id, model_type)
                 answer, fallback = fallback_model, True
             model = answer.model
+            plan = None
+            if filters is not None or excluded:
+                plan = await self._plan(session, model, filters or NO_FILTERS, excluded)
+                plan = plan.without(history.movie_ids)
 
             def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
-                ids, scores = model.recommend(user_id, history=history, k=k)
+                if plan is None:
+                    ids, scores = model.recommend(user_id, history=history, k=k)
+                else:
+                    ids, scores = plan.rank(
+                        lambda n, allowed: model.recommend(
+                            user_id, history=history, k=n, allowed=allowed
+                        ),
+                        k,
+                    )
                 return ids, scores, model.explain(history, ids)
 
             ids, scores, anchors = await _run_scoring(model, top_with_anchors)
@@ -203,7 +230,19 @@ class RecommenderService:
             model_version=answer.version,
             fallback=fallback,
             movies=movies,
+            eligible=plan.eligible if plan is not None and plan.filtered else None,
         )
+
+    async def _plan(
+        self,
+        session: LazySession,
+        model: Recommender[Any],
+        filters: FilterRequest,
+        excluded: Iterable[int],
+    ) -> RankingPlan:
+        # The eligibility mask over ``model``'s items and the diversity setting of a request.
+        eligibility = await self.catalog.eligibility(session.get)
+        return await ranking_plan(eligibility, model, filters, session.get, excluded=excluded)
 
     async def history(self, session: AsyncSession, user_id: int) -> History:
         """Everything a known user has rated or done so far (movie ids ascending).
@@ -238,21 +277,43 @@ class RecommenderService:
         return movie
 
     async def similar(
-        self, session: AsyncSession, movie_id: int, *, model_type: str, k: int
+        self,
+        session: AsyncSession,
+        movie_id: int,
+        *,
+        model_type: str,
+        k: int,
+        filters: FilterRequest | None = None,
+        excluded: Iterable[int] = (),
     ) -> SimilarMovies:
-        """The k movies ``model_type`` finds most similar to a movie (empty if it never saw it)."""
+        """The k movies ``model_type`` finds most similar to a movie (empty if it never saw it),
+        among those ``filters`` allow (less ``excluded``)."""
         loaded = self.get(model_type)
         model = loaded.model
         if not model.personalised:
             choices = [name for name, m in self._models.items() if m.model.personalised]
             raise UnsupportedModelError(model_type, "similar movies", sorted(choices))
         movie = await self.movie(session, movie_id)
-        ids, scores = await _run_scoring(model, lambda: model.similar_items(movie_id, k=k))
+        lazy = LazySession(session)
+        if filters is None and not excluded:
+            ids, scores = await _run_scoring(model, lambda: model.similar_items(movie_id, k=k))
+            plan = None
+        else:
+            plan = await self._plan(lazy, model, filters or NO_FILTERS, excluded)
+            plan = plan.without([movie_id])
+            ranking = plan  # bound for the closure below (mypy keeps plan Optional)
+            ids, scores = await _run_scoring(
+                model,
+                lambda: ranking.rank(
+                    lambda n, allowed: model.similar_items(movie_id, k=n, allowed=allowed), k
+                ),
+            )
         return SimilarMovies(
             movie=movie,
             model=model.model_type,
             model_version=loaded.version,
-            movies=await self._titled(LazySession(session), ids, scores),
+            movies=await self._titled(lazy, ids, scores),
+            eligible=plan.eligible if plan is not None and plan.filtered else None,
         )
 
     async def ratings(self, session: AsyncSession, user_id: int, *, limit: int) -> UserRatings:

@@ -92,6 +92,8 @@ async def test_the_hot_route_answers_as_the_fastapi_route(
     assert hot.content == routed.content
     assert _headers(hot) == _headers(routed)
     assert hot.headers["x-request-id"] != routed.headers["x-request-id"]
+    if status == 200:
+        assert '"eligible":null' in hot.text  # the filters' count, null without filters
 
 
 async def test_the_fallback_user_gets_popularity(client: httpx.AsyncClient) -> None:
@@ -119,6 +121,29 @@ async def test_anything_but_a_plain_request_goes_to_fastapi(
 ) -> None:
     response = await client.get(path)
     assert response.status_code == status, response.text
+    assert hot_answers == []
+
+
+@pytest.mark.parametrize("model", ["als", "item_knn", "popularity"])
+async def test_a_filtered_request_goes_to_fastapi_and_is_filtered(
+    client: httpx.AsyncClient, hot_answers: list[str], model: str
+) -> None:
+    plain = (await client.get(f"/users/1/recommendations?k=100&model={model}")).json()
+    assert plain["eligible"] is None
+    response = await client.get(f"/users/1/recommendations?k=100&model={model}&genres=Comedy")
+    assert response.status_code == 200, response.text
+    assert hot_answers == ["/users/1/recommendations"]  # the unfiltered one only
+    body = response.json()
+    comedies = [m["id"] for m in plain["movies"] if "Comedy" in m["genres"]]
+    assert [m["id"] for m in body["movies"]] == comedies
+    assert body["eligible"] == len(comedies)
+
+
+async def test_a_bad_filter_is_fastapis_422(
+    client: httpx.AsyncClient, hot_answers: list[str]
+) -> None:
+    response = await client.get("/users/1/recommendations?genres=NoSuchGenre")
+    assert response.status_code == 422
     assert hot_answers == []
 
 

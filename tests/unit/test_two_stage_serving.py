@@ -241,3 +241,25 @@ def test_a_repeat_history_is_ranked_once_and_a_changed_one_again(
     candidates, _ = next(iter(model.serving_model().ranked._values.values()))[0]
     assert not candidates.cols.flags.writeable
     model._serving = None
+
+
+def test_a_filtered_request_is_not_memoised_and_not_served_from_the_memo(
+    model: TwoStageRecommender, data: Interactions
+) -> None:
+    # The memo's key names no mask: a filtered answer must neither come from an unfiltered
+    # ranking remembered for the same history nor be remembered for the unfiltered one.
+    model._serving = None
+    user = int(data.user_ids[0])
+    own = data.user_ids == user
+    history = History.of(data.movie_ids[own], data.ratings[own], data.timestamps[own])
+    plain_ids, _ = model.recommend(user, history=history, k=K)
+    allowed = np.ones(model.n_items, dtype=bool)
+    allowed[np.searchsorted(model.item_ids, plain_ids[: K // 2])] = False
+    before = len(model.serving_model().ranked)
+    ids, scores = model.recommend(user, history=history, k=K, allowed=allowed)
+    assert len(model.serving_model().ranked) == before == 1
+    assert not np.isin(ids, plain_ids[: K // 2]).any()
+    assert allowed[np.searchsorted(model.item_ids, ids)].all()
+    again_ids, _ = model.recommend(user, history=history, k=K)
+    np.testing.assert_array_equal(again_ids, plain_ids)
+    model._serving = None

@@ -10,9 +10,10 @@ from recsys.api.deps import ServiceDep, SessionDep
 from recsys.api.encoding import JSONBytes
 from recsys.api.errors import error_responses
 from recsys.api.hot import recommendations_json
-from recsys.api.routes._params import K, ModelName, UserId
+from recsys.api.routes._params import K, ModelName, UserId, filter_parameters
 from recsys.api.schemas.common import RATINGS_LIMIT_MAX
 from recsys.api.schemas.users import RecommendationsOut, UserRatingsOut
+from recsys.service.filters import parse_filter_query
 from recsys.service.recommend import UserRatings
 from recsys.service.request_context import note_user
 from recsys.service.runtime import Runtime
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/users", tags=["users"])
     response_model=RecommendationsOut,
     responses=error_responses(404, 503),
     summary="A user's top-k unrated movies",
+    openapi_extra=filter_parameters(),
 )
 async def recommendations(
     user_id: UserId,
@@ -35,12 +37,18 @@ async def recommendations(
     """Best-first movies the user has not rated (ratings added after training included).
 
     A user the model never saw and whose ratings it cannot use gets the popularity model's
-    answer with `"fallback": true`.
+    answer with `"fallback": true`. Filters restrict the ranking before the top-k cut, so the
+    answer has k movies whenever k are eligible (`eligible` says how many the filters leave);
+    `diversify` re-ranks for genre variety.
     """
     # Plain requests never get here: RequestMiddleware answers them through recsys.api.hot,
     # which runs the same recommendations_json. This route answers the rest (and documents it).
     runtime: Runtime = request.state.recsys
-    return JSONBytes(await recommendations_json(runtime, user_id, k=k, model=model))
+    note_user(user_id)  # before the filters: a 422 for them names the user (as on main)
+    filters = parse_filter_query(request.query_params)
+    return JSONBytes(
+        await recommendations_json(runtime, user_id, k=k, model=model, filters=filters)
+    )
 
 
 @router.get(

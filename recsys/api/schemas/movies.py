@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from recsys.api.schemas.common import STAR_WARS, ModelTypeOut, MovieOut, Out, ScoredMovieOut
+from recsys.api.schemas.common import (
+    ELIGIBLE_DESCRIPTION,
+    STAR_WARS,
+    ModelTypeOut,
+    MovieOut,
+    Out,
+    ScoredMovieOut,
+)
 
 
 class SimilarMoviesOut(Out):
@@ -37,3 +44,4 @@ class SimilarMoviesOut(Out):
     movies: list[ScoredMovieOut] = Field(
         description="Empty when the model never saw the movie (nobody had rated it)."
     )
+    eligible: int | None = Field(default=None, description=ELIGIBLE_DESCRIPTION)

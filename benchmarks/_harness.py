@@ -37,6 +37,8 @@ WEIGHTS = EventWeights(get_settings().event_weights)
 HOST = "127.0.0.1"  # loopback only, never a routable address
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# A server loading two_stage takes ~10 s on a quiet machine and minutes at load 20 (shared box).
+READY_SECONDS = 300
 
 # The done() hook prints one JSON line wrk's own text output cannot be confused with.
 LUA_DONE = """
@@ -154,7 +156,7 @@ def recsys_serve(
     *,
     workers: int | None = 1,
     checkout: Path | None = None,
-    ready_timeout: float = 60.0,
+    ready_timeout: float = READY_SECONDS,
 ) -> Iterator[int]:
     """``recsys serve`` exactly as a user starts it (its logging and access lines), on
     loopback; ``workers`` None = its default (one per CPU). Yields the pid of the process
@@ -238,7 +240,7 @@ def load_average() -> str:
 
 
 def _wait_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, *, timeout: float = 60.0
+    url: str, process: subprocess.Popen[bytes], log: Path, *, timeout: float = READY_SECONDS
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from _harness import (
     LUA_DONE,
+    READY_SECONDS,
     ROOT,
     free_port,
     load_average,
@@ -191,7 +192,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--ready-timeout",
         type=float,
-        default=60.0,
+        default=READY_SECONDS,
         help="seconds to wait for each server's /readyz (raise it for the 25M models)",
     )
     parser.add_argument(

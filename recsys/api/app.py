@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.api.deps import STATE_KEY
 from recsys.api.errors import install_error_handlers
+from recsys.api.hot import HotRecommendations
 from recsys.api.observe import RequestMiddleware
 from recsys.api.pages import install_pages
 from recsys.api.routes import admin, compat, events, health, metrics, movies, sagemaker, users
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(metrics.router)
     install_pages(app)  # the HTML pages and /static, outside the OpenAPI document
-    # One layer for request id, body limit, metrics and the access log (recsys.api.observe).
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    # One layer for request id, body limit, metrics and the access log (recsys.api.observe);
+    # it answers plain recommendation requests itself, before the router (recsys.api.hot).
+    hot = HotRecommendations.of(app, users.router, users.recommendations)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, hot=hot)
     return app

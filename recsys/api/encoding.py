@@ -34,17 +34,20 @@ def scored_movie(movie: ScoredMovie) -> dict[str, Any]:
     }
 
 
+def recommendations_body(result: Recommendations) -> bytes:
+    """``RecommendationsOut`` as JSON bytes."""
+    return orjson.dumps(
+        {
+            "user_id": result.user_id,
+            "model": result.model,
+            "model_version": result.model_version,
+            "fallback": result.fallback,
+            "movies": [scored_movie(m) for m in result.movies],
+            "eligible": result.eligible,
+        }
+    )
+
+
 def recommendations(result: Recommendations) -> JSONBytes:
     """``RecommendationsOut``, encoded."""
-    return JSONBytes(
-        orjson.dumps(
-            {
-                "user_id": result.user_id,
-                "model": result.model,
-                "model_version": result.model_version,
-                "fallback": result.fallback,
-                "movies": [scored_movie(m) for m in result.movies],
-                "eligible": result.eligible,
-            }
-        )
-    )
+    return JSONBytes(recommendations_body(result))

@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 from time import perf_counter
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -90,12 +91,24 @@ class _Exchange(RequestRecord):
         return message
 
 
+class HotRoute(Protocol):
+    """A route answered here, before the app's router, when ``parse`` recognises the request."""
+
+    def parse(self, scope: Scope) -> Any | None:
+        """What ``answer`` needs, or None: the app answers (recsys.api.hot)."""
+
+    async def answer(self, parsed: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the parsed request (setting ``scope["route"]``)."""
+
+
 class RequestMiddleware:
     """Every HTTP answer: an X-Request-ID, a body limit, a metrics count and an access line."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, hot: HotRoute | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # A bodiless request it recognises skips the app's routing (recsys.api.hot).
+        self.hot = hot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,7 +127,12 @@ class RequestMiddleware:
         token = CURRENT_REQUEST.set(exchange)
         try:
             if exchange.method in _BODILESS:
-                await self.app(scope, receive, exchange.send)
+                hot = self.hot
+                parsed = None if hot is None else hot.parse(scope)
+                if parsed is None:
+                    await self.app(scope, receive, exchange.send)
+                else:
+                    await hot.answer(parsed, scope, receive, exchange.send)  # type: ignore[union-attr]
             elif _declared_length(declared) > self.max_body_bytes:
                 # Refused before the app runs or a byte of the body is read.
                 await refuse_too_large(exchange.send, self.max_body_bytes)

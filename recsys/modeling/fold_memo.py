@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from recsys.modeling.dataset import FloatArray, IndexArray
+
+V = TypeVar("V")
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 # Per entry beyond its key: the dict slot, the bytes object header and a small vector.
@@ -59,3 +62,34 @@ class FoldMemo:
                 break
             self._bytes -= len(old) + _OVERHEAD
         return vector
+
+
+class HistoryMemo(Generic[V]):
+    """``get(key, compute, size)``: ``compute()``, remembered under ``key`` (bytes that fix the
+    answer: the history and whatever else it depends on), bounded by keys' and values' bytes."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._values: OrderedDict[bytes, tuple[V, int]] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, key: bytes, compute: Callable[[], V], size: Callable[[V], int]) -> V:
+        found = self._values.get(key)
+        if found is not None:
+            return found[0]
+        value = compute()
+        cost = len(key) + size(value) + _OVERHEAD
+        if cost > self.max_bytes:
+            return value
+        self._values[key] = (value, cost)
+        self._bytes += cost
+        while self._bytes > self.max_bytes:
+            try:
+                _, (_, old) = self._values.popitem(last=False)
+            except KeyError:  # another thread emptied it first
+                break
+            self._bytes -= old
+        return value

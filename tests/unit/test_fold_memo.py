@@ -3,6 +3,7 @@ vector, the memo stays inside its byte bound, and a new fit starts an empty one.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from recsys.modeling.base import History
 from recsys.modeling.dataset import FloatArray, IndexArray, build_matrix
-from recsys.modeling.fold_memo import FoldMemo
+from recsys.modeling.fold_memo import FoldMemo, HistoryMemo
 from recsys.modeling.latent import LatentFactorRecommender
 from recsys.modeling.registry import create_model
 from recsys.modeling.toy import GROUP_A_FIRST_ITEM, GROUP_B_FIRST_ITEM, two_taste_groups
@@ -84,3 +85,22 @@ def test_an_als_answer_follows_its_history_and_a_new_fit_forgets_the_old_vectors
     assert len(model._fold_memo) == 2
     model.fit(build_matrix(two_taste_groups()))
     assert len(model._fold_memo) == 0
+
+
+def test_a_history_memo_counts_its_values_bytes_in_the_bound() -> None:
+    calls: list[bytes] = []
+
+    def compute(key: bytes) -> FloatArray:
+        calls.append(key)
+        return np.zeros(100, dtype=np.float32)  # 400 bytes
+
+    def nbytes(value: FloatArray) -> int:
+        return int(value.nbytes)
+
+    memo: HistoryMemo[FloatArray] = HistoryMemo(max_bytes=2 * (2 + 400 + 400))
+    for key in (b"k1", b"k2", b"k3"):
+        memo.get(key, partial(compute, key), nbytes)
+    assert len(memo) == 2  # the values' bytes count: the first key left
+    memo.get(b"k3", partial(compute, b"k3"), nbytes)
+    memo.get(b"k1", partial(compute, b"k1"), nbytes)
+    assert calls == [b"k1", b"k2", b"k3", b"k1"]

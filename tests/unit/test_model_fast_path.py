@@ -292,3 +292,22 @@ def test_an_artifact_without_its_index_builds_it_at_load(ml100k: Interactions) -
         want = loaded.recommend(1, history=history, k=10)[0]
     # A multi-threaded build is not bit-reproducible: the answer is checked, not the graph.
     assert len(got) == 10 and len(set(got.tolist()) & set(want.tolist())) >= 8
+
+
+def test_item_knn_dense_reasons_honour_allowed(toy: Interactions) -> None:
+    # The dense copy's reasons (ItemKNNRecommender.explain) for a filtered answer: the answer
+    # honours the mask and its reasons are the CSR path's.
+    model = fitted("item_knn", build_matrix(toy, weighting="rating"), k=5)
+    assert model._dense is not None  # type: ignore[attr-defined]
+    allowed = np.zeros(model.n_items, dtype=bool)
+    allowed[::2] = True
+    for user in sorted(set(toy.user_ids.tolist())):
+        history = history_of(toy, user)
+        fast = model.recommend(user, history=history, k=5, allowed=allowed)
+        what = f"item_knn user {user}, allowed every other item"
+        want = model.recommend_reference(user, history=history, k=5, allowed=allowed)
+        assert_same_answer(fast, want, what)
+        assert allowed[np.searchsorted(model.item_ids, fast[0])].all(), what
+        np.testing.assert_array_equal(
+            model.explain(history, fast[0]), model.explain_reference(history, fast[0]), what
+        )

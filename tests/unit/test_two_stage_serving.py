@@ -10,6 +10,7 @@ with the item-item matrices dense (small catalogues) or gathered from CSR arrays
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -192,3 +193,73 @@ def test_catalogue_check_names_the_ease_limit() -> None:
     model.check_catalogue(20_000)
     with pytest.raises(ValueError, match=r"30,000 items exceed ease\.max_items = 20,000"):
         model.check_catalogue(62_423)
+
+
+def test_a_repeat_history_is_ranked_once_and_a_changed_one_again(
+    model: TwoStageRecommender, data: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model._serving = None
+    user = int(data.user_ids[0])
+    own = data.user_ids == user
+    movies, ratings, times = data.movie_ids[own], data.ratings[own], data.timestamps[own]
+    history = History.of(movies, ratings, times)
+    ranked: list[int] = []
+    original = model._rank_one
+
+    def counting(*args: Any) -> Any:
+        ranked.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(model, "_rank_one", counting)
+    first = model.recommend(user, history=history, k=K)
+    again = model.recommend(user, history=history, k=K)
+    assert len(ranked) == 1 and len(model.serving_model().ranked) == 1
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    # One more rating, a later time, another weight, another user: each a new ranking, and
+    # each the batch path's answer.
+    unseen = int(np.setdiff1d(np.unique(data.movie_ids), movies)[0])
+    changed = [
+        (
+            user,
+            History.of(
+                np.r_[movies, unseen], np.r_[ratings, 1.0], np.r_[times, int(times.max()) + 1]
+            ),
+        ),
+        (user, History.of(movies, ratings, times + 1)),
+        (user, History.of(movies, ratings * 2, times)),
+        (int(data.user_ids[~own][0]), history),
+    ]
+    for n, (who, other) in enumerate(changed, start=2):
+        ids, scores = model.recommend(who, history=other, k=K)
+        assert len(ranked) == n
+        batch_ids, batch_scores = model.recommend_batch([who], histories=[other], k=K)
+        keep = np.isfinite(batch_scores[0])
+        np.testing.assert_array_equal(ids, batch_ids[0][keep])
+        np.testing.assert_allclose(scores, batch_scores[0][keep], rtol=0, atol=1e-5)
+    # The remembered arrays are shared: read-only.
+    candidates, _ = next(iter(model.serving_model().ranked._values.values()))[0]
+    assert not candidates.cols.flags.writeable
+    model._serving = None
+
+
+def test_a_filtered_request_is_not_memoised_and_not_served_from_the_memo(
+    model: TwoStageRecommender, data: Interactions
+) -> None:
+    # The memo's key names no mask: a filtered answer must neither come from an unfiltered
+    # ranking remembered for the same history nor be remembered for the unfiltered one.
+    model._serving = None
+    user = int(data.user_ids[0])
+    own = data.user_ids == user
+    history = History.of(data.movie_ids[own], data.ratings[own], data.timestamps[own])
+    plain_ids, _ = model.recommend(user, history=history, k=K)
+    allowed = np.ones(model.n_items, dtype=bool)
+    allowed[np.searchsorted(model.item_ids, plain_ids[: K // 2])] = False
+    before = len(model.serving_model().ranked)
+    ids, scores = model.recommend(user, history=history, k=K, allowed=allowed)
+    assert len(model.serving_model().ranked) == before == 1
+    assert not np.isin(ids, plain_ids[: K // 2]).any()
+    assert allowed[np.searchsorted(model.item_ids, ids)].all()
+    again_ids, _ = model.recommend(user, history=history, k=K)
+    np.testing.assert_array_equal(again_ids, plain_ids)
+    model._serving = None

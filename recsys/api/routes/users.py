@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from recsys.api import encoding
 from recsys.api.deps import ServiceDep, SessionDep
+from recsys.api.encoding import JSONBytes
 from recsys.api.errors import error_responses
+from recsys.api.hot import recommendations_json
 from recsys.api.routes._params import K, ModelName, UserId, filter_parameters
 from recsys.api.schemas.common import RATINGS_LIMIT_MAX
 from recsys.api.schemas.users import RecommendationsOut, UserRatingsOut
 from recsys.service.filters import parse_filter_query
 from recsys.service.recommend import UserRatings
-from recsys.service.request_context import note_answer, note_user
+from recsys.service.request_context import note_user
 from recsys.service.runtime import Runtime
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -40,20 +41,14 @@ async def recommendations(
     answer has k movies whenever k are eligible (`eligible` says how many the filters leave);
     `diversify` re-ranks for genre variety.
     """
-    # The hot path: no dependency to solve, a session that connects only if the history or a
-    # title is not in memory, and the answer encoded once (recsys.api.encoding).
+    # Plain requests never get here: RequestMiddleware answers them through recsys.api.hot,
+    # which runs the same recommendations_json. This route answers the rest (and documents it).
     runtime: Runtime = request.state.recsys
-    note_user(user_id)
+    note_user(user_id)  # before the filters: a 422 for them names the user (as on main)
     filters = parse_filter_query(request.query_params)
-    result = await runtime.service.recommend(
-        runtime.read_sessions,
-        user_id,
-        model_type=model or runtime.default_model,
-        k=k,
-        filters=filters,
+    return JSONBytes(
+        await recommendations_json(runtime, user_id, k=k, model=model, filters=filters)
     )
-    note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
-    return encoding.recommendations(result)
 
 
 @router.get(

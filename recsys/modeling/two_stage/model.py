@@ -57,6 +57,7 @@ from recsys.modeling.two_stage.serving import (
     ServingModel,
     dense_row,
     explain_anchors,
+    ranked_nbytes,
     top_k_answer,
 )
 from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
@@ -241,9 +242,16 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         history = history if history is not None else History.empty()
         serving = self.serving_model()
         one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
-        candidates, ranked = self._rank_one(
-            one, int(lookup(self.user_ids, [user_id])[0]), allowed=allowed
-        )
+        user_index = int(lookup(self.user_ids, [user_id])[0])
+        if allowed is None:
+            # The memo holds unfiltered rankings only: its key (the history and the user) says
+            # nothing of a mask, and a filtered request's candidates differ (each source's
+            # quota is filled from allowed items), so those are ranked afresh every time.
+            candidates, ranked = serving.ranked.get(
+                one.key(user_index), lambda: self._rank_one(one, user_index), ranked_nbytes
+            )
+        else:
+            candidates, ranked = self._rank_one(one, user_index, allowed=allowed)
         top, scores = top_k_answer(
             candidates, ranked, serving.fallback, one.seen, k, allowed=allowed
         )

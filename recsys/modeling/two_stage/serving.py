@@ -15,7 +15,7 @@ the two on every history of a fitted model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +25,12 @@ from recsys.modeling.candidates.recent_popularity import (
 )
 from recsys.modeling.dataset import BoolArray, IdArray, IndexArray
 from recsys.modeling.explain import anchors
+from recsys.modeling.fold_memo import HistoryMemo
 from recsys.modeling.history import History
 from recsys.modeling.timeline import _TIME_BITS as TIME_BITS
 from recsys.modeling.timeline import _TIME_SPAN as TIME_MASK
 from recsys.modeling.topk import top_k
+from recsys.modeling.topk import top_k_row as top_k_one_row
 from recsys.modeling.two_stage.candidates import CandidateSet
 from recsys.modeling.two_stage.features import (
     FeatureContext,
@@ -40,6 +42,17 @@ from recsys.modeling.two_stage.features import (
 )
 from recsys.modeling.two_stage.serving_arrays import F32, F64, CSRArrays, OneHistory
 from recsys.modeling.two_stage.serving_sources import ServingSource
+
+Ranked = tuple[CandidateSet, F32]
+
+
+def ranked_nbytes(value: Ranked) -> int:
+    """Bytes of a memo entry's arrays, read-only from now on (requests share them)."""
+    candidates, ranked = value
+    arrays = (candidates.rows, candidates.cols, candidates.scores, candidates.ranks, ranked)
+    for array in arrays:
+        array.flags.writeable = False
+    return sum(array.nbytes for array in arrays)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,10 @@ class ServingModel:
     fallback: F32
     # Reference time of an untimed or empty history (the model's ``_default_time``).
     default_time: int
+    # Each request's candidates and ranker scores by its exact history (``OneHistory.key``):
+    # a user's repeat request skips the sources, features and LightGBM (~90% of an answer);
+    # any new rating or event is a new key. One memo per serving model (per fit or load).
+    ranked: HistoryMemo[Ranked] = field(default_factory=HistoryMemo, compare=False)
 
     def candidates(
         self, history: OneHistory, user_index: int, *, allowed: BoolArray | None = None
@@ -202,10 +219,19 @@ def explain_anchors(
 
 
 def top_k_row(scores: F32, k: int) -> tuple[IndexArray, F32]:
-    """``top_k`` of one dense row: the same function as the batch path, so the same choice
-    among equal scores at the k-th place (lower index first)."""
-    top, values = top_k(scores[None, :], k)
-    return top[0], values[0]
+    """The finite cells of ``top_k`` of one dense row, as the batch path ranks them.
+
+    ``recsys.modeling.topk.top_k_row`` makes the same choice among equal scores at the k-th
+    place (lower index first) at a third of the batch function's cost on one row (six calls a
+    request: ~20% of a two_stage answer); it leaves -inf cells out, which every caller drops
+    anyway. NaN is the one value the two order differently (the batch path ranks it last):
+    a row holding one takes the batch function.
+    """
+    if np.isnan(scores).any():
+        top, values = top_k(scores[None, :], k)
+        keep = np.isfinite(values[0])
+        return top[0][keep], values[0][keep]
+    return top_k_one_row(scores, k)
 
 
 def _relative_scores_one(candidates: CandidateSet) -> F32:

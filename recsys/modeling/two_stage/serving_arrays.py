@@ -178,6 +178,18 @@ class OneHistory:
             seen_ratings=seen_ratings,
         )
 
+    def key(self, user_index: int) -> bytes:
+        """Bytes that fix everything a ranking of this history for ``user_index`` reads."""
+        # cols, times and ratings have one entry each per history item: 20 bytes an item,
+        # so the length fixes where each part ends.
+        head = np.array([user_index, self.reference_time], dtype=np.int64).tobytes()
+        return (
+            head
+            + self.cols.astype(np.int64, copy=False).tobytes()
+            + self.times.astype(np.int64, copy=False).tobytes()
+            + self.ratings.astype(np.float32, copy=False).tobytes()
+        )
+
     def sequences(self) -> Sequences:
         """The same row as a one-row ``Sequences`` (plain arrays)."""
         return Sequences(

@@ -18,7 +18,9 @@ LogFormat = Literal["text", "json"]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/recsys.db"
 DEFAULT_MODELS = ("als", "item_knn", "popularity")
 # The video seed's interaction weights; a "rating" event weighs its value instead.
-DEFAULT_EVENT_WEIGHTS = {"watch": 1.0, "like": 2.0, "complete": 3.0}
+# ``dislike`` is negative feedback: -5 outweighs a watch and a like together (1 + 2) and any
+# rating up to 4.5, so a disliked movie's interaction ends below zero in nearly every history.
+DEFAULT_EVENT_WEIGHTS = {"watch": 1.0, "like": 2.0, "complete": 3.0, "dislike": -5.0}
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -110,8 +112,9 @@ class Settings(BaseSettings):
     )
     event_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
-        description='Event type -> interaction weight, as JSON ({"watch": 1, "like": 2}); '
-        "a 'rating' event always weighs its value.",
+        description='Event type -> interaction weight, as JSON ({"watch": 1, "like": 2, '
+        '"dislike": -5}); a negative weight is negative feedback; a \'rating\' event always '
+        "weighs its value.",
     )
     event_future_tolerance_seconds: float = Field(
         default=300.0,
@@ -148,9 +151,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"RECSYS_EVENT_WEIGHTS: {name!r} is not an event type name")
             if name == "rating":
                 raise ValueError("RECSYS_EVENT_WEIGHTS: 'rating' weighs its value; drop it")
-            if not (0.0 < weight < 1e6):
+            if not (-1e6 < weight < 1e6) or weight == 0.0:
                 raise ValueError(
-                    f"RECSYS_EVENT_WEIGHTS: {name} weight must be in (0, 1e6), got {weight}"
+                    f"RECSYS_EVENT_WEIGHTS: {name} weight must be in (-1e6, 1e6) and not 0 "
+                    f"(negative: negative feedback, as dislike), got {weight}"
                 )
         return value
 

@@ -57,7 +57,7 @@ async def test_upgrade_seeds_tiny_dataset_and_downgrade_removes_it(
         pg_url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
     )
     state = await db_state(pg_url)
-    assert state["version"] == ["0004"]
+    assert state["version"] == ["0005"]
     assert (state["users"], state["movies"], state["ratings"]) == (4, 6, 10)
     assert state["dataset_seeds"] == 1
 
@@ -149,7 +149,7 @@ async def test_dataset_none_seeds_nothing_but_records_the_run(
 ) -> None:
     await migrate(pg_url, "upgrade", "head", dataset="none", data_dir=tmp_path)
     state = await db_state(pg_url)
-    assert state["version"] == ["0004"]
+    assert state["version"] == ["0005"]
     assert (state["users"], state["movies"], state["ratings"], state["dataset_seeds"]) == (
         0,
         0,
@@ -273,7 +273,7 @@ async def test_ml100k_round_trip(pg_url: str, migrate: Migrate, ml100k_dir: Path
     await migrate(pg_url, "upgrade", "head", dataset=ml100k_dir.name, data_dir=ml100k_dir.parent)
     state = await db_state(pg_url)
     assert (state["ratings"], state["users"], state["movies"]) == (100_000, 943, 1_682)
-    assert state["version"] == ["0004"]
+    assert state["version"] == ["0005"]
 
     await migrate(pg_url, "downgrade", "0001")
     state = await db_state(pg_url)

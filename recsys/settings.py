@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     event_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
         description='Event type -> interaction weight, as JSON ({"watch": 1, "like": 2, '
-        '"dislike": -5}); a negative weight is negative feedback; a \'rating\' event always '
+        "\"dislike\": -5}); a negative weight is negative feedback; a 'rating' event always "
         "weighs its value.",
     )
     event_future_tolerance_seconds: float = Field(
@@ -127,6 +127,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest request body accepted on any route; a bigger one is a 413 "
         "(1,000 events of the longest ids and keys allowed are under 1 MiB of JSON).",
+    )
+    explore_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of each answer's k slots given to new movies (in the catalogue, "
+        "unseen by the model), marked 'new in the catalogue'; rounded half up (0.1 of 10 is "
+        "1 slot); 0 turns it off.",
+    )
+    catalog_poll_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=3_600.0,
+        description="How often each API worker checks the catalogue version and reloads the "
+        "catalogue after a write elsewhere (the bound on how stale a worker can be); 0: never "
+        "(only its own writes).",
     )
     reload_poll_seconds: float = Field(
         default=0.0,

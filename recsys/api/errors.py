@@ -12,6 +12,7 @@ from recsys.api.validation import install_validation_handler
 from recsys.service.availability import UNAVAILABLE_TYPES
 from recsys.service.errors import (
     DatabaseUnavailableError,
+    ExternalIdConflictError,
     FallbackUnavailableError,
     ModelUnavailableError,
     ServiceError,
@@ -28,6 +29,7 @@ STATUS: dict[type[ServiceError], int] = {
     UnknownUserError: 404,
     UnknownMovieError: 404,
     UnknownExternalUserError: 404,
+    ExternalIdConflictError: 409,
     UnknownModelError: 422,
     UnsupportedModelError: 422,
     ModelUnavailableError: 503,
@@ -44,6 +46,7 @@ _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",
     403: "Wrong bearer token, or write routes are off (no RECSYS_API_WRITE_TOKEN configured).",
     404: "Unknown user or movie.",
+    409: "The external id belongs to another movie.",
     413: "Request body over RECSYS_MAX_BODY_BYTES (default 4 MiB).",
     503: "The model is configured but not loaded (no trained artifact yet), the popularity "
     "fallback it needs is not, or the database is unavailable (with `Retry-After`).",

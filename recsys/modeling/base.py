@@ -28,6 +28,7 @@ from recsys.modeling.dataset import (
     without_negatives,
 )
 from recsys.modeling.errors import NotFittedError
+from recsys.modeling.exclusion import join_seen
 from recsys.modeling.explain import anchors, scipy_block
 from recsys.modeling.history import (
     Histories,
@@ -204,21 +205,31 @@ class Recommender(ABC, Generic[P]):
         return bool(lookup(self.item_ids, [movie_id])[0] >= 0)
 
     def recommend(
-        self, user_id: int, *, history: History | None = None, k: int = 10
+        self,
+        user_id: int,
+        *,
+        history: History | None = None,
+        k: int = 10,
+        exclude: IndexArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
-        """Top-k (movie_ids, scores) for one user, best first, excluding the history's movies."""
+        """Top-k (movie_ids, scores) for one user, best first, excluding the history's movies.
+
+        ``exclude``: sorted unique item indices never to answer (recsys.modeling.exclusion),
+        dropped before the top-k cut like the history.
+        """
         # The serving path: numpy over arrays prepared at fit/load time (``_recommend_row``),
         # no scipy object per request; models without one take ``recommend_reference``.
         check_k(k)
         history = history if history is not None else History.empty()
         if self.needs_sequence:
-            return self.recommend_reference(user_id, history=history, k=k)
-        seen, raw = history_row(self.item_ids, history)
-        cols, weights = self._weighting.apply_row(seen, raw, n_items=self.n_items)
+            return self.recommend_reference(user_id, history=history, k=k, exclude=exclude)
+        cols_seen, raw = history_row(self.item_ids, history)
+        cols, weights = self._weighting.apply_row(cols_seen, raw, n_items=self.n_items)
+        seen = join_seen(cols_seen, exclude)
         user_index = lookup_one(self.user_ids, int(user_id))
         ranked = self._recommend_row(user_id, user_index, HistoryRow(seen, raw, cols, weights), k)
         if ranked is None:
-            return self.recommend_reference(user_id, history=history, k=k)
+            return self.recommend_reference(user_id, history=history, k=k, exclude=exclude)
         top, scores = ranked
         return self.item_ids[top], scores
 
@@ -235,7 +246,12 @@ class Recommender(ABC, Generic[P]):
         return None
 
     def recommend_reference(
-        self, user_id: int, *, history: History | None = None, k: int = 10
+        self,
+        user_id: int,
+        *,
+        history: History | None = None,
+        k: int = 10,
+        exclude: IndexArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """``recommend`` through the batch scorer ``_score`` on a one-row scipy matrix.
 
@@ -254,6 +270,8 @@ class Recommender(ABC, Generic[P]):
         else:
             scores = self._score(user_index, self._weighting.apply(raw))
         scores[0, cols] = -np.inf
+        if exclude is not None:
+            scores[0, exclude] = -np.inf
         top, top_scores = top_k(scores, k)
         keep = np.isfinite(top_scores[0])
         return self.item_ids[top[0][keep]], top_scores[0][keep]
@@ -295,7 +313,12 @@ class Recommender(ABC, Generic[P]):
         return ()
 
     def recommend_batch(
-        self, user_ids: npt.ArrayLike, *, histories: Histories, k: int = 10
+        self,
+        user_ids: npt.ArrayLike,
+        *,
+        histories: Histories,
+        k: int = 10,
+        exclude: IndexArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """(n, k) movie ids and scores, rows padded with ``PAD_ID`` / -inf when items run out.
 
@@ -325,6 +348,8 @@ class Recommender(ABC, Generic[P]):
                 )
             block = seen[start:stop].tocoo()
             scores[block.row, block.col] = -np.inf
+            if exclude is not None:
+                scores[:, exclude] = -np.inf
             top, top_scores = top_k(scores, k)
             valid = np.isfinite(top_scores)
             width = top.shape[1]
@@ -338,14 +363,19 @@ class Recommender(ABC, Generic[P]):
         """``_score`` of one ``recommend_batch`` chunk; models that score by id override it."""
         return self._score(user_index, weighted)
 
-    def similar_items(self, movie_id: int, *, k: int = 10) -> tuple[IdArray, FloatArray]:
-        """Top-k (movie_ids, scores) most similar to a movie, itself excluded; empty if unknown."""
+    def similar_items(
+        self, movie_id: int, *, k: int = 10, exclude: IndexArray | None = None
+    ) -> tuple[IdArray, FloatArray]:
+        """Top-k (movie_ids, scores) most similar to a movie, itself and ``exclude`` left out;
+        empty if unknown."""
         check_k(k)
         index = int(lookup(self.item_ids, [movie_id])[0])
         if index < 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self._similar(index)
         scores[index] = -np.inf
+        if exclude is not None:
+            scores[exclude] = -np.inf
         top, top_scores = top_k(scores[None, :], k)
         keep = np.isfinite(top_scores[0])
         return self.item_ids[top[0][keep]], top_scores[0][keep]

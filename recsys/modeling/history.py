@@ -172,9 +172,11 @@ def _rows_from_interactions(
 class HistoryRow:
     """One request's history in the model's item-index space, for the per-request fast path.
 
-    ``seen`` are the known movies' columns, sorted and unique (repeats summed into ``raw``):
-    the answer excludes them. ``cols`` / ``weights`` are what the training weighting makes of
-    them (a threshold weighting may drop some), sorted: the row the model scores from.
+    ``seen`` are the columns the answer excludes, sorted and unique: the known movies of the
+    history (repeats summed into ``raw``, which follows the history's own columns) plus any the
+    request excludes (recsys.modeling.exclusion). ``cols`` / ``weights`` are what the training
+    weighting makes of them (a threshold weighting may drop some), sorted: the row the model
+    scores from.
     """
 
     seen: IndexArray

@@ -90,11 +90,19 @@ class RandomRecommender(Recommender[RandomParams]):
         return top_k_row(scores, k)
 
     def recommend_reference(
-        self, user_id: int, *, history: History | None = None, k: int = 10
+        self,
+        user_id: int,
+        *,
+        history: History | None = None,
+        k: int = 10,
+        exclude: IndexArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """Top-k for one user: the batch path (scored by user id, not matrix row)."""
         ids, scores = self.recommend_batch(
-            [user_id], histories=[history if history is not None else History.empty()], k=k
+            [user_id],
+            histories=[history if history is not None else History.empty()],
+            k=k,
+            exclude=exclude,
         )
         keep = ids[0] != PAD_ID
         return ids[0][keep], scores[0][keep]

@@ -31,6 +31,7 @@ from recsys.service.errors import (
     UnknownUserError,
     UnsupportedModelError,
 )
+from recsys.service.explore import NEW_REASON, content_neighbours, explore_slots, new_for_user
 from recsys.service.fallback import FALLBACK_MODEL, fallback_reason
 from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.metrics import count_fallback, count_recommendation
@@ -118,6 +119,7 @@ class RecommenderService:
         unavailable: Mapping[str, str] | None = None,
         catalog: MovieCatalog | None = None,
         histories: HistoryCache | None = None,
+        explore_share: float = 0.0,
     ) -> None:
         self._models = MappingProxyType(dict(models))
         # Users' histories in memory, kept current by the database's notifications (None:
@@ -129,6 +131,8 @@ class RecommenderService:
         self.catalog = catalog if catalog is not None else MovieCatalog()
         # How events add to a history's interaction weights (built once, by the runtime).
         self._weights = weights
+        # The share of each answer's slots that goes to new movies (recsys.service.explore).
+        self._explore_share = explore_share
 
     @property
     def model_types(self) -> list[str]:
@@ -184,13 +188,27 @@ class RecommenderService:
                     raise FallbackUnavailableError(user_id, model_type)
                 answer, fallback = fallback_model, True
             model = answer.model
+            snapshot = self.catalog.snapshot
+            # New movies first: the model fills the slots they leave (all when there are none).
+            new_ids, new_scores = new_for_user(
+                snapshot,
+                snapshot.new_for(model),
+                history,
+                explore_slots(k, self._explore_share),
+            )
+            model_k = k - new_ids.shape[0]
+            exclude = snapshot.excluded_for(model)
 
             def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
-                ids, scores = model.recommend(user_id, history=history, k=k)
+                if model_k == 0:
+                    return new_ids[:0], new_scores[:0], new_ids[:0]
+                ids, scores = model.recommend(user_id, history=history, k=model_k, exclude=exclude)
                 return ids, scores, model.explain(history, ids)
 
             ids, scores, anchors = await _run_scoring(model, top_with_anchors)
             movies = await self._titled(session, ids, scores, anchors)
+            if new_ids.shape[0]:
+                movies += await self._titled(session, new_ids, new_scores, new=True)
         # Counted once answered: a request the database failed is a database error instead.
         if reason is None:
             count_recommendation(model_type, ANSWERED)
@@ -247,12 +265,29 @@ class RecommenderService:
             choices = [name for name, m in self._models.items() if m.model.personalised]
             raise UnsupportedModelError(model_type, "similar movies", sorted(choices))
         movie = await self.movie(session, movie_id)
-        ids, scores = await _run_scoring(model, lambda: model.similar_items(movie_id, k=k))
+        snapshot = self.catalog.snapshot
+        lazy = LazySession(session)
+        if not model.knows_item(movie_id):
+            # A movie the model never saw: its content neighbours among every live movie.
+            ids, scores = content_neighbours(snapshot, movie_id, None, k)
+            movies = await self._titled(lazy, ids, scores)
+        else:
+            new_ids, new_scores = content_neighbours(
+                snapshot, movie_id, snapshot.new_for(model), explore_slots(k, self._explore_share)
+            )
+            exclude = snapshot.excluded_for(model)
+            ids, scores = (
+                await _run_scoring(
+                    model,
+                    lambda: model.similar_items(movie_id, k=k - new_ids.shape[0], exclude=exclude),
+                )
+                if new_ids.shape[0] < k
+                else (new_ids[:0], new_scores[:0])
+            )
+            movies = await self._titled(lazy, ids, scores)
+            movies += await self._titled(lazy, new_ids, new_scores, new=True)
         return SimilarMovies(
-            movie=movie,
-            model=model.model_type,
-            model_version=loaded.version,
-            movies=await self._titled(LazySession(session), ids, scores),
+            movie=movie, model=model.model_type, model_version=loaded.version, movies=movies
         )
 
     async def ratings(self, session: AsyncSession, user_id: int, *, limit: int) -> UserRatings:
@@ -278,6 +313,8 @@ class RecommenderService:
         ids: IdArray,
         scores: FloatArray,
         anchors: IdArray | None = None,
+        *,
+        new: bool = False,
     ) -> list[ScoredMovie]:
         wanted = ids.tolist()
         anchor_ids = anchors.tolist() if anchors is not None else [NO_ANCHOR] * len(wanted)
@@ -291,6 +328,8 @@ class RecommenderService:
                 continue  # deleted from the catalogue since training
             because = found.get(anchor)
             reason = f"because you watched {because.title}" if because is not None else None
+            if new:
+                reason = NEW_REASON
             out.append(ScoredMovie(m.id, m.title, m.year, m.genres, score, reason))
         return out
 

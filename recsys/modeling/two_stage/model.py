@@ -41,6 +41,7 @@ from recsys.modeling.dataset import (
 )
 from recsys.modeling.ease import EASERecommender
 from recsys.modeling.errors import ModelStateError, NotFittedError
+from recsys.modeling.exclusion import join_seen
 from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.state import StateArrays, require_arrays
@@ -205,7 +206,12 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         return _dense_scores(candidates, ranked, sequences.n_rows, self._fallback())
 
     def recommend(
-        self, user_id: int, *, history: History | None = None, k: int = 10
+        self,
+        user_id: int,
+        *,
+        history: History | None = None,
+        k: int = 10,
+        exclude: IndexArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """Top-k (movie_ids, scores) for one user: ``recommend_batch``'s answer for one row,
         computed with numpy gathers over arrays prepared at fit/load time (serving.py)."""
@@ -214,7 +220,8 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         serving = self.serving_model()
         one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
         candidates, ranked = self._rank_one(one, int(lookup(self.user_ids, [user_id])[0]))
-        top, scores = top_k_answer(candidates, ranked, serving.fallback, one.seen, k)
+        seen = join_seen(one.seen, exclude)  # excluded movies leave before the cut, as seen
+        top, scores = top_k_answer(candidates, ranked, serving.fallback, seen, k)
         return self.item_ids[top], scores
 
     def _rank_one(

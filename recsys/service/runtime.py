@@ -162,7 +162,8 @@ async def open_runtime(
         warm = functools.partial(_warm, catalog, read_sessions) if serving else None
         if warm is not None:
             await warm(registry)
-        await _load_catalog(catalog, read_sessions)
+        if serving or registry.loaded:  # what answers (API, predict) excludes deleted movies
+            await _load_catalog(catalog, read_sessions)
         if serving:
             refresh = functools.partial(refresh_catalog, catalog, read_sessions)
             await stack.enter_async_context(polling(refresh, every=settings.catalog_poll_seconds))

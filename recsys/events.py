@@ -4,8 +4,9 @@ An interaction's weight is the sum, over one (user, movie), of its rating (weigh
 and of its events (weight = the configured weight of the event's type; a ``rating`` event weighs
 its value), as the video seed sums its interaction values. A negative weight (``dislike``) is
 negative feedback: it lowers the sum, which may end below zero; the movie stays in the user's
-history (so it is never recommended to them again) and the models read the sign (see README). The API's validation, the import
-command, the per-request history query and the training export all apply this module's rule.
+history (so it is never recommended to them again) and the models read the sign (see README).
+The API's validation, the import command, the per-request history query and the training
+export all apply this module's rule.
 """
 
 from __future__ import annotations

@@ -141,7 +141,20 @@ def history_matrices(
 def history_sequences(
     item_ids: IdArray, n_rows: int, columns: HistoryColumns, *, default_time: int
 ) -> Sequences:
-    """Each row's known movies in time order (for ``needs_sequence`` models)."""
+    """Each row's known movies in time order (for ``needs_sequence`` models).
+
+    Disliked movies (weight <= 0) are left out: what follows a movie the user disliked is no
+    lead (they stay in the "seen" set, so they are still excluded from the answer).
+    """
+    keep = columns.ratings > 0
+    if not keep.all():
+        columns = HistoryColumns(
+            rows=columns.rows[keep],
+            movies=columns.movies[keep],
+            ratings=columns.ratings[keep],
+            times=columns.times[keep],
+            tiebreak=columns.tiebreak[keep],
+        )
     return build_sequences(
         item_ids,
         n_rows=n_rows,

@@ -86,6 +86,8 @@ class SimilarMovies:
     model: str
     model_version: str
     movies: list[ScoredMovie]
+    # True when the model never saw the movie: ``movies`` are its neighbours by content.
+    by_content: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,11 @@ class RecommenderService:
             movies = await self._titled(lazy, ids, scores)
             movies += await self._titled(lazy, new_ids, new_scores, new=True)
         return SimilarMovies(
-            movie=movie, model=model.model_type, model_version=loaded.version, movies=movies
+            movie=movie,
+            model=model.model_type,
+            model_version=loaded.version,
+            movies=movies,
+            by_content=not model.knows_item(movie_id),
         )
 
     async def ratings(self, session: AsyncSession, user_id: int, *, limit: int) -> UserRatings:

@@ -235,8 +235,8 @@ async def test_user_page_has_one_column_per_model_matching_the_json_api(
             assert f'data-event="like" data-movie-id="{m["id"]}"' in column
             assert f"{m['score']:.3f}" in column
         assert ("data-fallback" in column) == api["fallback"]
-    # Watch, like, complete: lightest first.
-    assert re.findall(r'data-event="(\w+)"', page)[:3] == ["watch", "like", "complete"]
+    # Watch, like, complete: lightest first; then dislike, the negative feedback.
+    assert re.findall(r'data-event="(\w+)"', page)[:4] == ["watch", "like", "complete", "dislike"]
     assert 'src="/static/feedback.js"' in page
     assert 'data-events-url="/events"' in page
     assert "Writes are off" not in page

@@ -161,8 +161,9 @@ async def user_page(request: Request, user_id: str) -> Response:
                 "columns": columns,
                 "k": TOP_K,
                 "writes_on": runtime.settings.api_write_token is not None,
-                # The buttons, lightest event first (watch, like, complete by default).
-                "event_types": sorted(weights, key=lambda t: (weights[t], t)),
+                # The buttons, lightest event first (watch, like, complete by default), then
+                # the negative ones (dislike): feedback against the movie comes last.
+                "event_types": sorted(weights, key=lambda t: (weights[t] < 0, abs(weights[t]), t)),
             },
         )
 

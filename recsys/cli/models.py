@@ -198,19 +198,23 @@ def _predict_all(
     # Every rating from the database is every user's history; scoring is chunked and vectorised.
     import asyncio
 
+    import numpy as np
+    import numpy.typing as npt
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from recsys.service.batch import count_users, iter_top_k, write_top_k_csv
+    from recsys.service.catalog_state import read_deleted
     from recsys.service.fallback import FALLBACK_MODEL
     from recsys.service.runtime import open_runtime
     from recsys.service.training import read_interactions
 
-    async def export() -> Interactions:
+    async def export() -> tuple[Interactions, npt.NDArray[np.int64]]:
         async with open_runtime(settings) as runtime:
-            return await read_interactions(runtime.read_sessions, runtime.weights)
+            interactions = await read_interactions(runtime.read_sessions, runtime.weights)
+            return interactions, await read_deleted(runtime.read_sessions)
 
     with database_errors(settings.database_url):
-        interactions = asyncio.run(export())
+        interactions, deleted = asyncio.run(export())
     if len(interactions) == 0:
         fail("no ratings or events to predict from: seed a dataset first (recsys db upgrade)")
     model = models[model_type].model
@@ -219,7 +223,13 @@ def _predict_all(
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{model_type}: top-{k} of {n_users:,} users", total=n_users)
-        chunks = iter_top_k(model, interactions, k=k, fallback=fallback.model if fallback else None)
+        chunks = iter_top_k(
+            model,
+            interactions,
+            k=k,
+            fallback=fallback.model if fallback else None,
+            deleted=deleted,  # soft-deleted movies: never in the CSV
+        )
         summary = write_top_k_csv(chunks, out, advance=lambda n: progress.advance(task, n))
     note = f", {summary.fallback_users:,} from the popularity fallback" if fallback else ""
     if summary.empty_users:

@@ -22,6 +22,7 @@ import pandas as pd
 from recsys.data.frames import Interactions
 from recsys.evaluation.splits import take
 from recsys.modeling.base import PAD_ID, Recommender
+from recsys.modeling.exclusion import excluded_index
 from recsys.service.fallback import can_score_batch
 
 IdArray = npt.NDArray[np.int64]
@@ -66,8 +67,15 @@ def iter_top_k(
     k: int,
     fallback: Recommender[Any] | None = None,
     chunk_users: int | None = None,
+    deleted: IdArray | None = None,
 ) -> Iterator[TopKChunk]:
-    """Top-``k`` of every user in ``interactions`` (sorted by id), one chunk of users at a time."""
+    """Top-``k`` of every user in ``interactions`` (sorted by id), one chunk of users at a time.
+
+    ``deleted``: soft-deleted movie ids, never answered (dropped before the top-k cut).
+    """
+    gone = np.zeros(0, np.int64) if deleted is None else deleted
+    exclude = excluded_index(model.item_ids, gone)
+    fallback_exclude = excluded_index(fallback.item_ids, gone) if fallback is not None else None
     order = np.argsort(interactions.user_ids, kind="stable")
     rows = take(interactions, order)
     users = np.unique(rows.user_ids)
@@ -79,7 +87,7 @@ def iter_top_k(
         lo = int(np.searchsorted(rows.user_ids, batch[0], side="left"))
         hi = int(np.searchsorted(rows.user_ids, batch[-1], side="right"))
         histories = take(rows, np.arange(lo, hi))
-        ids, scores = model.recommend_batch(batch, histories=histories, k=k)
+        ids, scores = model.recommend_batch(batch, histories=histories, k=k, exclude=exclude)
         used = np.zeros(batch.shape[0], dtype=np.bool_)
         if fallback is not None:
             # The API's rule (recsys.service.fallback), so a user gets the same kind of answer
@@ -87,7 +95,7 @@ def iter_top_k(
             unscorable = ~can_score_batch(model, batch, histories)
             if unscorable.any():
                 fb_ids, fb_scores = fallback.recommend_batch(
-                    batch[unscorable], histories=histories, k=k
+                    batch[unscorable], histories=histories, k=k, exclude=fallback_exclude
                 )
                 ids[unscorable], scores[unscorable] = fb_ids, fb_scores
                 used = unscorable & (ids[:, 0] != PAD_ID)

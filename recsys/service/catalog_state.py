@@ -143,3 +143,10 @@ async def refresh_catalog(catalog: Any, sessions: Sessions, *, force: bool = Fal
         snapshot.deleted_ids.shape[0],
     )
     return True
+
+
+async def read_deleted(sessions: Sessions) -> IdArray:
+    """Ids of the soft-deleted movies (for batch prediction)."""
+    async with sessions() as session:
+        rows = await CatalogRepository(session).rows()
+    return np.array([r.id for r in rows if r.deleted], dtype=np.int64)

@@ -30,6 +30,17 @@ from recsys.service.errors import (
     UnknownMovieError,
 )
 
+# MovieFields: what the API's bodies build (the api layer reaches the db only through here).
+__all__ = [
+    "MovieFields",
+    "check_fields",
+    "create_movie",
+    "delete_movie",
+    "import_movies",
+    "read_movies_csv",
+    "update_movie",
+]
+
 YEAR_MIN, YEAR_MAX = 1870, 2100
 TITLE_MAX = 500
 GENRES_MAX = 30

@@ -7,7 +7,6 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from recsys.api.schemas.common import StorableStr
-from recsys.db.repositories import MovieFields
 from recsys.service.catalog_writes import (
     EXTERNAL_ID_MAX,
     GENRE_MAX,
@@ -15,6 +14,7 @@ from recsys.service.catalog_writes import (
     TITLE_MAX,
     YEAR_MAX,
     YEAR_MIN,
+    MovieFields,
 )
 
 Genre = Annotated[StorableStr, StringConstraints(min_length=1, max_length=GENRE_MAX)]

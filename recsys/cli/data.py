@@ -1,4 +1,4 @@
-"""``recsys data``: fetch, generate and inspect datasets; import event logs."""
+"""``recsys data``: fetch, generate and inspect datasets; import event logs and movies."""
 
 from __future__ import annotations
 

@@ -107,7 +107,8 @@ class Settings(BaseSettings):
 
     api_write_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for the write routes (POST /events, /admin/reload); "
+        description="Bearer token for the write routes (POST /events, POST/PUT/DELETE /movies, "
+        "/admin/reload); "
         "unset turns them off (they answer 403 and say so).",
     )
     event_weights: dict[str, float] = Field(

@@ -81,3 +81,17 @@ def test_bad_configuration_is_refused(weights: dict[str, float], message: str) -
 def test_equal_weights_compare_equal() -> None:
     assert EventWeights({"watch": 1, "like": 2}) == EventWeights({"like": 2.0, "watch": 1.0})
     assert EventWeights({"watch": 1}) != WEIGHTS
+
+
+def test_a_negative_weight_is_negative_feedback() -> None:
+    weights = EventWeights({"watch": 1.0, "dislike": -5.0})
+    assert weights.weight("dislike", None) == -5.0
+    assert weights.check("dislike", None) is None
+
+
+def test_settings_take_a_negative_weight_and_refuse_zero() -> None:
+    from recsys.settings import Settings
+
+    assert Settings(event_weights={"dislike": -2.5}).event_weights == {"dislike": -2.5}
+    with pytest.raises(ValueError, match="not 0"):
+        Settings(event_weights={"watch": 0.0})

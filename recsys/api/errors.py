@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from recsys.api.methods import install_method_handler
 from recsys.api.schemas.common import ErrorOut
 from recsys.api.validation import install_validation_handler
 from recsys.service.availability import UNAVAILABLE_TYPES
@@ -106,6 +107,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route every domain error through ``domain_error_handler``, and 422s through the handler
     that can echo any input (recsys.api.validation)."""
     app.add_exception_handler(ServiceError, domain_error_handler)
+    install_method_handler(app)
     for exc_type in UNAVAILABLE_TYPES:
         app.add_exception_handler(exc_type, database_error_handler)
     install_validation_handler(app)

@@ -220,3 +220,12 @@ async def test_catalogue_writes_need_the_token_and_valid_fields(client: httpx.As
         response = await client.post("/movies", json=bad, headers=AUTH)
         assert response.status_code == 422, response.text
         assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+async def test_a_405_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    # GET /movies/{id} and the catalogue's PUT and DELETE are three routes of one path.
+    response = await client.request("OPTIONS", "/movies/1")
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == {"DELETE", "GET", "PUT"}
+    post = await client.post("/movies/1", headers=AUTH)
+    assert post.status_code == 405 and "PUT" in post.headers["allow"]

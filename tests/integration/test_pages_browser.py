@@ -168,7 +168,7 @@ def test_like_a_recommendation_and_see_it_land(browser: Browser, server: httpx.C
     movie_id = first.get_attribute("data-movie-id")
     title = first.locator(".title a").inner_text()
     assert movie_id is not None
-    first.get_by_role("button", name="like").click()
+    first.get_by_role("button", name="like", exact=True).click()
 
     expect(page.locator("#feedback-status")).to_contain_text(f"Recorded like for {title}")
     # The refreshed column no longer has it (and is still a top 10); the history starts with it.
@@ -220,7 +220,7 @@ def test_dislike_a_recommendation_and_see_it_leave(browser: Browser, server: htt
     movie_id = first.get_attribute("data-movie-id")
     title = first.locator(".title a").inner_text()
     assert movie_id is not None
-    first.get_by_role("button", name="dislike").click()
+    first.get_by_role("button", name="dislike", exact=True).click()
 
     expect(page.locator("#feedback-status")).to_contain_text(f"Recorded dislike for {title}")
     # Gone from every column at once, which are still top 10s; the history shows the dislike.

@@ -154,11 +154,14 @@ def recsys_serve(
     *,
     workers: int | None = 1,
     checkout: Path | None = None,
+    ready_timeout: float = 60.0,
 ) -> Iterator[int]:
     """``recsys serve`` exactly as a user starts it (its logging and access lines), on
     loopback; ``workers`` None = its default (one per CPU). Yields the pid of the process
     (with several workers, their parent: see ``tree_cpu_seconds``). ``checkout``: run that
-    checkout's ``.venv/bin/recsys`` (another build, for a paired comparison) instead of ours."""
+    checkout's ``.venv/bin/recsys`` (another build, for a paired comparison) instead of ours.
+    ``ready_timeout``: seconds to wait for ``/readyz`` (loading 25M-row models takes minutes).
+    """
     env = {**os.environ, **settings}
     if checkout is None:
         recsys = Path(sys.executable).with_name("recsys")
@@ -174,7 +177,7 @@ def recsys_serve(
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(f"http://{HOST}:{port}/readyz", process, log)
+            _wait_ready(f"http://{HOST}:{port}/readyz", process, log, timeout=ready_timeout)
             _wait_history_warm(f"http://{HOST}:{port}/readyz")
             yield process.pid
         finally:
@@ -234,8 +237,10 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, *, timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             sys.exit(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
@@ -246,7 +251,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         except OSError:
             pass
         time.sleep(0.2)
-    sys.exit(f"uvicorn not ready after 60 s ({url}):\n{log.read_text()}")
+    sys.exit(f"uvicorn not ready after {timeout:.0f} s ({url}):\n{log.read_text()}")
 
 
 def run_wrk(wrk: str, script: Path, port: int, connections: int, seconds: int) -> dict[str, int]:

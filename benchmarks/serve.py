@@ -126,6 +126,7 @@ def main() -> None:
                             work / f"serve-{number}.log",
                             workers=workers,
                             checkout=build.checkout,
+                            ready_timeout=args.ready_timeout,
                         )
                     )
                     served.append((build, port, pid))
@@ -182,6 +183,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per route")
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for each server's /readyz (raise it for the 25M models)",
+    )
     parser.add_argument(
         "--models",
         default="als",

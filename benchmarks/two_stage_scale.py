@@ -11,7 +11,10 @@ Sizes: ``--users 162541 --movies 62423`` (ML-25M's shape) by default, ``--rows``
 reading (``build_matrix`` with two_stage's weighting, ``fit``), prints the fit time, the peak
 RSS (``ru_maxrss``), the choices recorded in ``data_info``, and then times
 ``recommend(user, history=all their rows, k=10)`` for ``--requests`` random users in-process
-(one thread): median, p90, p99, max, CPU per request.
+(one thread): median, p90, p99, max, CPU per request. ``--store URI`` also saves the fitted
+model as a servable version there (what ``recsys train`` writes), for ``benchmarks/serve.py
+--artifact-uri``; ``--seed 0 --cache DIR`` with ``--rows 25000000`` gives the rows of
+``benchmarks/train.py``'s 25M set (the same generator call).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.data.frames import Interactions
 from recsys.modeling import npz
+from recsys.modeling.artifacts import open_store, save_model
 from recsys.modeling.base import History
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.items import ItemAttributes
@@ -122,6 +126,11 @@ def fit(args: argparse.Namespace) -> None:
             (args.save / f"{name}.npz").write_bytes(npz.dumps(arrays))
         info = {"params": model.params.to_dict(), "data": model.data_info}
         (args.save / "model.json").write_text(json.dumps(info))
+    if args.store is not None:
+        # A servable version (manifest, hashes, LATEST) for benchmarks/serve.py --artifact-uri.
+        started = time.perf_counter()
+        info = save_model(open_store(args.store), model)
+        print(f"saved {info.version} to {args.store} in {time.perf_counter() - started:.1f} s")
     time_requests(model, rows, args)
 
 
@@ -184,6 +193,9 @@ def main() -> None:
     parser.add_argument("step", choices=["generate", "fit", "profile"])
     parser.add_argument("--params", default="{}", help="two_stage parameters (JSON)")
     parser.add_argument("--save", type=Path, default=None, help="fit: save the model here")
+    parser.add_argument(
+        "--store", default=None, help="fit: also save a servable version to this artifact URI"
+    )
     parser.add_argument("--users", type=int, default=162_541)
     parser.add_argument("--movies", type=int, default=62_423)
     parser.add_argument("--rows", type=int, default=5_000_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ from recsys.modeling.items import ItemAttributes
 from recsys.modeling.params import check_choice, check_float
 from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
 
+if TYPE_CHECKING:
+    from recsys.modeling.sequences import Sequences
+
 IdArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float32]
@@ -25,6 +28,10 @@ FloatArray = npt.NDArray[np.float32]
 # this many ids per row, or _DENSE_SPAN_MIN ids; sparser ids go through np.unique's sort.
 _DENSE_SPAN_PER_ROW = 4
 _DENSE_SPAN_MIN = 1 << 20
+# The weightings _grouped_matrix writes directly (threshold drops rows, bm25 needs column sums).
+_DIRECT_KINDS = frozenset({"binary", "rating", "confidence"})
+# Rows per slice in the direct CSR build: bounds its temporaries at a few MiB at any size.
+_CHUNK = 1 << 20
 
 
 def lookup(vocabulary: IdArray, ids: npt.ArrayLike) -> IndexArray:
@@ -178,6 +185,9 @@ class InteractionMatrix:
     source: Interactions | None = None
     # Movie years and genres, for models that read them (``needs_items``).
     items: ItemAttributes | None = None
+    # ``training_sequences`` of ``source`` when the builder already has them (two_stage's
+    # sources: a sort of every row saved per source); None: built from ``source`` on demand.
+    sequences: Sequences | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -272,10 +282,37 @@ def build_matrix(
         if users.shape[0] == 0:
             raise ValueError(f"no rating is >= threshold {spec.threshold:g}; nothing to train on")
 
+    grouped = None
+    # Dislikes (sums <= 0) take the COO path, whose weighting keeps the sign and drops zeros.
+    positive = float(ratings.min()) > 0
+    if spec.kind in _DIRECT_KINDS and positive and is_strictly_sorted_by_pair(users, movies):
+        grouped = _grouped_matrix(users, movies, ratings, spec)
+    if grouped is not None:
+        user_ids, item_ids, user_items = grouped
+        fitted = FittedWeighting(spec)
+    else:
+        user_ids, item_ids, user_items, fitted = _coo_matrix(users, movies, ratings, spec)
+    return InteractionMatrix(
+        user_items=user_items,
+        user_ids=user_ids.astype(np.int64, copy=False),
+        item_ids=item_ids.astype(np.int64, copy=False),
+        weighting=fitted,
+        fingerprint=interactions_fingerprint(interactions),
+        n_interactions=len(interactions),
+        source=interactions,
+        items=items,
+    )
+
+
+def _coo_matrix(
+    users: IdArray, movies: IdArray, ratings: FloatArray, spec: Weighting
+) -> tuple[IdArray, IdArray, sp.csr_matrix, FittedWeighting]:
+    """Rows in any order: factorise both columns, COO -> CSR, sum to detect duplicates, weigh."""
     user_ids, rows = _factorize(users)
     item_ids, cols = _factorize(movies)
     shape = (user_ids.shape[0], item_ids.shape[0])
     raw = sp.csr_matrix((ratings, (rows, cols)), shape=shape, dtype=np.float32)
+    del rows, cols
     raw.sum_duplicates()
     if raw.nnz != users.shape[0]:
         raise _duplicate_error(users, movies)
@@ -297,16 +334,75 @@ def build_matrix(
     else:
         fitted = FittedWeighting(spec)
         user_items = fitted.apply(raw)
-    return InteractionMatrix(
-        user_items=user_items,
-        user_ids=user_ids.astype(np.int64, copy=False),
-        item_ids=item_ids.astype(np.int64, copy=False),
-        weighting=fitted,
-        fingerprint=interactions_fingerprint(interactions),
-        n_interactions=len(interactions),
-        source=interactions,
-        items=items,
-    )
+    return user_ids, item_ids, user_items, fitted
+
+
+def is_strictly_sorted_by_pair(users: IdArray, movies: IdArray) -> bool:
+    """True when the rows are strictly increasing by (user, movie): grouped, no duplicates."""
+    n = int(users.shape[0])
+    for start in range(0, max(n - 1, 0), _CHUNK):
+        # Slices overlap by one row so every adjacent pair is compared once, a few MiB at a time.
+        stop = min(start + _CHUNK + 1, n)
+        u0, u1 = users[start : stop - 1], users[start + 1 : stop]
+        m0, m1 = movies[start : stop - 1], movies[start + 1 : stop]
+        if not bool(((u1 > u0) | ((u1 == u0) & (m1 > m0))).all()):
+            return False
+    return True
+
+
+def _grouped_matrix(
+    users: IdArray, movies: IdArray, ratings: FloatArray, spec: Weighting
+) -> tuple[IdArray, IdArray, sp.csr_matrix] | None:
+    """The weighted CSR written straight from rows sorted by (user, movie); None if unsuited.
+
+    What a seeded table's scan returns. The COO path holds two intp position columns
+    (16 B/row), their int32 copies (8) and the raw CSR beside its weighted copy (16) at its peak;
+    here the CSR's own arrays (8 B/row) are all that is allocated per row, filled in slices.
+    The result equals the COO path's: same vocabularies, int32 indptr/indices, float32 weights
+    computed by the same expressions.
+    """
+    n = int(users.shape[0])
+    if n >= np.iinfo(np.int32).max:
+        return None  # scipy would pick int64 indices; leave that to the COO path
+    m_low, m_high = int(movies.min()), int(movies.max())
+    span = m_high - m_low + 1
+    if span > max(_DENSE_SPAN_PER_ROW * n, _DENSE_SPAN_MIN):
+        return None
+    present = np.zeros(span, dtype=bool)
+    starts = [np.zeros(1, dtype=np.int64)]
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        present[movies[start:stop] - m_low] = True
+        # Row positions where a new user begins (the first row of the slice against the last
+        # row of the previous one, so boundaries between slices are found too).
+        lo = max(start - 1, 0)
+        changes = np.flatnonzero(users[lo + 1 : stop] != users[lo : stop - 1]) + lo + 1
+        starts.append(changes.astype(np.int64, copy=False))
+    row_starts = np.concatenate(starts)
+    user_ids = users[row_starts]
+    indptr = np.empty(row_starts.shape[0] + 1, dtype=np.int32)
+    indptr[:-1] = row_starts
+    indptr[-1] = n
+    position = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
+    item_ids = (np.flatnonzero(present) + m_low).astype(np.int64, copy=False)
+    indices = np.empty(n, dtype=np.int32)
+    data = np.empty(n, dtype=np.float32)
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        indices[start:stop] = position[movies[start:stop] - m_low]
+        data[start:stop] = _weigh(ratings[start:stop], spec)
+    shape = (int(user_ids.shape[0]), int(item_ids.shape[0]))
+    matrix = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+    return user_ids, item_ids, matrix
+
+
+def _weigh(raw: FloatArray, spec: Weighting) -> FloatArray:
+    # FittedWeighting.apply's expressions on float32 ratings, so the weights are bit-identical.
+    if spec.kind == "binary":
+        return np.ones(raw.shape[0], dtype=np.float32)
+    if spec.kind == "confidence":
+        return (1.0 + spec.alpha * raw).astype(np.float32)
+    return raw
 
 
 def _factorize(ids: IdArray) -> tuple[IdArray, IndexArray]:

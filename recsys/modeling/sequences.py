@@ -15,7 +15,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.data.frames import Interactions
-from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, lookup
+from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix, lookup
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,33 @@ class Sequences:
             times=self.times[lo:hi],
             ratings=self.ratings[lo:hi],
             reference_times=self.reference_times[start:stop],
+        )
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Sequences:
+        """The entries where ``keep`` holds, as ``training_sequences`` orders the rows they hold.
+
+        For sequences built by ``training_sequences`` (every item known, ties broken by movie
+        id): the kept entries are still in (row, time, movie) order, a row's reference time
+        becomes its latest kept entry's, and an emptied row gets the default one past the latest
+        kept time. Equal to rebuilding from the kept rows, without its sort (two_stage's base
+        rows: 25M entries sorted twice more per fit).
+        """
+        rows = self.rows()[keep]
+        times = self.times[keep]
+        n_rows = self.n_rows
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        default = int(times.max()) + 1 if times.shape[0] else 0
+        reference = np.full(n_rows, default, dtype=np.int64)
+        filled = indptr[1:] > indptr[:-1]
+        # Within a row entries are in time order: its last kept entry is its latest.
+        reference[filled] = times[indptr[1:][filled] - 1]
+        return Sequences(
+            indptr=indptr,
+            cols=self.cols[keep],
+            times=times,
+            ratings=self.ratings[keep],
+            reference_times=reference,
         )
 
     def recency_profile(self, n_items: int, *, last: int, decay: float) -> sp.csr_matrix:
@@ -117,6 +144,14 @@ def build_sequences(
         ratings=ratings[order].astype(np.float32),
         reference_times=reference,
     )
+
+
+def matrix_sequences(matrix: InteractionMatrix) -> Sequences:
+    """``training_sequences`` of ``matrix.source``, or the ones built with the matrix."""
+    if matrix.sequences is not None:
+        return matrix.sequences
+    assert matrix.source is not None
+    return training_sequences(matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
 
 
 def training_sequences(source: Interactions, *, user_ids: IdArray, item_ids: IdArray) -> Sequences:

@@ -11,8 +11,9 @@ from implicit.nearest_neighbours import bm25_weight
 
 from recsys.data.fingerprint import interactions_fingerprint as fingerprint
 from recsys.data.frames import Interactions
+from recsys.modeling import dataset
 from recsys.modeling.base import History
-from recsys.modeling.dataset import build_matrix, lookup
+from recsys.modeling.dataset import build_matrix, is_strictly_sorted_by_pair, lookup
 from recsys.modeling.toy import random_interactions
 from recsys.modeling.weighting import WEIGHTING_KINDS
 
@@ -91,6 +92,48 @@ def test_history_weighting_reproduces_the_training_rows(kind: str) -> None:
     )
 
 
+@pytest.mark.parametrize("kind", WEIGHTING_KINDS)
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_rows_in_key_order_give_the_matrix_of_any_order(
+    kind: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows sorted by (user, movie) (a seeded table's scan) are written straight into the CSR;
+    # shuffled rows go through COO. Both must give the same arrays, dtypes and weights. A
+    # 3-row slice puts user boundaries on, before and after every slice edge.
+    monkeypatch.setattr(dataset, "_CHUNK", chunk)
+    interactions = random_interactions(users=40, items=25, density=0.2, seed=11)
+    assert is_strictly_sorted_by_pair(interactions.user_ids, interactions.movie_ids)
+    order = np.random.default_rng(3).permutation(len(interactions))
+    shuffled = Interactions(
+        interactions.user_ids[order],
+        interactions.movie_ids[order],
+        interactions.ratings[order],
+        interactions.timestamps[order],
+    )
+    assert not is_strictly_sorted_by_pair(shuffled.user_ids, shuffled.movie_ids)
+    options: dict[str, Any] = {"weighting": kind, "alpha": 0.7, "threshold": 3.0}
+    direct, reference = build_matrix(interactions, **options), build_matrix(shuffled, **options)
+    for name in ("indptr", "indices", "data"):
+        got, want = getattr(direct.user_items, name), getattr(reference.user_items, name)
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    assert direct.user_items.shape == reference.user_items.shape
+    np.testing.assert_array_equal(direct.user_ids, reference.user_ids)
+    np.testing.assert_array_equal(direct.item_ids, reference.item_ids)
+    assert direct.user_ids.dtype == direct.item_ids.dtype == np.int64
+    assert direct.fingerprint == reference.fingerprint
+    np.testing.assert_array_equal(
+        direct.weighting.item_length_norm, reference.weighting.item_length_norm
+    )
+
+
+def test_sorted_rows_with_a_repeated_pair_are_refused() -> None:
+    # Non-decreasing but not strictly increasing: the direct path must not take them.
+    dup = make([1, 1, 2], [10, 10, 10], [4, 3, 5])
+    with pytest.raises(ValueError, match=r"1 duplicate .*user 1 movie 10"):
+        build_matrix(dup, weighting="binary")
+
+
 def test_fingerprint_ignores_row_order_but_not_values() -> None:
     order = np.array([3, 0, 4, 1, 2])
     shuffled = Interactions(
@@ -151,3 +194,19 @@ def test_history_validates_its_columns() -> None:
         History.of([1], [float("nan")])
     h = History.of([3, 4])
     assert h.movie_ids.dtype == np.int64 and h.ratings.tolist() == [1.0, 1.0] and len(h) == 2
+
+
+@pytest.mark.parametrize("slice_rows", [4, 1 << 20])
+def test_popularity_counts_every_entry_whatever_the_slice(
+    slice_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Popularity counts its matrix's entries in slices (a whole-column bincount copies it to
+    # intp); slices of 4 entries cut users and movies apart, the counts must not change.
+    from recsys.modeling import popularity
+
+    monkeypatch.setattr(popularity, "_COUNT_SLICE", slice_rows)
+    interactions = random_interactions(users=30, items=20, seed=2)
+    m = build_matrix(interactions, weighting="binary")
+    model = popularity.PopularityRecommender().fit(m)
+    per_movie = {int(i): int((interactions.movie_ids == i).sum()) for i in m.item_ids}
+    np.testing.assert_array_equal(model.counts, [per_movie[int(i)] for i in m.item_ids])

@@ -11,7 +11,7 @@ from recsys.data.frames import Interactions
 from recsys.modeling.base import History
 from recsys.modeling.dataset import build_matrix
 from recsys.modeling.registry import create_model
-from recsys.modeling.sequences import build_sequences
+from recsys.modeling.sequences import build_sequences, training_sequences
 from recsys.modeling.timeline import ItemTimeline
 from recsys.modeling.toy import two_taste_groups, two_taste_items
 
@@ -145,3 +145,39 @@ def test_a_sequence_model_fit_without_timestamps_says_so(model_type: str) -> Non
 def test_two_stage_fit_without_movie_attributes_says_so() -> None:
     with pytest.raises(ValueError, match="needs movie years and genres"):
         create_model("two_stage").fit(build_matrix(two_taste_groups()))
+
+
+def test_a_subset_of_training_sequences_equals_the_sequences_of_the_kept_rows() -> None:
+    # two_stage takes its base rows' sequences from the full ones instead of sorting again:
+    # they must be what training_sequences of those rows gives (order, reference times,
+    # emptied rows), with timestamp ties broken by movie id and an unknown movie dropped.
+    rng = np.random.default_rng(4)
+    n = 400
+    users = rng.integers(1, 30, n)
+    movies = rng.integers(1, 25, n)
+    pairs = np.unique(np.stack([users, movies], axis=1), axis=0)  # one row per (user, movie)
+    pairs = np.r_[pairs, [[98, 3], [99, 4], [99, 5]]]  # users with 1 and 2 rows: emptied below
+    rows = Interactions(
+        user_ids=pairs[:, 0].astype(np.int64),
+        movie_ids=pairs[:, 1].astype(np.int64),
+        ratings=rng.integers(1, 6, pairs.shape[0]).astype(np.float32),
+        timestamps=rng.integers(0, 40, pairs.shape[0]).astype(np.int64),  # many ties
+    )
+    user_ids = np.unique(rows.user_ids)
+    item_ids = np.unique(rows.movie_ids)[1:]  # the first movie is unknown to the vocabulary
+    full = training_sequences(rows, user_ids=user_ids, item_ids=item_ids)
+    keep = full.from_end() >= 2  # drop each row's two latest entries: some rows empty
+    keep &= rng.random(keep.shape[0]) < 0.8
+    assert (np.diff(np.r_[0, np.cumsum(keep)][full.indptr]) == 0).any()
+    kept = Interactions(
+        user_ids=user_ids[full.rows()[keep]],
+        movie_ids=item_ids[full.cols[keep]],
+        ratings=full.ratings[keep],
+        timestamps=full.times[keep],
+    )
+    want = training_sequences(kept, user_ids=user_ids, item_ids=item_ids)
+    got = full.subset(keep)
+    for field in dataclasses.fields(want):
+        np.testing.assert_array_equal(
+            getattr(got, field.name), getattr(want, field.name), err_msg=field.name
+        )

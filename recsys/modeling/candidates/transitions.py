@@ -15,7 +15,7 @@ from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, den
 from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.params import ModelParams, check_float, check_int
-from recsys.modeling.sequences import Sequences, training_sequences
+from recsys.modeling.sequences import Sequences, matrix_sequences
 from recsys.modeling.state import StateArrays, require_arrays
 
 
@@ -74,9 +74,7 @@ class TransitionsRecommender(Recommender[TransitionsParams]):
 
     def _fit(self, matrix: InteractionMatrix) -> None:
         assert matrix.source is not None  # checked by fit
-        sequences = training_sequences(
-            matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids
-        )
+        sequences = matrix_sequences(matrix)
         self._transitions = transition_matrix(
             sequences,
             n_items=matrix.shape[1],

@@ -62,7 +62,7 @@ from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
 from recsys.modeling.two_stage.serving_sources import RecencySource, serving_source
 from recsys.modeling.two_stage.sources import (
     SOURCES,
-    base_interactions,
+    base_rows,
     check_sources,
     fit_sources,
 )
@@ -138,10 +138,14 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         sequences = training_sequences(source, user_ids=matrix.user_ids, item_ids=matrix.item_ids)
         self._context = feature_context(matrix, sequences, self.params)
         withheld = scattered_holdout(matrix, sequences, self.params)
-        base = base_interactions(matrix, self.params.periods, withheld=withheld)
+        # Each training_sequences is a sort of every row (minutes at 25M): built once here,
+        # the base rows' taken from it, and both handed to the sequence sources.
+        base, base_sequences = base_rows(matrix, sequences, self.params.periods, withheld=withheld)
         base_sources = CandidateSources(
-            fit_sources(base, matrix, ease_items=self.params.ease_items), self.params
+            fit_sources(base, matrix, ease_items=self.params.ease_items, sequences=base_sequences),
+            self.params,
         )
+        del base_sequences
         among = ranker_sample(sequences.n_rows, self.params)
         groups = ranker_groups(
             base_sources,
@@ -156,7 +160,9 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.diagnostics = ranker_diagnostics(self._ranker, groups, split)
         self.diagnostics["ranker_users"] = int(np.unique(groups.users).shape[0])
         del groups
-        self._sources = fit_sources(source, matrix, ease_items=self.params.ease_items)
+        self._sources = fit_sources(
+            source, matrix, ease_items=self.params.ease_items, sequences=sequences
+        )
         self._candidate_sources = None
         self._serving = None
 

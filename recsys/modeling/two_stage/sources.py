@@ -18,7 +18,7 @@ from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.dataset import FittedWeighting, InteractionMatrix, Weighting, lookup
 from recsys.modeling.ease import EASEParams, EASERecommender
 from recsys.modeling.params import ModelParams
-from recsys.modeling.sequences import training_sequences
+from recsys.modeling.sequences import Sequences, matrix_sequences
 from recsys.modeling.weighting import WeightingKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -59,18 +59,30 @@ def check_sources(n_items: int, *, ease_items: int) -> None:
 
 
 def fit_sources(
-    rows: Interactions, like: InteractionMatrix, *, ease_items: int = 4_000
+    rows: Interactions,
+    like: InteractionMatrix,
+    *,
+    ease_items: int = 4_000,
+    sequences: Sequences | None = None,
 ) -> dict[str, Recommender[Any]]:
-    """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up."""
+    """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up.
+
+    ``sequences``: ``training_sequences`` of ``rows`` on that vocabulary, when the caller has
+    them (the sequence sources then skip their sort of every row).
+    """
     params = source_params(like.shape[1], ease_items=ease_items)
     return {
-        name: cls(params[name]).fit(matrix_on(rows, like, weighting))
+        name: cls(params[name]).fit(matrix_on(rows, like, weighting, sequences=sequences))
         for name, (cls, weighting) in SOURCES.items()
     }
 
 
 def matrix_on(
-    rows: Interactions, like: InteractionMatrix, kind: WeightingKind
+    rows: Interactions,
+    like: InteractionMatrix,
+    kind: WeightingKind,
+    *,
+    sequences: Sequences | None = None,
 ) -> InteractionMatrix:
     users = lookup(like.user_ids, rows.user_ids)
     items = lookup(like.item_ids, rows.movie_ids)
@@ -87,6 +99,7 @@ def matrix_on(
         n_interactions=len(rows),
         source=rows,
         items=like.items,
+        sequences=sequences,
     )
 
 
@@ -95,16 +108,25 @@ def base_interactions(
 ) -> Interactions:
     """``matrix.source`` minus every user's latest ``periods`` rows (time, movie id order) and
     minus the ``withheld`` entries (of ``training_sequences``' order)."""
-    assert matrix.source is not None
-    sequences = training_sequences(
-        matrix.source, user_ids=matrix.user_ids, item_ids=matrix.item_ids
-    )
+    return base_rows(matrix, matrix_sequences(matrix), periods, withheld=withheld)[0]
+
+
+def base_rows(
+    matrix: InteractionMatrix,
+    sequences: Sequences,
+    periods: int,
+    *,
+    withheld: BoolArray | None = None,
+) -> tuple[Interactions, Sequences]:
+    """``base_interactions`` from ``matrix``'s ``sequences``, with the base rows' own sequences
+    (``Sequences.subset``: what ``training_sequences`` of those rows gives, without its sort)."""
     keep = sequences.from_end() >= periods
     if withheld is not None:
         keep &= ~withheld
-    return Interactions(
+    rows = Interactions(
         user_ids=matrix.user_ids[sequences.rows()[keep]],
         movie_ids=matrix.item_ids[sequences.cols[keep]],
         ratings=sequences.ratings[keep],
         timestamps=sequences.times[keep],
     )
+    return rows, sequences.subset(keep)

@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image, three entrypoints: `recsys serve` (api, the default), `recsys db upgrade` (migrate)
 # and `recsys train` (training). Build: docker build --target runtime -t recsys .
+# Variant for ALS on Spark (`recsys train --engine spark`, its driver and its executors): the
+# same code plus the spark group and Java 17: docker build --target training-spark -t recsys-spark .
 
 # --- builder: resolve the locked dependencies into /app/.venv, compiled to bytecode -------------
 FROM python:3.11-slim-bookworm AS builder
@@ -19,6 +21,10 @@ RUN uv sync --frozen --no-default-groups --no-install-project
 COPY alembic.ini ./
 COPY recsys ./recsys
 RUN uv sync --frozen --no-default-groups --no-editable
+
+# --- spark venv: the runtime venv plus the optional spark group (pyspark, pyarrow) ---------------
+FROM builder AS spark-builder
+RUN uv sync --frozen --no-default-groups --group spark --no-editable
 
 # --- notebook venv: the runtime venv plus JupyterLab, for the compose `jupyter` profile only -----
 FROM builder AS notebook-builder
@@ -59,3 +65,29 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 ENTRYPOINT ["recsys"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
+
+# --- training-spark: the runtime plus Java 17 and pyspark, for the Spark training Job ----------
+# One image for the driver (the CronJob's pod runs `recsys train --engine spark` in client mode)
+# and the executor pods Spark starts from it (infra/spark/entrypoint.sh tells them apart).
+FROM python:3.11-slim-bookworm AS training-spark
+# The JRE only (no compiler); OpenBLAS lets Spark's solver use native BLAS instead of its Java
+# fallback. Versions pinned to the Debian 12 series; a point release is a security fix.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        openjdk-17-jre-headless=17.0.* libopenblas0-pthread=0.3.* procps=2:4.0.* \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --create-home --uid 10001 --user-group recsys
+WORKDIR /app
+COPY --from=spark-builder --chown=recsys:recsys /app /app
+COPY --chmod=0755 infra/spark/entrypoint.sh /usr/local/bin/recsys-spark-entrypoint
+ENV PATH="/app/.venv/bin:$PATH" \
+    JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    RECSYS_DATA_DIR=/app/data \
+    RECSYS_LOG_FORMAT=json
+USER 10001
+# A batch image: no server to probe (Kubernetes Jobs have their own completion status).
+HEALTHCHECK NONE
+ENTRYPOINT ["/usr/local/bin/recsys-spark-entrypoint"]
+CMD ["train", "--model-type", "als", "--engine", "spark"]

@@ -19,16 +19,28 @@ host ?= 127.0.0.1
 port ?= 8000
 workers ?=
 retrain ?=
+engine ?=
 
 .PHONY: help install data migrate db-upgrade db-downgrade db-current demo lint format test test-fast \
-	test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-events bench-outage clean \
+	install-torch test-data train-cli predict-cli train-models api serve bench-seed bench-serve bench-train bench-train-spark bench-events bench-outage clean install-spark \
 	lint-infra up down evaluate tune simulate-ab simulate-loop notebooks
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-install: ## Install the locked dependencies into .venv (uv sync --frozen)
-	$(UV) sync --frozen
+# --inexact: sync adds and updates the locked default groups but removes nothing, so an optional
+# group installed on purpose (uv sync --frozen --inexact --group spark, or a local torch wheel)
+# survives every target that depends on install.
+install: ## Install the locked dependencies into .venv (uv sync --frozen --inexact; keeps optional groups)
+	$(UV) sync --frozen --inexact
+
+install-spark: ## Also install the optional spark group (pyspark, pyarrow) for recsys train --engine spark (needs Java 17)
+	$(UV) sync --frozen --inexact --group spark
+
+# torch is not in the lock: the index's default Linux build carries CUDA (GBs); sasrec trains on
+# the CPU build, from a wheel file or PyTorch's CPU wheel index (README, "sasrec and PyTorch").
+install-torch: install ## Add PyTorch for sasrec training (TORCH_WHEEL=path/to/torch-*+cpu*.whl or TORCH_INDEX=<CPU wheel index>)
+	$(UV) pip install --compile-bytecode $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(or $(TORCH_WHEEL),torch)
 
 data: install ## Fetch a dataset into ./data (dataset=ml-100k|ml-1m|ml-latest-small|ml-20m|ml-25m|ml-32m)
 	$(RUN) recsys data fetch $(dataset)
@@ -75,8 +87,8 @@ $(DATA_DIR)/$(RECBOLE_WHEEL):
 $(DATA_DIR)/ml-100k: | $(DATA_DIR)/$(RECBOLE_WHEEL)
 	RECSYS_RECBOLE_WHEEL=$(DATA_DIR)/$(RECBOLE_WHEEL) $(RUN) recsys data fetch ml-100k --offline --data-dir $(DATA_DIR)
 
-train-cli: install ## Train a model into the artifact store (model_type=als or any registered type [bucket_name=B])
-	$(RUN) recsys train --model-type $(model_type) $(if $(bucket_name),--bucket-name $(bucket_name))
+train-cli: install ## Train a model into the artifact store (model_type=als or any registered type [bucket_name=B] [engine=spark])
+	$(RUN) recsys train --model-type $(model_type) $(if $(bucket_name),--bucket-name $(bucket_name)) $(if $(engine),--engine $(engine))
 
 predict-cli: install ## Print a user's top-k with titles (user_id=1 model_type=als k=10 [bucket_name=B])
 	$(RUN) recsys predict $(user_id) --model-type $(model_type) -k $(k) $(if $(bucket_name),--bucket-name $(bucket_name))
@@ -106,6 +118,9 @@ notebooks: install ## Execute both notebooks on ML-100K
 
 bench-serve: install ## Benchmark: wrk against uvicorn, recommendations vs a constant route (needs wrk)
 	$(RUN) python benchmarks/serve.py
+
+bench-train-spark: install-spark ## Benchmark: implicit vs Spark local[2] ALS on ML-100K and the 1M synthetic (export, fit, write, memory, NDCG@10)
+	$(RUN) python benchmarks/train_spark.py
 
 bench-events: install ## Benchmark: POST /events ingestion rate and POST -> reflecting GET latency (needs wrk)
 	$(RUN) python benchmarks/events.py

@@ -16,6 +16,10 @@ and artifacts; every round measures each route on every build back to back, the 
 reversed each round, so they share the machine's load. ``--env LABEL:VAR=VALUE`` sets a variable
 for one build only (``this`` is the build of this checkout, e.g. ``this:RECSYS_LOG_FORMAT=json``).
 
+``--query 'genres=Comedy&year_min=1990'`` also measures each model's route with that query
+(filters, diversify) in the same rounds, so a filtered request's cost is a ratio to the
+unfiltered one measured beside it.
+
 Run: ``uv run python benchmarks/serve.py --models als,item_knn,two_stage`` (needs wrk:
 ``apt-get install -y wrk``; PostgreSQL at TEST_DATABASE_URL; ML-100K under ./data: ``make
 data``). Bounded in time: about ``rounds x (1 + models) x (warmup + duration)`` seconds of
@@ -55,12 +59,13 @@ N_USERS = 943  # ML-100K user ids are 1..943
 _LUA_CONSTANT = 'request = function() return wrk.format("GET", "/healthz") end\n'
 
 
-def _lua_recommend(model: str, n_users: int) -> str:
+def _lua_recommend(model: str, n_users: int, query: str = "") -> str:
+    suffix = f"&{query}" if query else ""
     return f"""
 math.randomseed(os.time())
 request = function()
   return wrk.format("GET", "/users/" .. math.random(1, {n_users}) ..
-                    "/recommendations?k=10&model={model}")
+                    "/recommendations?k=10&model={model}{suffix}")
 end
 """
 
@@ -196,6 +201,13 @@ def _parse_args() -> argparse.Namespace:
         "als, item_knn and popularity; e.g. als,item_knn,two_stage)",
     )
     parser.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        help="also measure each model's route with this query suffix, e.g. "
+        "'genres=Comedy,Drama&year_min=1990' (repeatable): filtered beside unfiltered",
+    )
+    parser.add_argument(
         "--workers",
         default="1",
         help="recsys serve --workers: a number, or 'default' (one per CPU, as users get it)",
@@ -253,6 +265,11 @@ def _measure(
     for model in models:
         scripts[model] = work / f"recommendations-{model}.lua"
         scripts[model].write_text(_lua_recommend(model, args.users) + LUA_DONE)
+        # --query: the same route with filters (a route "als&genres=..."), in the same rounds.
+        for number, query in enumerate(args.query):
+            route = f"{model}&{query}"
+            scripts[route] = work / f"recommendations-{model}-q{number}.lua"
+            scripts[route].write_text(_lua_recommend(model, args.users, query) + LUA_DONE)
     runs: list[Run] = []
     for round_no in range(1, args.rounds + 1):
         # Each route on every build back to back, the order reversed every other round: the
@@ -327,7 +344,7 @@ def _report(
         + ("--:|" if paired else "")
         + "--:|--:|"
     )
-    for route in ("constant", *models):
+    for route in ("constant", *(f"{m}&{q}" if q else m for m in models for q in ("", *args.query))):
         for build in builds:
             const_rps = median(build, "constant", "rps")
             rps, cpu = median(build, route, "rps"), median(build, route, "server_cpu_us")

@@ -152,6 +152,25 @@ class Settings(BaseSettings):
         description="Check the artifact store's LATEST every N seconds and hot-reload new "
         "versions; 0 turns polling off (POST /admin/reload still works).",
     )
+    spark_master: str = Field(
+        default="local[*]",
+        min_length=1,
+        description="`recsys train --engine spark`: the Spark master (local[*], local[2], "
+        "k8s://https://HOST:PORT, spark://HOST:7077, yarn).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="`recsys train --engine spark`: extra Spark settings as JSON, e.g. "
+        '{"spark.driver.memory": "4g", "spark.executor.instances": "4"}; --spark-conf adds more.',
+    )
+
+    @field_validator("spark_conf")
+    @classmethod
+    def _spark_conf(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.startswith("spark."):
+                raise ValueError(f"RECSYS_SPARK_CONF: {key!r} is not a Spark setting (spark.*)")
+        return value
 
     @field_validator("api_write_token")
     @classmethod

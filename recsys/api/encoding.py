@@ -44,6 +44,7 @@ def recommendations(result: Recommendations) -> JSONBytes:
                 "model_version": result.model_version,
                 "fallback": result.fallback,
                 "movies": [scored_movie(m) for m in result.movies],
+                "eligible": result.eligible,
             }
         )
     )

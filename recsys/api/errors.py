@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from recsys.api.methods import install_method_handler
 from recsys.api.schemas.common import ErrorOut
-from recsys.api.validation import install_validation_handler
+from recsys.api.validation import encodable, install_validation_handler
 from recsys.service.availability import UNAVAILABLE_TYPES
 from recsys.service.errors import (
     DatabaseUnavailableError,
@@ -23,6 +23,7 @@ from recsys.service.errors import (
     UnknownUserError,
     UnsupportedModelError,
 )
+from recsys.service.filters import InvalidFilterError
 
 # The status each domain error answers with; a type not listed here (and none of its bases) is
 # a 500. The service knows nothing of HTTP.
@@ -33,6 +34,7 @@ STATUS: dict[type[ServiceError], int] = {
     ExternalIdConflictError: 409,
     UnknownModelError: 422,
     UnsupportedModelError: 422,
+    InvalidFilterError: 422,
     ModelUnavailableError: 503,
     FallbackUnavailableError: 503,
     DatabaseUnavailableError: 503,
@@ -87,6 +89,19 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
                 "input": exc.model_type,
             }
         ]
+    elif isinstance(exc, InvalidFilterError):
+        # A bad filter is a bad parameter too: the query's on GET, the body's on POST.
+        where = "body" if _request.method == "POST" else "query"
+        detail = encodable(
+            [
+                {
+                    "type": "invalid_filter",
+                    "loc": [where, exc.param],
+                    "msg": str(exc),
+                    "input": exc.value,
+                }
+            ]
+        )
     else:
         detail = str(exc)
     return JSONResponse(

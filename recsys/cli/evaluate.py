@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.cli._common import fail, load_settings
-from recsys.service.choices import MODEL_TYPES, PROTOCOLS, UnknownModelTypeError, check_model_type
+from recsys.service.choices import (
+    MODEL_TYPES,
+    PROTOCOLS,
+    UnknownModelTypeError,
+    check_model_type,
+    missing_package,
+    trainable_model_types,
+)
 
 # The evaluation and model packages (scipy, pandas, implicit, ...) are imported when the
 # command runs, so that `recsys --help` does not pay for them.
@@ -74,6 +81,15 @@ def evaluate_command(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where datasets live (default: RECSYS_DATA_DIR).")
     ] = None,
+    diversify: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Re-rank every model's top-K by MMR over genres (0..1, as the API's "
+            "diversify; 0 = off). ILD@K and GenreCov@K measure the effect.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Split a dataset, train each model on the train part and report full-ranking metrics.
 
@@ -98,6 +114,8 @@ def evaluate_command(
     command = _command(
         name, protocol, models, k, target, seed, param or [], test_fraction, reference, auc
     )
+    if diversify > 0:
+        command += f" --diversify {diversify:g}"
     if data_dir is not None:
         command += " " + shlex.join(["--data-dir", str(data_dir)])
     try:
@@ -116,6 +134,7 @@ def evaluate_command(
                 command=command,
                 progress=progress,
                 items=items,
+                diversify=diversify,
             )
     except ValueError as exc:
         fail(str(exc))
@@ -180,7 +199,13 @@ class _BarProgress:
 def _model_types(models: str) -> list[str]:
     names = [part.strip() for part in models.split(",") if part.strip()]
     if names == ["all"]:
-        return list(MODEL_TYPES)  # registration order, not the help's sorted copy
+        # Registration order, not the help's sorted copy; a type whose optional package is
+        # missing is left out with a line saying what to install (asked for by name, it fails).
+        for name in MODEL_TYPES:
+            hint = missing_package(name)
+            if hint is not None:
+                Console(stderr=True).print(f"{name} left out of 'all': {hint}")
+        return list(trainable_model_types())
     if not names or "all" in names:
         fail(f"--models takes 'all' or model types separated by commas, got {models!r}")
     for name in names:
@@ -193,6 +218,9 @@ def _known(model_type: str) -> None:
         check_model_type(model_type)
     except UnknownModelTypeError as exc:
         fail(str(exc))
+    hint = missing_package(model_type)
+    if hint is not None:
+        fail(hint)
 
 
 def _parse_params(pairs: list[str], model_types: list[str]) -> dict[str, dict[str, Any]]:

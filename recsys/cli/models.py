@@ -19,16 +19,29 @@ from recsys.cli._common import (
     known_version,
     load_settings,
 )
-from recsys.service.choices import MODEL_TYPES, WEIGHTING_KINDS
+from recsys.cli._filters import (
+    Diversify,
+    Exclude,
+    ExcludeGenres,
+    Genres,
+    Only,
+    YearMax,
+    YearMin,
+    filter_options,
+    refuse,
+)
+from recsys.cli._predict_all import predict_all
+from recsys.service.choices import ENGINES, MODEL_TYPES, WEIGHTING_KINDS, check_engine
 
 # The models, the database layer and the recommender are imported when a command runs, so that
 # `recsys --help` does not pay for implicit, scipy, pandas and SQLAlchemy.
 if TYPE_CHECKING:
     from recsys.service.artifacts import ArtifactStore
     from recsys.service.choices import WeightingKind
-    from recsys.service.datasets import Interactions
+    from recsys.service.filters import FilterRequest
     from recsys.service.recommend import Recommendations
     from recsys.service.registry import LoadedModel
+    from recsys.service.spark_training import SparkOptions
     from recsys.service.training import TrainReport
     from recsys.settings import Settings
 
@@ -61,12 +74,47 @@ def train_command(
     keep: Annotated[
         int, typer.Option(min=1, help="Versions of this model type to keep (newest first).")
     ] = 5,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help=f"What fits the model: {', '.join(ENGINES)}. spark fits als with pyspark's "
+            "ALS on RECSYS_SPARK_MASTER (default local[*]) and stores the same als artifact "
+            "(needs the spark group: uv sync --frozen --inexact --group spark, and Java 17)."
+        ),
+    ] = "implicit",
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="--engine spark: a Spark setting KEY=VALUE, repeatable, over RECSYS_SPARK_CONF "
+            "(e.g. --spark-conf spark.driver.memory=4g).",
+        ),
+    ] = None,
+    export_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine spark: where the Parquet export goes (file:///abs or gs://bucket/"
+            "prefix; default: the artifact store, under spark-exports/).",
+        ),
+    ] = None,
+    keep_export: Annotated[
+        bool, typer.Option(help="--engine spark: keep the Parquet export after the fit.")
+    ] = False,
 ) -> None:
     """Read every rating from the database, fit a model and store a new artifact version."""
     # Before any heavy import: a mistyped model type is refused at once.
     known_model_type(model_type)
+    try:
+        chosen = check_engine(engine, model_type)
+    except ValueError as exc:
+        bad_parameter("--engine", str(exc))
+    if chosen == "implicit" and (spark_conf or export_uri or keep_export):
+        bad_parameter(
+            "--spark-conf/--export-uri/--keep-export", "these go with --engine spark only"
+        )
     params = _parse_params(model_type, param or [])
     weighting_kind = _weighting_kind(weighting)
+    extra_conf = _parse_spark_conf(spark_conf or [])
 
     import asyncio
 
@@ -75,12 +123,52 @@ def train_command(
 
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    spark = None
+    if chosen == "spark":
+        spark = _spark_options(settings, extra_conf, export_uri, keep_export=keep_export)
     with database_errors(settings.database_url):
         try:
-            report = asyncio.run(_train(settings, model_type, store, params, weighting_kind, keep))
+            report = asyncio.run(
+                _train(settings, model_type, store, params, weighting_kind, keep, spark)
+            )
         except (NoInteractionsError, ArtifactError, ValueError) as exc:
             fail(str(exc))
     _print_train_report(report)
+
+
+def _parse_spark_conf(pairs: list[str]) -> dict[str, str]:
+    conf: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            bad_parameter("--spark-conf", f"takes spark.KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value
+    return conf
+
+
+def _spark_options(
+    settings: Settings, conf: dict[str, str], export_uri: str | None, *, keep_export: bool
+) -> SparkOptions:
+    # pyspark and Java are checked before the database is read: a missing one costs nothing.
+    from recsys.service.artifacts import open_store
+    from recsys.service.spark_training import SparkOptions, SparkUnavailableError, check_spark
+
+    try:
+        check_spark()
+    except SparkUnavailableError as exc:
+        fail(str(exc))
+    export_store = None
+    if export_uri is not None:
+        try:
+            export_store = open_store(export_uri)
+        except ValueError as exc:
+            bad_parameter("--export-uri", str(exc))
+    return SparkOptions(
+        master=settings.spark_master,
+        conf={**settings.spark_conf, **conf},
+        export_store=export_store,
+        keep_export=keep_export,
+    )
 
 
 def predict_command(
@@ -105,12 +193,32 @@ def predict_command(
         ),
     ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file for --all.")] = None,
+    genres: Genres = None,
+    exclude_genres: ExcludeGenres = None,
+    year_min: YearMin = None,
+    year_max: YearMax = None,
+    exclude: Exclude = None,
+    only: Only = None,
+    diversify: Diversify = None,
 ) -> None:
-    """Print a user's top-k unrated movies with titles and genres, or write every user's (--all)."""
+    """Print a user's top-k unrated movies with titles and genres, or write every user's (--all).
+
+    The filters are the API's (genres, years, exclude / allow lists, diversify), applied inside
+    the ranking: k movies whenever k are eligible.
+    """
     target = _predict_target(user_id, all_users=all_users, out=out)
     known_model_type(model_type)
     if version is not None:
         known_version(version, parameter="--version")
+    filters = filter_options(
+        genres=genres,
+        exclude_genres=exclude_genres,
+        year_min=year_min,
+        year_max=year_max,
+        exclude=exclude,
+        only=only,
+        diversify=diversify,
+    )
 
     import asyncio
 
@@ -118,15 +226,22 @@ def predict_command(
 
     settings = load_settings()
     store = artifact_store(bucket_name=bucket_name, artifact_uri=artifact_uri, settings=settings)
+    from recsys.service.filters import InvalidFilterError
+
     models = _load_models(store, model_type, version)
-    if isinstance(target, Path):
-        _predict_all(settings, models, model_type, k, target)
-        return
-    with database_errors(settings.database_url):
-        try:
-            result = asyncio.run(_recommend(settings, models, target, model_type, k))
-        except ServiceError as exc:
-            fail(str(exc))
+    try:
+        if isinstance(target, Path):
+            predict_all(settings, models, model_type, k, target, filters)
+            return
+        with database_errors(settings.database_url):
+            try:
+                result = asyncio.run(_recommend(settings, models, target, model_type, k, filters))
+            except InvalidFilterError:
+                raise
+            except ServiceError as exc:
+                fail(str(exc))
+    except InvalidFilterError as exc:
+        refuse(exc)
     _print_recommendations(result)
 
 
@@ -137,16 +252,19 @@ async def _train(
     params: dict[str, Any],
     weighting: WeightingKind | None,
     keep: int,
+    spark: SparkOptions | None = None,
 ) -> TrainReport:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from recsys.service.runtime import open_runtime
+    from recsys.service.spark_training import SPARK_STAGES, train_spark
     from recsys.service.training import train
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     async with open_runtime(settings) as runtime:
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"training {model_type}", total=_STAGES)
+            stages = _STAGES if spark is None else SPARK_STAGES
+            task = progress.add_task(f"training {model_type}", total=stages)
             started = [0]
 
             def stage(message: str) -> None:
@@ -154,6 +272,17 @@ async def _train(
                 progress.update(task, description=message, completed=started[0])
                 started[0] += 1
 
+            if spark is not None:
+                return await train_spark(
+                    runtime.read_sessions,
+                    store=store,
+                    params=params,
+                    weighting=weighting,
+                    keep=keep,
+                    spark=spark,
+                    stage=stage,
+                    weights=runtime.weights,
+                )
             return await train(
                 runtime.read_sessions,
                 model_type=model_type,
@@ -167,7 +296,12 @@ async def _train(
 
 
 async def _recommend(
-    settings: Settings, models: dict[str, LoadedModel], user_id: int, model_type: str, k: int
+    settings: Settings,
+    models: dict[str, LoadedModel],
+    user_id: int,
+    model_type: str,
+    k: int,
+    filters: FilterRequest | None,
 ) -> Recommendations:
     from recsys.service.registry import ModelRegistry
     from recsys.service.runtime import open_runtime
@@ -176,7 +310,9 @@ async def _recommend(
         open_runtime(settings, registry=ModelRegistry.of(models)) as runtime,
         runtime.read_sessions() as session,
     ):
-        return await runtime.service.recommend(session, user_id, model_type=model_type, k=k)
+        return await runtime.service.recommend(
+            session, user_id, model_type=model_type, k=k, filters=filters
+        )
 
 
 def _predict_target(user_id: int | None, *, all_users: bool, out: Path | None) -> int | Path:
@@ -190,56 +326,6 @@ def _predict_target(user_id: int | None, *, all_users: bool, out: Path | None) -
     if out is not None and not all_users:
         fail("--out goes with --all")
     return out if out is not None else cast(int, user_id)
-
-
-def _predict_all(
-    settings: Settings, models: dict[str, LoadedModel], model_type: str, k: int, out: Path
-) -> None:
-    # Every rating from the database is every user's history; scoring is chunked and vectorised.
-    import asyncio
-
-    import numpy as np
-    import numpy.typing as npt
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from recsys.service.batch import count_users, iter_top_k, write_top_k_csv
-    from recsys.service.catalog_state import read_deleted
-    from recsys.service.fallback import FALLBACK_MODEL
-    from recsys.service.runtime import open_runtime
-    from recsys.service.training import read_interactions
-
-    async def export() -> tuple[Interactions, npt.NDArray[np.int64]]:
-        async with open_runtime(settings) as runtime:
-            interactions = await read_interactions(runtime.read_sessions, runtime.weights)
-            return interactions, await read_deleted(runtime.read_sessions)
-
-    with database_errors(settings.database_url):
-        interactions, deleted = asyncio.run(export())
-    if len(interactions) == 0:
-        fail("no ratings or events to predict from: seed a dataset first (recsys db upgrade)")
-    model = models[model_type].model
-    fallback = models.get(FALLBACK_MODEL) if model_type != FALLBACK_MODEL else None
-    n_users = count_users(interactions)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(f"{model_type}: top-{k} of {n_users:,} users", total=n_users)
-        chunks = iter_top_k(
-            model,
-            interactions,
-            k=k,
-            fallback=fallback.model if fallback else None,
-            deleted=deleted,  # soft-deleted movies: never in the CSV
-        )
-        summary = write_top_k_csv(chunks, out, advance=lambda n: progress.advance(task, n))
-    note = f", {summary.fallback_users:,} from the popularity fallback" if fallback else ""
-    if summary.empty_users:
-        note += f", {summary.empty_users:,} without any recommendation"
-    _out.print(
-        f"wrote {summary.rows:,} rows for {summary.users:,} users to {out} "
-        f"in {summary.seconds:.1f} s ({model_type} {models[model_type].version}{note})",
-        highlight=False,
-        soft_wrap=True,
-    )
 
 
 def _load_models(
@@ -285,7 +371,10 @@ def _print_train_report(report: TrainReport) -> None:
     table.add_row("artifact", info.uri)
     table.add_row("rows read", f"{report.rows_read:,}")
     table.add_row("users x movies", f"{report.n_users:,} x {report.n_items:,}")
+    table.add_row("engine", report.engine)
     table.add_row("read", f"{report.read_seconds:.2f} s")
+    if report.engine == "spark":
+        table.add_row("export", f"{report.export_seconds:.2f} s")
     table.add_row("fit", f"{report.fit_seconds:.2f} s")
     table.add_row("write", f"{report.write_seconds:.2f} s")
     if report.pruned:
@@ -297,6 +386,8 @@ def _print_recommendations(result: Recommendations) -> None:
     note = (
         " (popularity fallback: the model has no history for this user)" if result.fallback else ""
     )
+    if result.eligible is not None:
+        note += f"; {len(result.movies)} of {result.eligible} eligible"
     table = Table(
         title=f"user {result.user_id}: top {len(result.movies)} from {result.model} "
         f"{result.model_version}{note}",

@@ -67,6 +67,7 @@ def run_evaluation(
     command: str = "",
     progress: EvalProgress | None = None,
     items: ItemAttributes | None = None,
+    diversify: float = 0.0,
 ) -> EvaluationReport:
     """Split ``interactions``, fit and evaluate each model type; the reference is included.
 
@@ -85,7 +86,7 @@ def run_evaluation(
         protocol=protocol,
         **split_options(protocol, seed=seed, test_fraction=test_fraction),
     )
-    data = EvalData.from_split(split)
+    data = EvalData.from_split(split, items)
     runs = []
     for model_type in types:
         model_params = seeded_params(model_type, (params or {}).get(model_type, {}), seed=seed)
@@ -102,6 +103,7 @@ def run_evaluation(
                 with_auc=with_auc,
                 fit_seconds=fit_seconds,
                 advance=progress.advance if progress is not None else None,
+                diversify=diversify,
             )
         )
     return EvaluationReport(

@@ -19,6 +19,10 @@ train, all of them ranked (no sampled negatives). ``hit(i)`` is 1 when the item 
 - coverage@K  = distinct items in anybody's top K / catalogue size.
 - novelty@K   = per user, the mean self-information -log2(p_i) of the recommended items, with
   p_i = share of train users who interacted with item i (Zhou et al. 2010).
+- ILD@K       = intra-list diversity: per user, the mean of 1 - cos(genres_i, genres_j) over
+  the pairs of the top K (0: all share the same genres; 1: no two share any), with the
+  movies' 0/1 genre vectors (``recsys.modeling.diversity``).
+- GenreCov@K  = per user, the share of the catalogue's genres that the top K covers.
 
 Each per-user value is averaged over the evaluated users (users with at least one test item);
 the intervals and paired tests over those users are in ``recsys.evaluation.statistics``.
@@ -49,6 +53,8 @@ LABELS = {
     "mrr": "MRR",
     "auc": "AUC",
     "novelty": "Novelty",
+    "ild": "ILD",
+    "genre_coverage": "GenreCov",
 }
 
 

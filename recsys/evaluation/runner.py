@@ -24,6 +24,13 @@ from recsys.evaluation.splits import Split, take
 from recsys.evaluation.statistics import Estimate, mean_ci, mean_ci_from_sums
 from recsys.modeling.base import PAD_ID, Recommender
 from recsys.modeling.dataset import build_matrix, lookup
+from recsys.modeling.diversity import (
+    genre_coverage,
+    intra_list_diversity,
+    mmr,
+    pool_size,
+    unit_rows,
+)
 from recsys.modeling.items import ItemAttributes
 from recsys.modeling.registry import create_model, model_class
 from recsys.modeling.weighting import WeightingKind
@@ -42,6 +49,8 @@ PER_USER_METRICS: tuple[str, ...] = (
     "mrr",
     "auc",
     "novelty",
+    "ild",
+    "genre_coverage",
 )
 CURVE_K = 50
 # Dense (users x width) blocks per chunk: 4 Mi cells, ~50 MB with ids, scores and hits.
@@ -66,9 +75,11 @@ class EvalData:
     train: Interactions
     information: FloatArray
     n_train_users: int
+    # (items, genres) 0/1 of the catalogue, when the dataset has genres (diversity metrics).
+    genres: npt.NDArray[np.float32] | None = None
 
     @classmethod
-    def from_split(cls, split: Split) -> EvalData:
+    def from_split(cls, split: Split, items: ItemAttributes | None = None) -> EvalData:
         """Index the split's test pairs and train histories by catalogue position."""
         train = take(split.train, np.argsort(split.train.user_ids, kind="stable"))
         item_ids, item_users = np.unique(train.movie_ids, return_counts=True)
@@ -94,6 +105,7 @@ class EvalData:
             train=train,
             information=metrics.self_information(item_users, int(train_users.shape[0])),
             n_train_users=int(train_users.shape[0]),
+            genres=_genres(items, item_ids.astype(np.int64)),
         )
 
     @property
@@ -163,15 +175,28 @@ def evaluate_model(
     with_auc: bool = True,
     fit_seconds: float = 0.0,
     advance: Advance | None = None,
+    diversify: float = 0.0,
 ) -> ModelEvaluation:
-    """Rank every catalogue candidate for every test user; per-user metrics at ``k``."""
+    """Rank every catalogue candidate for every test user; per-user metrics at ``k``.
+
+    ``diversify`` > 0 re-ranks each user's best ``pool_size`` items by MMR over genres (as the
+    API's ``diversify``) before the metrics; AUC is then skipped (MMR orders only the pool).
+    """
     check_int_option("k", k, low=1, high=1000)
     notes: list[str] = []
     if with_auc and model.n_items > _MAX_WIDTH:
         notes.append(f"AUC skipped: {model.n_items:,} items is too many to rank in full")
         with_auc = False
+    unit = unit_rows(data.genres) if data.genres is not None else None
+    if diversify > 0:
+        if unit is None:
+            raise ValueError("diversify needs the movies' genres; this dataset has none")
+        notes.append(f"re-ranked by MMR over genres, diversify={diversify:g}")
+        with_auc = False
     depth = max(k, CURVE_K)
     width = model.n_items if with_auc else min(depth, model.n_items)
+    if diversify > 0:
+        width = pool_size(depth, model.n_items)
     n_users = data.users.shape[0]
     chunk = max(1, _CHUNK_CELLS // max(width, 1))
     parts: dict[str, list[FloatArray]] = {name: [] for name in PER_USER_METRICS}
@@ -185,6 +210,8 @@ def evaluate_model(
         ids, scores = model.recommend_batch(users, histories=data.histories(users), k=width)
         index = lookup(data.item_ids, ids)
         index[(ids == PAD_ID) | ~np.isfinite(scores)] = -1
+        if diversify > 0 and unit is not None:
+            index, scores = _diversified(index, scores, unit, depth, diversify)
         relevant = data.relevant[start:stop]
         n_relevant = data.n_relevant[start:stop]
         hits = metrics.hits_at(index, relevant)
@@ -193,6 +220,11 @@ def evaluate_model(
         for name, values in metrics.accuracy_metrics(top_hits[:, :k], n_relevant).items():
             parts[name].append(values)
         parts["novelty"].append(metrics.novelty(top[:, :k], data.information))
+        if unit is not None and data.genres is not None:
+            parts["ild"].append(intra_list_diversity(top[:, :k], unit).astype(np.float64))
+            parts["genre_coverage"].append(
+                genre_coverage(top[:, :k], data.genres).astype(np.float64)
+            )
         if with_auc:
             parts["auc"].append(
                 metrics.auc_from_ranking(
@@ -229,6 +261,34 @@ def evaluate_model(
         eval_seconds=eval_seconds,
         notes=notes,
     )
+
+
+def _genres(items: ItemAttributes | None, item_ids: IdArray) -> npt.NDArray[np.float32] | None:
+    # The catalogue's genre rows in catalogue order (movies without attributes: no genre).
+    if items is None or not items.genre_names:
+        return None
+    rows = lookup(items.movie_ids, item_ids)
+    out = np.zeros((item_ids.shape[0], len(items.genre_names)), dtype=np.float32)
+    out[rows >= 0] = items.genres[rows[rows >= 0]]
+    return out
+
+
+def _diversified(
+    index: npt.NDArray[np.intp],
+    scores: npt.NDArray[np.float32],
+    unit: npt.NDArray[np.float32],
+    depth: int,
+    diversify: float,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    # Each row's MMR pick of ``depth`` items from its ranked pool (-1 padding kept last).
+    out = np.full((index.shape[0], depth), -1, dtype=np.intp)
+    out_scores = np.full((index.shape[0], depth), -np.inf, dtype=np.float32)
+    for row in range(index.shape[0]):
+        valid = index[row] >= 0
+        picked, picked_scores = mmr(index[row][valid], scores[row][valid], unit, depth, diversify)
+        out[row, : picked.shape[0]] = picked
+        out_scores[row, : picked.shape[0]] = picked_scores
+    return out, out_scores
 
 
 def _columns(array: npt.NDArray[Any], width: int, *, fill: Any) -> npt.NDArray[Any]:

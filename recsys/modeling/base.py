@@ -17,6 +17,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.dataset import (
+    BoolArray,
     FittedWeighting,
     FloatArray,
     IdArray,
@@ -28,7 +29,6 @@ from recsys.modeling.dataset import (
     without_negatives,
 )
 from recsys.modeling.errors import NotFittedError
-from recsys.modeling.exclusion import join_seen
 from recsys.modeling.explain import anchors, scipy_block
 from recsys.modeling.history import (
     Histories,
@@ -50,7 +50,7 @@ from recsys.modeling.state import (
     restore_weighting,
     vocab_state,
 )
-from recsys.modeling.topk import PAD_ID, check_k, top_k
+from recsys.modeling.topk import PAD_ID, check_allowed, check_k, top_k
 from recsys.modeling.weighting import WeightingKind
 
 # What model modules import from here: the interface, and the pieces it is built from.
@@ -210,39 +210,48 @@ class Recommender(ABC, Generic[P]):
         *,
         history: History | None = None,
         k: int = 10,
-        exclude: IndexArray | None = None,
+        allowed: BoolArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """Top-k (movie_ids, scores) for one user, best first, excluding the history's movies.
 
-        ``exclude``: sorted unique item indices never to answer (recsys.modeling.exclusion),
-        dropped before the top-k cut like the history.
+        ``allowed`` (a bool per item, ``recsys.modeling.eligibility``) restricts the ranking to
+        those items before the top-k cut, so the answer has k items whenever k are allowed and
+        scorable.
         """
         # The serving path: numpy over arrays prepared at fit/load time (``_recommend_row``),
         # no scipy object per request; models without one take ``recommend_reference``.
         check_k(k)
+        check_allowed(allowed, self.n_items)
         history = history if history is not None else History.empty()
         if self.needs_sequence:
-            return self.recommend_reference(user_id, history=history, k=k, exclude=exclude)
-        cols_seen, raw = history_row(self.item_ids, history)
-        cols, weights = self._weighting.apply_row(cols_seen, raw, n_items=self.n_items)
-        seen = join_seen(cols_seen, exclude)
+            return self.recommend_reference(user_id, history=history, k=k, allowed=allowed)
+        seen, raw = history_row(self.item_ids, history)
+        cols, weights = self._weighting.apply_row(seen, raw, n_items=self.n_items)
         user_index = lookup_one(self.user_ids, int(user_id))
-        ranked = self._recommend_row(user_id, user_index, HistoryRow(seen, raw, cols, weights), k)
+        row = HistoryRow(seen, raw, cols, weights)
+        ranked = self._recommend_row(user_id, user_index, row, k, allowed=allowed)
         if ranked is None:
-            return self.recommend_reference(user_id, history=history, k=k, exclude=exclude)
+            return self.recommend_reference(user_id, history=history, k=k, allowed=allowed)
         top, scores = ranked
         return self.item_ids[top], scores
 
     def _recommend_row(
-        self, user_id: int, user_index: int, row: HistoryRow, k: int
+        self,
+        user_id: int,
+        user_index: int,
+        row: HistoryRow,
+        k: int,
+        *,
+        allowed: BoolArray | None = None,
     ) -> tuple[IndexArray, FloatArray] | None:
         """Top-k (item indices, scores) for one request, ``row.seen`` excluded; None if none.
 
         The fast path of ``recommend``: it must answer as ``recommend_reference`` does (same
         items in the same order, scores within float rounding). ``user_index`` is -1 for a
         user the model was not trained on. None sends the request to ``recommend_reference``.
+        Items where ``allowed`` is False must not be returned (ranked out before the cut).
         """
-        del user_id, user_index, row, k
+        del user_id, user_index, row, k, allowed
         return None
 
     def recommend_reference(
@@ -251,7 +260,7 @@ class Recommender(ABC, Generic[P]):
         *,
         history: History | None = None,
         k: int = 10,
-        exclude: IndexArray | None = None,
+        allowed: BoolArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """``recommend`` through the batch scorer ``_score`` on a one-row scipy matrix.
 
@@ -259,6 +268,7 @@ class Recommender(ABC, Generic[P]):
         have none, and the reference the fast paths are tested and benchmarked against.
         """
         check_k(k)
+        check_allowed(allowed, self.n_items)
         history = history if history is not None else History.empty()
         cols, ratings = history_row(self.item_ids, history)
         raw = sp.csr_matrix((ratings, cols, np.array([0, cols.shape[0]])), shape=(1, self.n_items))
@@ -270,8 +280,8 @@ class Recommender(ABC, Generic[P]):
         else:
             scores = self._score(user_index, self._weighting.apply(raw))
         scores[0, cols] = -np.inf
-        if exclude is not None:
-            scores[0, exclude] = -np.inf
+        if allowed is not None:
+            scores[0, ~allowed] = -np.inf
         top, top_scores = top_k(scores, k)
         keep = np.isfinite(top_scores[0])
         return self.item_ids[top[0][keep]], top_scores[0][keep]
@@ -318,14 +328,16 @@ class Recommender(ABC, Generic[P]):
         *,
         histories: Histories,
         k: int = 10,
-        exclude: IndexArray | None = None,
+        allowed: BoolArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """(n, k) movie ids and scores, rows padded with ``PAD_ID`` / -inf when items run out.
 
         ``histories`` is one ``History`` per user, or an ``Interactions`` export from which
-        each user's rows are taken.
+        each user's rows are taken. ``allowed`` (one mask for every user) restricts the
+        ranking as in ``recommend``.
         """
         check_k(k)
+        check_allowed(allowed, self.n_items)
         users = np.asarray(user_ids, dtype=np.int64).ravel()
         user_index = lookup(self.user_ids, users)
         columns = self._history_columns(users, histories)
@@ -348,8 +360,8 @@ class Recommender(ABC, Generic[P]):
                 )
             block = seen[start:stop].tocoo()
             scores[block.row, block.col] = -np.inf
-            if exclude is not None:
-                scores[:, exclude] = -np.inf
+            if allowed is not None:
+                scores[:, ~allowed] = -np.inf
             top, top_scores = top_k(scores, k)
             valid = np.isfinite(top_scores)
             width = top.shape[1]
@@ -364,18 +376,21 @@ class Recommender(ABC, Generic[P]):
         return self._score(user_index, weighted)
 
     def similar_items(
-        self, movie_id: int, *, k: int = 10, exclude: IndexArray | None = None
+        self, movie_id: int, *, k: int = 10, allowed: BoolArray | None = None
     ) -> tuple[IdArray, FloatArray]:
-        """Top-k (movie_ids, scores) most similar to a movie, itself and ``exclude`` left out;
-        empty if unknown."""
+        """Top-k (movie_ids, scores) most similar to a movie, itself excluded; empty if unknown.
+
+        ``allowed`` restricts the answer to those items before the cut, as in ``recommend``.
+        """
         check_k(k)
+        check_allowed(allowed, self.n_items)
         index = int(lookup(self.item_ids, [movie_id])[0])
         if index < 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self._similar(index)
         scores[index] = -np.inf
-        if exclude is not None:
-            scores[exclude] = -np.inf
+        if allowed is not None:
+            scores[~allowed] = -np.inf
         top, top_scores = top_k(scores[None, :], k)
         keep = np.isfinite(top_scores[0])
         return self.item_ids[top[0][keep]], top_scores[0][keep]

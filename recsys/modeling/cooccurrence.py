@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from recsys.modeling.base import HistoryRow, Recommender
 from recsys.modeling.csr_state import csr_arrays, csr_from_state, dense_row, dense_scores
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix
+from recsys.modeling.dataset import BoolArray, FloatArray, IndexArray, InteractionMatrix
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.neighbourhood import CSRRows, SparseAccumulator, neighbourhood_top_k
 from recsys.modeling.params import ModelParams, check_choice, check_int
@@ -88,12 +88,20 @@ class CooccurrenceRecommender(Recommender[CooccurrenceParams]):
         return dense_scores(weighted @ self.neighbours)
 
     def _recommend_row(
-        self, user_id: int, user_index: int, row: HistoryRow, k: int
+        self,
+        user_id: int,
+        user_index: int,
+        row: HistoryRow,
+        k: int,
+        *,
+        allowed: BoolArray | None = None,
     ) -> tuple[IndexArray, FloatArray] | None:
         # Only the neighbours of the history's items can score: rank just those.
         if self._rows is None:
             raise NotFittedError("cooccurrence model is not fitted: call fit() or load()")
-        return neighbourhood_top_k(self._rows, self._scratch, row.cols, row.weights, row.seen, k)
+        return neighbourhood_top_k(
+            self._rows, self._scratch, row.cols, row.weights, row.seen, k, allowed=allowed
+        )
 
     def _similar(self, item_index: int) -> FloatArray:
         return dense_row(self.neighbours, item_index)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 IdArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
 
 # _factorize uses a lookup table (9 bytes per id in the id range) when the range holds at most
 # this many ids per row, or _DENSE_SPAN_MIN ids; sparser ids go through np.unique's sort.

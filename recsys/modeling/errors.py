@@ -15,6 +15,14 @@ class ModelStateError(ModelError, ValueError):
     """Saved model state is missing an array or has the wrong shape or dtype."""
 
 
+class MissingDependencyError(ModelError, ValueError):
+    """An optional package a model type needs (torch for sasrec) is not installed.
+
+    A ``ValueError`` so that every command that reports bad input in one line (train,
+    evaluate, tune) prints its message, which says what to install.
+    """
+
+
 class ArtifactError(Exception):
     """Base class of artifact store errors: the message names the store, model type and file.
 

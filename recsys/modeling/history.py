@@ -121,6 +121,23 @@ def history_columns(users: IdArray, histories: Histories, *, default_time: int) 
     )
 
 
+def per_user_histories(users: IdArray, histories: Histories) -> list[History]:
+    """One ``History`` per user of ``users`` (an ``Interactions`` export split by user)."""
+    if not isinstance(histories, Interactions):
+        return list(histories)
+    rows, picked = _rows_from_interactions(users, histories)
+    movies = np.asarray(histories.movie_ids, dtype=np.int64)[picked]
+    ratings = np.asarray(histories.ratings, dtype=np.float32)[picked]
+    times = np.asarray(histories.timestamps, dtype=np.int64)[picked]
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(users.shape[0] + 1))
+    out = []
+    for r in range(users.shape[0]):
+        at = order[bounds[r] : bounds[r + 1]]
+        out.append(History(movies[at], ratings[at], times[at]))
+    return out
+
+
 def history_matrices(
     item_ids: IdArray, n_rows: int, columns: HistoryColumns
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -186,10 +203,10 @@ class HistoryRow:
     """One request's history in the model's item-index space, for the per-request fast path.
 
     ``seen`` are the columns the answer excludes, sorted and unique: the known movies of the
-    history (repeats summed into ``raw``, which follows the history's own columns) plus any the
-    request excludes (recsys.modeling.exclusion). ``cols`` / ``weights`` are what the training
-    weighting makes of them (a threshold weighting may drop some), sorted: the row the model
-    scores from.
+    history (repeats summed into ``raw``, which follows the history's own columns); a request's
+    other exclusions come as the ``allowed`` mask (recsys.modeling.eligibility). ``cols`` /
+    ``weights`` are what the training weighting makes of them (a threshold weighting may drop
+    some), sorted: the row the model scores from.
     """
 
     seen: IndexArray

@@ -18,15 +18,12 @@ import scipy.sparse as sp
 
 from recsys.modeling.ann import InnerProductIndex, SearchMode
 from recsys.modeling.base import Histories, HistoryRow, Recommender, StateArrays
-from recsys.modeling.dataset import FloatArray, IndexArray, lookup, sorted_contains
+from recsys.modeling.dataset import BoolArray, FloatArray, IndexArray, lookup, sorted_contains
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.fold_memo import FoldMemo
 from recsys.modeling.params import ModelParams, check_int
 from recsys.modeling.state import require_arrays
 from recsys.modeling.topk import top_k_candidates, top_k_row
-
-BoolArray = npt.NDArray[np.bool_]
-
 
 # Default catalogue size from which the latent models search the approximate index.
 ANN_MIN_ITEMS = 20_000
@@ -124,14 +121,26 @@ class LatentFactorRecommender(Recommender[LP]):
         """Overwrite ``vectors[rows]`` with vectors solved from those rows of ``weighted``."""
 
     def _recommend_row(
-        self, user_id: int, user_index: int, row: HistoryRow, k: int
+        self,
+        user_id: int,
+        user_index: int,
+        row: HistoryRow,
+        k: int,
+        *,
+        allowed: BoolArray | None = None,
     ) -> tuple[IndexArray, FloatArray] | None:
         vector = self._row_vector(user_index, row)
         if vector is None:  # an unknown user with no usable history: nothing to score
             return np.zeros(0, np.intp), np.zeros(0, np.float32)
         wanted = k + row.seen.shape[0]
         # Auto mode leaves long histories to exact search: the graph walk grows with the answer.
-        if self.uses_ann and (self.search == "ann" or wanted <= self.n_items // 4):
+        # A filtered request is exact too: the approximate k + |history| best may hold fewer
+        # than k allowed items, and an answer must be filled before the cut, not trimmed.
+        if (
+            allowed is None
+            and self.uses_ann
+            and (self.search == "ann" or wanted <= self.n_items // 4)
+        ):
             # The k + |history| approximate best, the history dropped, scored exactly.
             found = self.ann_index().search(vector, wanted)
             found = found[~sorted_contains(row.seen, found)]
@@ -139,6 +148,8 @@ class LatentFactorRecommender(Recommender[LP]):
         # The batch path's (1, f) @ (f, items) product, so the scores are bit-identical.
         scores: FloatArray = (vector[None, :] @ self.item_factors.T)[0]
         scores[row.seen] = -np.inf
+        if allowed is not None:
+            scores[~allowed] = -np.inf
         return top_k_row(scores, k)
 
     @property

@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.dataset import FloatArray, IndexArray
-from recsys.modeling.topk import top_k_candidates
+from recsys.modeling.dataset import BoolArray, FloatArray, IndexArray
+from recsys.modeling.topk import mask_candidates, top_k_candidates
 
 I64 = npt.NDArray[np.int64]
 # Column indices as scipy stores them (int32 or int64): kept as is, not copied.
@@ -126,9 +126,13 @@ def neighbourhood_top_k(
     weights: FloatArray,
     seen: IndexArray,
     k: int,
+    *,
+    allowed: BoolArray | None = None,
 ) -> tuple[IndexArray, FloatArray]:
-    """Top-k (item indices, scores) of the history row's product with ``matrix``, ``seen`` out."""
+    """Top-k (item indices, scores) of the history row's product with ``matrix``, ``seen`` out
+    (and the items ``allowed`` rules out, before the cut)."""
     touched, sums = sparse_product_row(matrix, cols, weights, exclude=seen, scratch=scratch)
+    touched, sums = mask_candidates(touched, sums, allowed)
     return top_k_candidates(touched, sums, k)
 
 

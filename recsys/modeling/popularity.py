@@ -11,7 +11,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import HistoryRow, Recommender
-from recsys.modeling.dataset import FloatArray, IndexArray, InteractionMatrix, sorted_contains
+from recsys.modeling.dataset import (
+    BoolArray,
+    FloatArray,
+    IndexArray,
+    InteractionMatrix,
+    sorted_contains,
+)
 from recsys.modeling.errors import ModelStateError, NotFittedError
 from recsys.modeling.params import ModelParams
 from recsys.modeling.state import StateArrays, require_arrays
@@ -64,12 +70,22 @@ class PopularityRecommender(Recommender[PopularityParams]):
         return np.broadcast_to(self.counts, (user_index.shape[0], self.n_items)).copy()
 
     def _recommend_row(
-        self, user_id: int, user_index: int, row: HistoryRow, k: int
+        self,
+        user_id: int,
+        user_index: int,
+        row: HistoryRow,
+        k: int,
+        *,
+        allowed: BoolArray | None = None,
     ) -> tuple[IndexArray, FloatArray] | None:
         # The first k unseen items of the precomputed ranking: no pass over the catalogue.
         if self._ranking is None:
             raise NotFittedError("popularity model is not fitted: call fit() or load()")
-        head = self._ranking[: k + row.seen.shape[0]]
+        ranking = self._ranking
+        if allowed is not None:
+            # The allowed items in popularity order: one gather over the catalogue.
+            ranking = ranking[allowed[ranking]]
+        head = ranking[: k + row.seen.shape[0]]
         if row.seen.shape[0]:
             head = head[~sorted_contains(row.seen, head)]
         top = head[:k]

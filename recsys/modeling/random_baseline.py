@@ -11,7 +11,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recsys.modeling.base import PAD_ID, History, HistoryRow, Recommender, StateArrays
-from recsys.modeling.dataset import FloatArray, IdArray, IndexArray, InteractionMatrix
+from recsys.modeling.dataset import BoolArray, FloatArray, IdArray, IndexArray, InteractionMatrix
 from recsys.modeling.params import ModelParams, check_int
 from recsys.modeling.topk import top_k_row
 from recsys.modeling.weighting import WeightingKind
@@ -79,7 +79,13 @@ class RandomRecommender(Recommender[RandomParams]):
         return uniform_scores(user_keys(self.params.random_state, user_ids), self.item_ids)
 
     def _recommend_row(
-        self, user_id: int, user_index: int, row: HistoryRow, k: int
+        self,
+        user_id: int,
+        user_index: int,
+        row: HistoryRow,
+        k: int,
+        *,
+        allowed: BoolArray | None = None,
     ) -> tuple[IndexArray, FloatArray] | None:
         # By id, as _score_users: the same hash for one row, the item half computed once.
         if self._item_keys is None or self._item_keys.shape != self.item_ids.shape:
@@ -87,6 +93,8 @@ class RandomRecommender(Recommender[RandomParams]):
         key = user_keys(self.params.random_state, np.array([user_id], dtype=np.int64))
         scores = uniform_scores(key, self.item_ids, item_keys=self._item_keys)[0]
         scores[row.seen] = -np.inf
+        if allowed is not None:
+            scores[~allowed] = -np.inf
         return top_k_row(scores, k)
 
     def recommend_reference(
@@ -95,14 +103,14 @@ class RandomRecommender(Recommender[RandomParams]):
         *,
         history: History | None = None,
         k: int = 10,
-        exclude: IndexArray | None = None,
+        allowed: BoolArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """Top-k for one user: the batch path (scored by user id, not matrix row)."""
         ids, scores = self.recommend_batch(
             [user_id],
             histories=[history if history is not None else History.empty()],
             k=k,
-            exclude=exclude,
+            allowed=allowed,
         )
         keep = ids[0] != PAD_ID
         return ids[0][keep], scores[0][keep]

@@ -8,6 +8,7 @@ type is one module and one line here.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -29,6 +30,7 @@ _CLASS_PATHS: Final[Mapping[str, str]] = MappingProxyType(
         "recent_popularity": (
             "recsys.modeling.candidates.recent_popularity:RecentPopularityRecommender"
         ),
+        "sasrec": "recsys.modeling.sasrec.model:SASRecRecommender",
         "svd": "recsys.modeling.svd:SVDRecommender",
         "transitions": "recsys.modeling.candidates.transitions:TransitionsRecommender",
         "two_stage": "recsys.modeling.two_stage.model:TwoStageRecommender",
@@ -36,6 +38,32 @@ _CLASS_PATHS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 MODEL_TYPES: Final[tuple[str, ...]] = tuple(_CLASS_PATHS)
+
+# model type -> (the optional package it needs to train, what to install). The default install
+# stays light: PyTorch is several hundred MB even as the CPU build (README, "sasrec and PyTorch").
+_OPTIONAL_PACKAGES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "sasrec": (
+            "torch",
+            "sasrec needs PyTorch to train (serving a trained one does not): install the CPU "
+            "build into the project's environment, e.g. `uv pip install torch` from PyTorch's "
+            "CPU wheel index (README, 'sasrec and PyTorch')",
+        ),
+    }
+)
+
+
+def missing_package(model_type: str) -> str | None:
+    """What to install before ``model_type`` can be trained, or None (imports nothing)."""
+    needed = _OPTIONAL_PACKAGES.get(model_type)
+    if needed is None or importlib.util.find_spec(needed[0]) is not None:
+        return None
+    return needed[1]
+
+
+def trainable_model_types() -> tuple[str, ...]:
+    """``MODEL_TYPES`` minus those whose optional package is not installed."""
+    return tuple(name for name in MODEL_TYPES if missing_package(name) is None)
 
 
 class UnknownModelTypeError(ValueError):

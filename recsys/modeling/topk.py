@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from recsys.modeling.dataset import FloatArray, IndexArray
+from recsys.modeling.dataset import BoolArray, FloatArray, IndexArray
 
 # Batch results are padded with this id (and a -inf score) where fewer than k items qualify.
 PAD_ID = -1
@@ -111,3 +111,22 @@ def check_k(k: int) -> None:
     """``ValueError`` unless ``k`` is an integer in [1, 100000]."""
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100_000:
         raise ValueError(f"k must be an integer in [1, 100000], got {k!r}")
+
+
+def check_allowed(allowed: BoolArray | None, n_items: int) -> None:
+    """``ValueError`` unless ``allowed`` is None or one bool per item of the model."""
+    if allowed is not None and (allowed.dtype != np.bool_ or allowed.shape != (n_items,)):
+        raise ValueError(
+            f"allowed must be a bool mask over the model's {n_items} items, "
+            f"got {allowed.dtype} {allowed.shape}"
+        )
+
+
+def mask_candidates(
+    candidates: IndexArray, values: FloatArray, allowed: BoolArray | None
+) -> tuple[IndexArray, FloatArray]:
+    """The candidates (and their values) that ``allowed`` keeps; all of them when None."""
+    if allowed is None:
+        return candidates, values
+    keep = allowed[candidates]
+    return candidates[keep], values[keep]

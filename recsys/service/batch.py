@@ -22,7 +22,7 @@ import pandas as pd
 from recsys.data.frames import Interactions
 from recsys.evaluation.splits import take
 from recsys.modeling.base import PAD_ID, Recommender
-from recsys.modeling.exclusion import excluded_index
+from recsys.service.eligibility import RankingPlan
 from recsys.service.fallback import can_score_batch
 
 IdArray = npt.NDArray[np.int64]
@@ -67,15 +67,14 @@ def iter_top_k(
     k: int,
     fallback: Recommender[Any] | None = None,
     chunk_users: int | None = None,
-    deleted: IdArray | None = None,
+    plan: RankingPlan | None = None,
+    fallback_plan: RankingPlan | None = None,
 ) -> Iterator[TopKChunk]:
     """Top-``k`` of every user in ``interactions`` (sorted by id), one chunk of users at a time.
 
-    ``deleted``: soft-deleted movie ids, never answered (dropped before the top-k cut).
+    ``plan`` / ``fallback_plan`` (``recsys.service.filters.ranking_plan`` of each model) apply a
+    request's filters and diversity, as the API does for one user.
     """
-    gone = np.zeros(0, np.int64) if deleted is None else deleted
-    exclude = excluded_index(model.item_ids, gone)
-    fallback_exclude = excluded_index(fallback.item_ids, gone) if fallback is not None else None
     order = np.argsort(interactions.user_ids, kind="stable")
     rows = take(interactions, order)
     users = np.unique(rows.user_ids)
@@ -87,19 +86,34 @@ def iter_top_k(
         lo = int(np.searchsorted(rows.user_ids, batch[0], side="left"))
         hi = int(np.searchsorted(rows.user_ids, batch[-1], side="right"))
         histories = take(rows, np.arange(lo, hi))
-        ids, scores = model.recommend_batch(batch, histories=histories, k=k, exclude=exclude)
+        ids, scores = _ranked(model, plan, batch, histories, k)
         used = np.zeros(batch.shape[0], dtype=np.bool_)
         if fallback is not None:
             # The API's rule (recsys.service.fallback), so a user gets the same kind of answer
             # here as from GET /users/{id}/recommendations.
             unscorable = ~can_score_batch(model, batch, histories)
             if unscorable.any():
-                fb_ids, fb_scores = fallback.recommend_batch(
-                    batch[unscorable], histories=histories, k=k, exclude=fallback_exclude
+                fb_ids, fb_scores = _ranked(
+                    fallback, fallback_plan, batch[unscorable], histories, k
                 )
                 ids[unscorable], scores[unscorable] = fb_ids, fb_scores
                 used = unscorable & (ids[:, 0] != PAD_ID)
         yield TopKChunk(batch, ids, scores, used)
+
+
+def _ranked(
+    model: Recommender[Any],
+    plan: RankingPlan | None,
+    users: IdArray,
+    histories: Interactions,
+    k: int,
+) -> tuple[IdArray, npt.NDArray[np.float32]]:
+    if plan is None:
+        return model.recommend_batch(users, histories=histories, k=k)
+    return plan.rank_batch(
+        lambda n, allowed: model.recommend_batch(users, histories=histories, k=n, allowed=allowed),
+        k,
+    )
 
 
 def write_top_k_csv(

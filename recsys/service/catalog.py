@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import MovieRecord, MovieRepository
 from recsys.service.catalog_state import CatalogSnapshot
+from recsys.service.eligibility import Eligibility, EligibilitySource
 
 DEFAULT_MAX_MOVIES = 100_000
 # Ids per query when warming: one ANY(array) parameter each, well under any protocol limit.
@@ -51,6 +52,8 @@ class MovieCatalog:
         self.misses = 0
         # The whole catalogue (deleted and new movies, content vectors), replaced by install().
         self.snapshot: CatalogSnapshot = CatalogSnapshot.empty()
+        # Years and genres of every movie as arrays, for request filters (recsys.service.filters).
+        self.eligibility_source = EligibilitySource()
 
     def install(self, snapshot: CatalogSnapshot) -> None:
         """Serve ``snapshot`` from now on: its rows replace every cached movie."""
@@ -60,6 +63,8 @@ class MovieCatalog:
         # Two assignments, no await between them: a request sees the old pair or the new one.
         self._movies = movies
         self.snapshot = snapshot
+        # A new catalogue version (a write, an import): the filters' arrays are read again.
+        self.eligibility_source.invalidate()
 
     def __len__(self) -> int:
         return len(self._movies)
@@ -102,6 +107,10 @@ class MovieCatalog:
             ):
                 self._put(Movie.of(record))
         return len(self._movies)
+
+    async def eligibility(self, session: Callable[[], Awaitable[AsyncSession]]) -> Eligibility:
+        """The catalogue's years and genres for filters (one query on first use)."""
+        return await self.eligibility_source.get(session)
 
     async def get(self, session: AsyncSession, movie_id: int) -> Movie | None:
         """One movie, or None if the database does not know it."""

@@ -26,7 +26,6 @@ from recsys.db.repositories import CatalogRepository, CatalogRow
 from recsys.modeling.base import Recommender
 from recsys.modeling.content import ContentIndex
 from recsys.modeling.dataset import IdArray, IndexArray, lookup
-from recsys.modeling.exclusion import excluded_index
 from recsys.service.sessions import Sessions
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class CatalogSnapshot:
     deleted_ids: IdArray
     content: ContentIndex
     rows: tuple[CatalogRow, ...] = ()
-    _memo: dict[int, tuple[Any, IndexArray, IndexArray]] = field(
+    _memo: dict[int, tuple[Any, IndexArray]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -73,21 +72,16 @@ class CatalogSnapshot:
         """True when the movie is soft-deleted."""
         return bool(lookup(self.deleted_ids, [movie_id])[0] >= 0)
 
-    def excluded_for(self, model: Recommender[Any]) -> IndexArray:
-        """Item indices of ``model`` that are soft-deleted (sorted)."""
-        return self._for(model)[1]
-
     def new_for(self, model: Recommender[Any]) -> IndexArray:
         """Content rows of the live movies ``model`` never saw: the new movies for it."""
-        return self._for(model)[2]
+        return self._for(model)[1]
 
-    def _for(self, model: Recommender[Any]) -> tuple[Any, IndexArray, IndexArray]:
+    def _for(self, model: Recommender[Any]) -> tuple[Any, IndexArray]:
         key = id(model)
         found = self._memo.get(key)
         if found is None or found[0] is not model:  # an id reused by a new model object
-            excluded = excluded_index(model.item_ids, self.deleted_ids)
             unknown = lookup(model.item_ids, self.content.movie_ids) < 0
-            found = (model, excluded, np.flatnonzero(unknown).astype(np.intp))
+            found = (model, np.flatnonzero(unknown).astype(np.intp))
             if len(self._memo) > 16:  # models of old registries: let them go
                 self._memo.clear()
             self._memo[key] = found

@@ -14,10 +14,18 @@ from recsys.evaluation.choices import (
     TUNING_METRICS,
     Feedback,
 )
-from recsys.modeling.registry import MODEL_TYPES, UnknownModelTypeError, check_model_type
+from recsys.modeling.engines import ENGINES, Engine, check_engine
+from recsys.modeling.registry import (
+    MODEL_TYPES,
+    UnknownModelTypeError,
+    check_model_type,
+    missing_package,
+    trainable_model_types,
+)
 from recsys.modeling.weighting import WEIGHTING_KINDS, WeightingKind
 
 __all__ = [
+    "ENGINES",
     "FEEDBACKS",
     "MAX_FOLDS",
     "MAX_WINDOWS",
@@ -25,8 +33,12 @@ __all__ = [
     "PROTOCOLS",
     "TUNING_METRICS",
     "WEIGHTING_KINDS",
+    "Engine",
     "Feedback",
     "UnknownModelTypeError",
     "WeightingKind",
+    "check_engine",
     "check_model_type",
+    "missing_package",
+    "trainable_model_types",
 ]

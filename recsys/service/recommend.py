@@ -8,13 +8,14 @@ an in-process ``MovieCatalog`` cache).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import RatingRepository, UserRepository
@@ -23,6 +24,7 @@ from recsys.modeling.base import History, Recommender
 from recsys.modeling.dataset import FloatArray, IdArray
 from recsys.modeling.explain import NO_ANCHOR
 from recsys.service.catalog import Movie, MovieCatalog
+from recsys.service.eligibility import RankingPlan, ranking_plan
 from recsys.service.errors import (
     FallbackUnavailableError,
     ModelUnavailableError,
@@ -33,6 +35,7 @@ from recsys.service.errors import (
 )
 from recsys.service.explore import NEW_REASON, content_neighbours, explore_slots, new_for_user
 from recsys.service.fallback import FALLBACK_MODEL, fallback_reason
+from recsys.service.filters import NO_FILTERS, FilterRequest
 from recsys.service.histories import HistoryCache, frozen_history
 from recsys.service.metrics import count_fallback, count_recommendation
 from recsys.service.registry import LoadedModel
@@ -76,6 +79,8 @@ class Recommendations:
     model_version: str
     fallback: bool
     movies: list[ScoredMovie]
+    # With filters: how many movies they leave the user (unrated, rankable); None without.
+    eligible: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class SimilarMovies:
     movies: list[ScoredMovie]
     # True when the model never saw the movie: ``movies`` are its neighbours by content.
     by_content: bool = False
+    # With filters: how many movies they leave (the movie itself not counted); None without.
+    eligible: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,12 +170,21 @@ class RecommenderService:
         raise UnknownModelError(model_type, self.model_types)
 
     async def recommend(
-        self, db: AsyncSession | Sessions, user_id: int, *, model_type: str, k: int
+        self,
+        db: AsyncSession | Sessions,
+        user_id: int,
+        *,
+        model_type: str,
+        k: int,
+        filters: FilterRequest | None = None,
+        excluded: Iterable[int] = (),
     ) -> Recommendations:
         """Top-k unrated movies for a known user, best first, titled.
 
         ``db`` is a session, or a session factory: then a session is opened only if the
-        history or a title is not in memory (the API's hot path).
+        history or a title is not in memory (the API's hot path). ``filters`` restrict the
+        ranking (recsys.service.filters) and may ask for a diversified list; ``excluded``
+        movie ids are never answered (the service's own rules, through the same mask).
         """
         try:
             loaded = self.get(model_type)
@@ -191,20 +207,39 @@ class RecommenderService:
                 answer, fallback = fallback_model, True
             model = answer.model
             snapshot = self.catalog.snapshot
+            excluded = list(excluded)
+            filtered = filters is not None and filters.filters
             # New movies first: the model fills the slots they leave (all when there are none).
+            # A filtered request gets none (the filters' mask covers the model's items only).
             new_ids, new_scores = new_for_user(
                 snapshot,
                 snapshot.new_for(model),
                 history,
-                explore_slots(k, self._explore_share),
+                0 if filtered else explore_slots(k, self._explore_share),
             )
+            if excluded and new_ids.shape[0]:
+                keep = ~np.isin(new_ids, excluded)
+                new_ids, new_scores = new_ids[keep], new_scores[keep]
             model_k = k - new_ids.shape[0]
-            exclude = snapshot.excluded_for(model)
+            # Soft-deleted movies leave through the same eligibility mask as the filters.
+            excluded += snapshot.deleted_ids.tolist()
+            plan = None
+            if filters is not None or excluded:
+                plan = await self._plan(session, model, filters or NO_FILTERS, excluded)
+                plan = plan.without(history.movie_ids)
 
             def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
                 if model_k == 0:
                     return new_ids[:0], new_scores[:0], new_ids[:0]
-                ids, scores = model.recommend(user_id, history=history, k=model_k, exclude=exclude)
+                if plan is None:
+                    ids, scores = model.recommend(user_id, history=history, k=model_k)
+                else:
+                    ids, scores = plan.rank(
+                        lambda n, allowed: model.recommend(
+                            user_id, history=history, k=n, allowed=allowed
+                        ),
+                        model_k,
+                    )
                 return ids, scores, model.explain(history, ids)
 
             ids, scores, anchors = await _run_scoring(model, top_with_anchors)
@@ -223,7 +258,19 @@ class RecommenderService:
             model_version=answer.version,
             fallback=fallback,
             movies=movies,
+            eligible=plan.eligible if plan is not None and plan.filtered else None,
         )
+
+    async def _plan(
+        self,
+        session: LazySession,
+        model: Recommender[Any],
+        filters: FilterRequest,
+        excluded: Iterable[int],
+    ) -> RankingPlan:
+        # The eligibility mask over ``model``'s items and the diversity setting of a request.
+        eligibility = await self.catalog.eligibility(session.get)
+        return await ranking_plan(eligibility, model, filters, session.get, excluded=excluded)
 
     async def history(self, session: AsyncSession, user_id: int) -> History:
         """Everything a known user has rated or done so far (movie ids ascending).
@@ -258,9 +305,17 @@ class RecommenderService:
         return movie
 
     async def similar(
-        self, session: AsyncSession, movie_id: int, *, model_type: str, k: int
+        self,
+        session: AsyncSession,
+        movie_id: int,
+        *,
+        model_type: str,
+        k: int,
+        filters: FilterRequest | None = None,
+        excluded: Iterable[int] = (),
     ) -> SimilarMovies:
-        """The k movies ``model_type`` finds most similar to a movie (empty if it never saw it)."""
+        """The k movies ``model_type`` finds most similar to a movie (empty if it never saw it),
+        among those ``filters`` allow (less ``excluded``)."""
         loaded = self.get(model_type)
         model = loaded.model
         if not model.personalised:
@@ -269,23 +324,47 @@ class RecommenderService:
         movie = await self.movie(session, movie_id)
         snapshot = self.catalog.snapshot
         lazy = LazySession(session)
+        excluded = list(excluded)
+        filtered = filters is not None and filters.filters
+        plan: RankingPlan | None = None
         if not model.knows_item(movie_id):
             # A movie the model never saw: its content neighbours among every live movie.
-            ids, scores = content_neighbours(snapshot, movie_id, None, k)
+            ids, scores = content_neighbours(snapshot, movie_id, None, k + len(excluded))
+            if excluded:
+                keep = ~np.isin(ids, excluded)
+                ids, scores = ids[keep][:k], scores[keep][:k]
             movies = await self._titled(lazy, ids, scores)
         else:
+            # New movies in the explore slots (none for a filtered request, whose mask covers
+            # the model's items only); the model fills the rest.
             new_ids, new_scores = content_neighbours(
-                snapshot, movie_id, snapshot.new_for(model), explore_slots(k, self._explore_share)
+                snapshot,
+                movie_id,
+                snapshot.new_for(model),
+                0 if filtered else explore_slots(k, self._explore_share),
             )
-            exclude = snapshot.excluded_for(model)
-            ids, scores = (
-                await _run_scoring(
-                    model,
-                    lambda: model.similar_items(movie_id, k=k - new_ids.shape[0], exclude=exclude),
+            if excluded and new_ids.shape[0]:
+                keep = ~np.isin(new_ids, excluded)
+                new_ids, new_scores = new_ids[keep], new_scores[keep]
+            model_k = k - new_ids.shape[0]
+            # Soft-deleted movies leave through the same eligibility mask as the filters.
+            excluded += snapshot.deleted_ids.tolist()
+            ids, scores = new_ids[:0], new_scores[:0]
+            if model_k > 0 and filters is None and not excluded:
+                ids, scores = await _run_scoring(
+                    model, lambda: model.similar_items(movie_id, k=model_k)
                 )
-                if new_ids.shape[0] < k
-                else (new_ids[:0], new_scores[:0])
-            )
+            elif model_k > 0:
+                plan = await self._plan(lazy, model, filters or NO_FILTERS, excluded)
+                plan = plan.without([movie_id])
+                ranking = plan  # bound for the closure below (mypy keeps plan Optional)
+                ids, scores = await _run_scoring(
+                    model,
+                    lambda: ranking.rank(
+                        lambda n, allowed: model.similar_items(movie_id, k=n, allowed=allowed),
+                        model_k,
+                    ),
+                )
             movies = await self._titled(lazy, ids, scores)
             movies += await self._titled(lazy, new_ids, new_scores, new=True)
         return SimilarMovies(
@@ -294,6 +373,7 @@ class RecommenderService:
             model_version=loaded.version,
             movies=movies,
             by_content=not model.knows_item(movie_id),
+            eligible=plan.eligible if plan is not None and plan.filtered else None,
         )
 
     async def ratings(self, session: AsyncSession, user_id: int, *, limit: int) -> UserRatings:

@@ -29,6 +29,7 @@ from recsys.service.availability import DatabaseAvailability
 from recsys.service.cache_metrics import history_cache_metrics
 from recsys.service.catalog import MovieCatalog
 from recsys.service.catalog_state import polling, refresh_catalog
+from recsys.service.eligibility import Eligibility
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
 from recsys.service.ingestion import EventIngester
@@ -240,6 +241,8 @@ async def _warm(catalog: MovieCatalog, sessions: Sessions, registry: ModelRegist
     try:
         async with asyncio.timeout(WARM_TIMEOUT_S), sessions() as session:
             count = await catalog.warm(session, ids)
+            # The filters' year and genre arrays, so the first filtered request pays no query.
+            catalog.eligibility_source.set(await Eligibility.load(session))
     except Exception as exc:  # the database may be down at startup: /readyz will say so
         logger.warning("movie cache not warmed (%s); it fills as requests arrive", exc)
         return

@@ -50,11 +50,14 @@ class TrainReport:
     fit_seconds: float
     write_seconds: float
     pruned: tuple[str, ...]
+    # "implicit" (in-process) or "spark"; the Spark path also spends time exporting Parquet.
+    engine: str = "implicit"
+    export_seconds: float = 0.0
 
     @property
     def total_seconds(self) -> float:
-        """Read + fit + write."""
-        return self.read_seconds + self.fit_seconds + self.write_seconds
+        """Read + export + fit + write."""
+        return self.read_seconds + self.export_seconds + self.fit_seconds + self.write_seconds
 
 
 async def read_interactions(

@@ -236,8 +236,9 @@ def test_cloud_build_steps_and_no_hard_coded_project() -> None:
     text = (ROOT / "cloudbuild.yaml").read_text(encoding="utf-8")
     (build,) = load_yaml_documents(ROOT / "cloudbuild.yaml")
     steps = [step["id"] for step in build["steps"]]
-    assert steps == ["test", "build", "push", "migrate", "rollout"]
-    assert build["images"] == ["${_IMAGE}:${SHORT_SHA}"]
+    assert steps == ["test", "build", "build-spark", "push", "push-spark", "migrate", "rollout"]
+    # The service image, and its training-spark variant for the Spark training Job (issue 18).
+    assert build["images"] == ["${_IMAGE}:${SHORT_SHA}", "${_IMAGE}-spark:${SHORT_SHA}"]
     assert "docker.pkg.dev/${PROJECT_ID}/" in build["substitutions"]["_IMAGE"]
     # Every project reference is the built-in substitution.
     assert not re.search(r"projects/(?!\$\{PROJECT_ID\})", text)

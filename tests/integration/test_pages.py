@@ -242,6 +242,36 @@ async def test_user_page_has_one_column_per_model_matching_the_json_api(
     assert "Writes are off" not in page
 
 
+async def test_user_page_filter_form_gives_the_json_apis_filtered_columns(
+    client: httpx.AsyncClient,
+) -> None:
+    plain = await html_page(client, "/ui/users/2")
+    form = plain[plain.index('<form id="filter-form"') :]
+    form = form[: form.index("</form>")]
+    # Every genre of the catalogue is offered, nothing chosen yet; every control is labelled.
+    genres = sorted({g for m in [*TINY_MOVIES, HOSTILE] for g in m.genres})
+    assert re.findall(r'<option value="([^"]+)">', form) == [str(escape(g)) for g in genres] * 2
+    for control in re.findall(r'id="(f-[a-z-]+)"', form):
+        assert f'<label for="{control}">' in form
+    # A multiple select sends one genre per repeated name; the page joins them as the API's
+    # comma list and every column is the JSON API's filtered answer.
+    page = await html_page(
+        client, "/ui/users/2?genres=Comedy&genres=Drama&year_min=1990&year_max=&diversify="
+    )
+    for model in MODELS:
+        api = (
+            await client.get(
+                f"/users/2/recommendations?k=10&model={model}&genres=Comedy,Drama&year_min=1990"
+            )
+        ).json()
+        column = section(page, "data-model", model)
+        assert movie_ids(column) == [m["id"] for m in api["movies"]], model
+        assert f'data-eligible="{api["eligible"]}"' in column
+    assert '<option value="Comedy" selected>' in page and 'value="1990"' in page
+    bad = await html_page(client, "/ui/users/2?year_min=2000&year_max=1990", status=422)
+    assert "year_min: 2000 is after year_max 1990" in bad
+
+
 async def test_item_knn_gives_its_reason(client: httpx.AsyncClient) -> None:
     page = await html_page(client, "/ui/users/1")
     api = (await client.get("/users/1/recommendations?model=item_knn")).json()

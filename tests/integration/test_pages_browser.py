@@ -343,3 +343,39 @@ def test_an_unknown_user_is_a_readable_page(browser: Browser, server: httpx.Clie
 def test_serve_banner_prints_the_page_url(server: httpx.Client, serve_log: Path) -> None:
     home = str(server.base_url).rstrip("/") + "/"
     assert f"Web pages:      {home}\n" in serve_log.read_text()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_filter_form_narrows_every_column(
+    browser: Browser, server: httpx.Client, javascript: bool
+) -> None:
+    page = new_page(browser, server, java_script_enabled=javascript)
+    page.goto("/ui/users/5")
+    page.get_by_label("Any of these genres").select_option(["Comedy", "Romance"])
+    page.get_by_label("None of these genres").select_option(["Drama"])
+    page.get_by_label("From year").fill("1990")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"/ui/users/5\?.*genres=Comedy&genres=Romance"))
+    query = "genres=Comedy,Romance&exclude_genres=Drama&year_min=1990"
+    for model in MODELS:
+        api = server.get(f"/users/5/recommendations?k=10&model={model}&{query}").json()
+        assert len(api["movies"]) == 10 and api["eligible"] > 10
+        for movie in api["movies"]:
+            assert set(movie["genres"]) & {"Comedy", "Romance"}
+            assert "Drama" not in movie["genres"] and movie["year"] >= 1990
+        shown = rows(page, model)
+        expect(shown).to_have_count(10)
+        assert [int(i) for i in shown.evaluate_all("l => l.map(e => e.dataset.movieId)")] == [
+            m["id"] for m in api["movies"]
+        ]
+        expect(column(page, model).locator(".eligible")).to_have_text(
+            f"{api['eligible']} movies match the filters"
+        )
+    # The form shows what was asked for; Clear goes back to the unfiltered page.
+    expect(page.get_by_label("From year")).to_have_value("1990")
+    if javascript:
+        shot(page, "user-filtered")
+        no_js_errors(page)
+    page.get_by_role("link", name="Clear").click()
+    expect(page).to_have_url(re.compile(r"/ui/users/5$"))
+    expect(column(page, "als").locator(".eligible")).to_have_count(0)

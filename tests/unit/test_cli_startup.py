@@ -78,6 +78,7 @@ def test_help_imports_no_heavy_package_and_no_recsys_module_outside_the_cli(
         "recsys.evaluation",
         "recsys.evaluation.choices",
         "recsys.modeling",
+        "recsys.modeling.engines",
         "recsys.modeling.registry",
         "recsys.modeling.weighting",
     }

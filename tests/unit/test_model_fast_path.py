@@ -127,6 +127,8 @@ ML100K_PARAMS: dict[str, dict[str, Any]] = {
     "bpr": {"iterations": 20},
     "als": {"iterations": 10},
     "ease": {},
+    # Two small epochs: what is checked is the scoring paths, not the fit (minutes at defaults).
+    "sasrec": {"hidden": 16, "blocks": 1, "max_len": 20, "max_epochs": 2, "validation_share": 0.0},
 }
 
 

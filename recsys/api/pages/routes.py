@@ -14,12 +14,19 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.api.errors import status_of
 from recsys.api.pages.rendering import path_for, render
 from recsys.api.schemas.common import ID_MAX, ID_MIN
 from recsys.service import browse
 from recsys.service.errors import ServiceError
+from recsys.service.filters import (
+    QUERY_PARAMS,
+    FilterRequest,
+    InvalidFilterError,
+    parse_filter_query,
+)
 from recsys.service.recommend import Recommendations, SimilarMovies
 from recsys.service.runtime import Runtime
 
@@ -28,6 +35,7 @@ router = APIRouter(include_in_schema=False)
 # What a page shows: a top-10 per model, the latest 20 things the user did.
 TOP_K = 10
 HISTORY_LIMIT = 20
+GENRE_FIELDS = ("genres", "exclude_genres")
 
 
 class PageError(Exception):
@@ -144,11 +152,17 @@ async def user_page(request: Request, user_id: str) -> Response:
 
     async def build(runtime: Runtime) -> Response:
         uid = _parse_id(user_id, "user id")
+        form = _filter_form(request)
+        try:
+            filters = parse_filter_query(form)
+        except InvalidFilterError as exc:
+            raise PageError(422, str(exc)) from None
         async with runtime.read_sessions() as session:
             activity = await browse.user_activity(
                 runtime.service, session, uid, limit=HISTORY_LIMIT
             )
-        columns = [await _recommendations(runtime, uid, m) for m in _model_order(runtime)]
+            eligibility = await runtime.service.catalog.eligibility(lambda: _same(session))
+        columns = [await _recommendations(runtime, uid, m, filters) for m in _model_order(runtime)]
         weights = runtime.weights.configured
         return render(
             request,
@@ -161,6 +175,10 @@ async def user_page(request: Request, user_id: str) -> Response:
                 "columns": columns,
                 "k": TOP_K,
                 "writes_on": runtime.settings.api_write_token is not None,
+                # The filter form: the catalogue's genres, and what this request asked for.
+                "known_genres": eligibility.genre_names,
+                "form": form,
+                "chosen": {name: form.get(name, "").split(",") for name in GENRE_FIELDS},
                 # The buttons, lightest event first (watch, like, complete by default), then
                 # the negative ones (dislike): feedback against the movie comes last.
                 "event_types": sorted(weights, key=lambda t: (weights[t] < 0, abs(weights[t]), t)),
@@ -259,10 +277,27 @@ def _model_order(runtime: Runtime) -> list[str]:
     return sorted(configured, key=lambda m: (m != default, configured.index(m)))
 
 
-async def _recommendations(runtime: Runtime, user_id: int, model_type: str) -> Column:
+def _filter_form(request: Request) -> dict[str, str]:
+    # The filter form's fields as the API's query values: a multiple select sends a genre per
+    # repeated name (joined with commas here), and empty fields mean "not given".
+    out = {}
+    for name in QUERY_PARAMS:
+        values = [v.strip() for v in request.query_params.getlist(name) if v.strip()]
+        if values:
+            out[name] = ",".join(values)
+    return out
+
+
+async def _same(session: AsyncSession) -> AsyncSession:
+    return session
+
+
+async def _recommendations(
+    runtime: Runtime, user_id: int, model_type: str, filters: FilterRequest | None = None
+) -> Column:
     try:
         result = await runtime.service.recommend(
-            runtime.read_sessions, user_id, model_type=model_type, k=TOP_K
+            runtime.read_sessions, user_id, model_type=model_type, k=TOP_K, filters=filters
         )
     except ServiceError as exc:  # not loaded, no fallback: the column says why
         return Column(model_type, error=str(exc))

@@ -13,6 +13,7 @@ from recsys.api.deps import RegistryDep, RuntimeDep, ServiceDep, SessionDep
 from recsys.api.errors import error_responses
 from recsys.api.routing import JsonBodyRoute
 from recsys.api.schemas.sagemaker import InvocationIn, InvocationItemOut, InvocationOut, PingOut
+from recsys.service.filters import filter_request
 from recsys.service.identities import movie_keys, resolve_user
 from recsys.service.readiness import check_readiness
 from recsys.service.request_context import note_answer, note_user
@@ -51,11 +52,23 @@ async def invocations(
     """The default model's top-k unseen movies for the user, in the seed's shape.
 
     The same ranking as `/users/{user_id}/recommendations` (events and ratings excluded,
-    popularity fallback for users the model cannot score).
+    popularity fallback for users the model cannot score), with the same filters as body
+    fields.
     """
     note_user(body.user_id)  # as the client named it (an external id such as "u001")
     user_id = await resolve_user(session, body.user_id)
-    result = await service.recommend(session, user_id, model_type=runtime.default_model, k=body.k)
+    filters = filter_request(
+        genres=body.genres,
+        exclude_genres=body.exclude_genres,
+        year_min=body.year_min,
+        year_max=body.year_max,
+        exclude=body.exclude,
+        only=body.only,
+        diversify=body.diversify,
+    )
+    result = await service.recommend(
+        session, user_id, model_type=runtime.default_model, k=body.k, filters=filters
+    )
     note_answer(model=result.model, version=result.model_version, fallback=result.fallback)
     keys = await movie_keys(session, [movie.id for movie in result.movies])
     return InvocationOut(

@@ -156,3 +156,10 @@ def _registered(value: str) -> str:
 
 ModelType = Annotated[StorableStr, AfterValidator(_registered), _MODEL_TYPE_SCHEMA]
 """A registered model type (OpenAPI: an enum); anything else is a 422 ``enum`` listing them."""
+
+
+ELIGIBLE_DESCRIPTION = (
+    "With filters (genres, exclude_genres, year_min, year_max, exclude, only): how many movies "
+    "they leave to rank (not yet rated, known to the model). Fewer than k means the list is "
+    "short because the filters allow no more. Null without filters."
+)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from recsys.api.schemas.common import STAR_WARS, ModelTypeOut, MovieOut, Out, ScoredMovieOut
+from recsys.api.schemas.common import (
+    ELIGIBLE_DESCRIPTION,
+    STAR_WARS,
+    ModelTypeOut,
+    MovieOut,
+    Out,
+    ScoredMovieOut,
+)
 
 
 class SimilarMoviesOut(Out):
@@ -46,3 +53,4 @@ class SimilarMoviesOut(Out):
         description="True when the model never saw the movie (no interactions when it was "
         "trained): `movies` are its content neighbours.",
     )
+    eligible: int | None = Field(default=None, description=ELIGIBLE_DESCRIPTION)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys.api.schemas.common import K_MAX, IdOrExternalId, Out
+from recsys.api.schemas.common import K_MAX, IdOrExternalId, Out, StorableStr
+from recsys.service.filters import MAX_IDS, YEAR_MAX, YEAR_MIN
+
+_IDS = f"Movie ids or external ids, at most {MAX_IDS}; one that names no movie is a 422."
 
 
 class InvocationIn(BaseModel):
     """The video seed's SageMaker request: a user and how many items."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "196", "k": 3}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"user_id": "196", "k": 3},
+                {"user_id": "196", "k": 3, "genres": ["Comedy"], "year_min": 1990},
+            ]
+        }
+    )
 
     user_id: IdOrExternalId = Field(
         description='The user\'s external id (`"u001"`), or our integer id. A string that is '
@@ -18,6 +28,43 @@ class InvocationIn(BaseModel):
         examples=["196", 196],
     )
     k: int = Field(default=10, ge=1, le=K_MAX, description=f"How many items, 1..{K_MAX}.")
+    # The filters of GET /users/{user_id}/recommendations, as JSON values (lists, not commas).
+    genres: list[StorableStr] | None = Field(
+        default=None,
+        max_length=MAX_IDS,
+        description="Only items with any of these genres (unknown ones are a 422).",
+        examples=[["Comedy", "Drama"]],
+    )
+    exclude_genres: list[StorableStr] | None = Field(
+        default=None,
+        max_length=MAX_IDS,
+        description="No item with any of these genres.",
+        examples=[["Horror"]],
+    )
+    year_min: int | None = Field(
+        default=None,
+        ge=YEAR_MIN,
+        le=YEAR_MAX,
+        description="Only items released in this year or later (unknown years left out).",
+    )
+    year_max: int | None = Field(
+        default=None,
+        ge=YEAR_MIN,
+        le=YEAR_MAX,
+        description="Only items released in this year or earlier.",
+    )
+    exclude: list[IdOrExternalId] | None = Field(
+        default=None, max_length=MAX_IDS, description=f"Never these items. {_IDS}"
+    )
+    only: list[IdOrExternalId] | None = Field(
+        default=None, max_length=MAX_IDS, description=f"Only these items. {_IDS}"
+    )
+    diversify: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="0..1: re-rank for genre variety (maximal marginal relevance).",
+    )
 
 
 class InvocationItemOut(Out):

@@ -6,7 +6,14 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
-from recsys.api.schemas.common import STAR_WARS, ModelTypeOut, MovieOut, Out, ScoredMovieOut
+from recsys.api.schemas.common import (
+    ELIGIBLE_DESCRIPTION,
+    STAR_WARS,
+    ModelTypeOut,
+    MovieOut,
+    Out,
+    ScoredMovieOut,
+)
 
 
 class RecommendationsOut(Out):
@@ -27,7 +34,26 @@ class RecommendationsOut(Out):
                             "reason": "because you watched Return of the Jedi",
                         }
                     ],
-                }
+                    "eligible": None,
+                },
+                {
+                    "user_id": 1,
+                    "model": "als",
+                    "model_version": "20261123T121314.123456Z-1a2b3c",
+                    "fallback": False,
+                    "movies": [
+                        {
+                            "id": 474,
+                            "title": "Dr. Strangelove or: How I Learned to Stop Worrying "
+                            "and Love the Bomb",
+                            "genres": ["Sci-Fi", "War"],
+                            "year": 1963,
+                            "score": 1.2052,
+                            "reason": None,
+                        }
+                    ],
+                    "eligible": 1,
+                },
             ]
         }
     )
@@ -42,6 +68,7 @@ class RecommendationsOut(Out):
         "popularity model answered instead."
     )
     movies: list[ScoredMovieOut]
+    eligible: int | None = Field(default=None, description=ELIGIBLE_DESCRIPTION)
 
 
 class RatedMovieOut(MovieOut):

@@ -30,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recsys.modeling.base import History, Recommender
+from recsys.modeling.base import PAD_ID, Histories, History, Recommender
 from recsys.modeling.dataset import (
+    BoolArray,
     FloatArray,
     IdArray,
     IndexArray,
@@ -41,12 +42,12 @@ from recsys.modeling.dataset import (
 )
 from recsys.modeling.ease import EASERecommender
 from recsys.modeling.errors import ModelStateError, NotFittedError
-from recsys.modeling.exclusion import join_seen
+from recsys.modeling.history import per_user_histories
 from recsys.modeling.params import ModelParams
 from recsys.modeling.sequences import Sequences, training_sequences
 from recsys.modeling.state import StateArrays, require_arrays
 from recsys.modeling.timeline import ItemTimeline
-from recsys.modeling.topk import check_k
+from recsys.modeling.topk import check_allowed, check_k
 from recsys.modeling.two_stage.candidates import CandidateSet
 from recsys.modeling.two_stage.diagnostics import ranker_diagnostics
 from recsys.modeling.two_stage.features import FeatureContext
@@ -61,10 +62,10 @@ from recsys.modeling.two_stage.serving import (
 from recsys.modeling.two_stage.serving_arrays import CSRArrays, OneHistory
 from recsys.modeling.two_stage.serving_sources import RecencySource, serving_source
 from recsys.modeling.two_stage.sources import (
-    SOURCES,
     base_rows,
     check_sources,
     fit_sources,
+    source_table,
 )
 from recsys.modeling.two_stage.training_data import (
     CandidateSources,
@@ -142,7 +143,13 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         # the base rows' taken from it, and both handed to the sequence sources.
         base, base_sequences = base_rows(matrix, sequences, self.params.periods, withheld=withheld)
         base_sources = CandidateSources(
-            fit_sources(base, matrix, ease_items=self.params.ease_items, sequences=base_sequences),
+            fit_sources(
+                base,
+                matrix,
+                ease_items=self.params.ease_items,
+                sequences=base_sequences,
+                sasrec=self.params.sasrec_source,
+            ),
             self.params,
         )
         del base_sequences
@@ -161,7 +168,11 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         self.diagnostics["ranker_users"] = int(np.unique(groups.users).shape[0])
         del groups
         self._sources = fit_sources(
-            source, matrix, ease_items=self.params.ease_items, sequences=sequences
+            source,
+            matrix,
+            ease_items=self.params.ease_items,
+            sequences=sequences,
+            sasrec=self.params.sasrec_source,
         )
         self._candidate_sources = None
         self._serving = None
@@ -217,25 +228,56 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
         *,
         history: History | None = None,
         k: int = 10,
-        exclude: IndexArray | None = None,
+        allowed: BoolArray | None = None,
     ) -> tuple[IdArray, FloatArray]:
         """Top-k (movie_ids, scores) for one user: ``recommend_batch``'s answer for one row,
-        computed with numpy gathers over arrays prepared at fit/load time (serving.py)."""
+        computed with numpy gathers over arrays prepared at fit/load time (serving.py).
+
+        With ``allowed``, each source proposes only allowed items (its per-source quota is
+        filled from them), so the ranker ranks a full candidate set of eligible movies.
+        """
         check_k(k)
+        check_allowed(allowed, self.n_items)
         history = history if history is not None else History.empty()
         serving = self.serving_model()
         one = OneHistory.of(history, self.item_ids, default_time=serving.default_time)
-        candidates, ranked = self._rank_one(one, int(lookup(self.user_ids, [user_id])[0]))
-        seen = join_seen(one.seen, exclude)  # excluded movies leave before the cut, as seen
-        top, scores = top_k_answer(candidates, ranked, serving.fallback, seen, k)
+        candidates, ranked = self._rank_one(
+            one, int(lookup(self.user_ids, [user_id])[0]), allowed=allowed
+        )
+        top, scores = top_k_answer(
+            candidates, ranked, serving.fallback, one.seen, k, allowed=allowed
+        )
         return self.item_ids[top], scores
 
+    def recommend_batch(
+        self,
+        user_ids: npt.ArrayLike,
+        *,
+        histories: Histories,
+        k: int = 10,
+        allowed: BoolArray | None = None,
+    ) -> tuple[IdArray, FloatArray]:
+        """The base batch path; with ``allowed``, one ``recommend`` per user instead, so the
+        candidates are filtered before ranking there too (not masked after it)."""
+        if allowed is None:
+            return super().recommend_batch(user_ids, histories=histories, k=k)
+        check_k(k)
+        check_allowed(allowed, self.n_items)
+        users = np.asarray(user_ids, dtype=np.int64).ravel()
+        out_ids = np.full((users.shape[0], k), PAD_ID, dtype=np.int64)
+        out_scores = np.full((users.shape[0], k), -np.inf, dtype=np.float32)
+        for row, history in enumerate(per_user_histories(users, histories)):
+            ids, scores = self.recommend(int(users[row]), history=history, k=k, allowed=allowed)
+            out_ids[row, : ids.shape[0]] = ids
+            out_scores[row, : ids.shape[0]] = scores
+        return out_ids, out_scores
+
     def _rank_one(
-        self, one: OneHistory, user_index: int
+        self, one: OneHistory, user_index: int, *, allowed: BoolArray | None = None
     ) -> tuple[CandidateSet, npt.NDArray[np.float32]]:
         # One history's candidates and their ranker scores.
         serving = self.serving_model()
-        candidates = serving.candidates(one, user_index)
+        candidates = serving.candidates(one, user_index, allowed=allowed)
         ranked = np.zeros(0, dtype=np.float32)
         if candidates.n_pairs:
             features = serving.features(one, candidates)
@@ -359,7 +401,7 @@ class TwoStageRecommender(Recommender[TwoStageParams]):
             last_items=self.params.last_items,
         )
         sources: dict[str, Recommender[Any]] = {}
-        for name, (cls, weighting) in SOURCES.items():
+        for name, (cls, weighting) in source_table(sasrec=self.params.sasrec_source).items():
             prefix = f"source-{name}-"
             part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             info = {"weighting": Weighting(kind=weighting).to_dict()}

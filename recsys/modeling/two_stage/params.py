@@ -54,6 +54,10 @@ class TwoStageParams(ModelParams):
     validation_share: float = 0.2
     random_state: int = 42
     num_threads: int = 2
+    # A sixth candidate source and its (score, rank) features: the sasrec encoder (default
+    # parameters), fit twice like the others (on base, then on every row). Off by default:
+    # it needs torch to fit, which the default install leaves out (README, "sasrec").
+    sasrec_source: bool = False
 
     def __post_init__(self) -> None:
         check_int("two_stage", "per_source", self.per_source, low=1, high=10_000)
@@ -78,3 +82,7 @@ class TwoStageParams(ModelParams):
         )  # fmt: skip
         check_int("two_stage", "random_state", self.random_state, low=0, high=2**31 - 1)
         check_int("two_stage", "num_threads", self.num_threads, low=1, high=1024)
+        if not isinstance(self.sasrec_source, bool):
+            raise ValueError(
+                f"two_stage.sasrec_source must be true or false, got {self.sasrec_source!r}"
+            )

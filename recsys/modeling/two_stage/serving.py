@@ -23,7 +23,7 @@ import numpy.typing as npt
 from recsys.modeling.candidates.recent_popularity import (
     SECONDS_PER_DAY,
 )
-from recsys.modeling.dataset import IdArray, IndexArray
+from recsys.modeling.dataset import BoolArray, IdArray, IndexArray
 from recsys.modeling.explain import anchors
 from recsys.modeling.history import History
 from recsys.modeling.timeline import _TIME_BITS as TIME_BITS
@@ -54,12 +54,16 @@ class ServingModel:
     # Reference time of an untimed or empty history (the model's ``_default_time``).
     default_time: int
 
-    def candidates(self, history: OneHistory, user_index: int) -> CandidateSet:
-        """``gather_candidates`` for one row."""
+    def candidates(
+        self, history: OneHistory, user_index: int, *, allowed: BoolArray | None = None
+    ) -> CandidateSet:
+        """``gather_candidates`` for one row; only ``allowed`` items when given."""
         chosen: list[tuple[int, IndexArray, F32]] = []
         for index, (name, source) in enumerate(self.sources.items()):
             scores = source.scores(history, user_index)
             scores[history.seen] = -np.inf
+            if allowed is not None:
+                scores[~allowed] = -np.inf
             top, top_scores = top_k_row(scores, self.per_source[name])
             valid = np.isfinite(top_scores)
             chosen.append((index, top[valid], top_scores[valid]))
@@ -229,6 +233,8 @@ def top_k_answer(
     fallback: F32,
     seen: IndexArray,
     k: int,
+    *,
+    allowed: BoolArray | None = None,
 ) -> tuple[IndexArray, F32]:
     """``_dense_scores`` then ``top_k`` for one row.
 
@@ -238,6 +244,8 @@ def top_k_answer(
     """
     scores = dense_row(candidates, ranked, fallback)
     scores[seen] = -np.inf
+    if allowed is not None:
+        scores[~allowed] = -np.inf
     top, top_scores = top_k_row(scores, k)
     keep = np.isfinite(top_scores)
     return top[keep], top_scores[keep]

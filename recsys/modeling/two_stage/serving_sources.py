@@ -19,6 +19,7 @@ from recsys.modeling.candidates.recent_popularity import (
 from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.dataset import IndexArray
 from recsys.modeling.ease import EASERecommender
+from recsys.modeling.sasrec.model import SASRecRecommender
 from recsys.modeling.sequences import Sequences
 from recsys.modeling.timeline import _TIME_SPAN as TIME_MASK
 from recsys.modeling.timeline import ItemTimeline
@@ -165,6 +166,16 @@ class FactorSource(ServingSource):
         return row
 
 
+@dataclass(frozen=True)
+class EncoderSource(ServingSource):
+    """sasrec: the numpy encoder over the history's latest items (time order)."""
+
+    model: SASRecRecommender
+
+    def scores(self, history: OneHistory, user_index: int) -> F32:
+        return self.model.sequence_scores(history.cols)
+
+
 def serving_source(model: Recommender[Any]) -> ServingSource:
     """The numpy scorer of a fitted candidate source."""
     if isinstance(model, TransitionsRecommender):
@@ -190,4 +201,6 @@ def serving_source(model: Recommender[Any]) -> ServingSource:
             weighting_alpha=float(spec.alpha),
             alpha=float(model.params.alpha),
         )
+    if isinstance(model, SASRecRecommender):
+        return EncoderSource(model)
     raise TypeError(f"two_stage has no serving path for a {model.model_type} source")

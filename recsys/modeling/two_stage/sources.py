@@ -18,6 +18,7 @@ from recsys.modeling.candidates.transitions import TransitionsRecommender
 from recsys.modeling.dataset import FittedWeighting, InteractionMatrix, Weighting, lookup
 from recsys.modeling.ease import EASEParams, EASERecommender
 from recsys.modeling.params import ModelParams
+from recsys.modeling.sasrec.model import SASRecRecommender
 from recsys.modeling.sequences import Sequences, matrix_sequences
 from recsys.modeling.weighting import WeightingKind
 
@@ -31,6 +32,15 @@ SOURCES: dict[str, tuple[type[Recommender[Any]], WeightingKind]] = {
     "ease": (EASERecommender, "binary"),
     "als": (ALSRecommender, "confidence"),
 }
+# The optional sixth source (two_stage's ``sasrec_source``): it needs torch to fit.
+SEQUENCE_SOURCE = "sasrec"
+
+
+def source_table(*, sasrec: bool) -> dict[str, tuple[type[Recommender[Any]], WeightingKind]]:
+    """``SOURCES``, plus the sasrec encoder when asked for (its score and rank as features)."""
+    if not sasrec:
+        return dict(SOURCES)
+    return {**SOURCES, SEQUENCE_SOURCE: (SASRecRecommender, "binary")}
 
 
 def sequence_neighbours(sources: Mapping[str, Recommender[Any]]) -> sp.csr_matrix:
@@ -41,11 +51,12 @@ def sequence_neighbours(sources: Mapping[str, Recommender[Any]]) -> sp.csr_matri
     return sp.csr_matrix(transitions + transitions.T, dtype=np.float32)
 
 
-def source_params(n_items: int, *, ease_items: int) -> dict[str, ModelParams]:
+def source_params(n_items: int, *, ease_items: int, sasrec: bool = False) -> dict[str, ModelParams]:
     """Each source's parameters on a catalogue of ``n_items``: the defaults, except that EASE
     is fit on the ``ease_items`` most-rated items only when the catalogue is bigger (its
     weights are dense: 62k items would be 15 GiB to serve and ~75 GiB to fit)."""
-    params: dict[str, ModelParams] = {name: cls.params_type() for name, (cls, _) in SOURCES.items()}
+    table = source_table(sasrec=sasrec)
+    params: dict[str, ModelParams] = {name: cls.params_type() for name, (cls, _) in table.items()}
     if n_items > ease_items:
         params["ease"] = EASEParams(top_items=ease_items)
     return params
@@ -64,16 +75,17 @@ def fit_sources(
     *,
     ease_items: int = 4_000,
     sequences: Sequences | None = None,
+    sasrec: bool = False,
 ) -> dict[str, Recommender[Any]]:
     """Every candidate source fit on ``rows``, on ``like``'s vocabulary so columns line up.
 
     ``sequences``: ``training_sequences`` of ``rows`` on that vocabulary, when the caller has
     them (the sequence sources then skip their sort of every row).
     """
-    params = source_params(like.shape[1], ease_items=ease_items)
+    params = source_params(like.shape[1], ease_items=ease_items, sasrec=sasrec)
     return {
         name: cls(params[name]).fit(matrix_on(rows, like, weighting, sequences=sequences))
-        for name, (cls, weighting) in SOURCES.items()
+        for name, (cls, weighting) in source_table(sasrec=sasrec).items()
     }
 
 

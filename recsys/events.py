@@ -2,8 +2,11 @@
 
 An interaction's weight is the sum, over one (user, movie), of its rating (weight = the rating)
 and of its events (weight = the configured weight of the event's type; a ``rating`` event weighs
-its value), as the video seed sums its interaction values. The API's validation, the import
-command, the per-request history query and the training export all apply this module's rule.
+its value), as the video seed sums its interaction values. A negative weight (``dislike``) is
+negative feedback: it lowers the sum, which may end below zero; the movie stays in the user's
+history (so it is never recommended to them again) and the models read the sign (see README).
+The API's validation, the import command, the per-request history query and the training
+export all apply this module's rule.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ CLIENT_ID_MAX = 2**30 - 1
 RATING_MIN, RATING_MAX = 0.5, 5.0
 # Values are stored as float4; anything this large is a unit mistake, not a measurement.
 VALUE_LIMIT = 1e9
+# Largest configured weight, either sign (a unit mistake beyond it, as for VALUE_LIMIT).
+WEIGHT_LIMIT = 1e6
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -36,8 +41,13 @@ class EventWeights:
                 raise ValueError(f"{name!r} is not an event type name (lower_snake_case)")
             if name == RATING:
                 raise ValueError("'rating' weighs its value; it takes no configured weight")
-            if not (math.isfinite(weight) and weight > 0):
-                raise ValueError(f"event type {name!r}: weight must be finite and > 0: {weight}")
+            # Negative weights are negative feedback (``dislike``): they subtract from the
+            # interaction's sum. Zero would be an event that changes nothing: refused.
+            if not (math.isfinite(weight) and weight != 0 and abs(weight) < WEIGHT_LIMIT):
+                raise ValueError(
+                    f"event type {name!r}: weight must be finite, non-zero and within "
+                    f"(-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}): {weight}"
+                )
         self._weights: Mapping[str, float] = MappingProxyType(
             {name: float(weights[name]) for name in sorted(weights)}
         )

@@ -18,7 +18,9 @@ LogFormat = Literal["text", "json"]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/recsys.db"
 DEFAULT_MODELS = ("als", "item_knn", "popularity")
 # The video seed's interaction weights; a "rating" event weighs its value instead.
-DEFAULT_EVENT_WEIGHTS = {"watch": 1.0, "like": 2.0, "complete": 3.0}
+# ``dislike`` is negative feedback: -5 outweighs a watch and a like together (1 + 2) and any
+# rating up to 4.5, so a disliked movie's interaction ends below zero in nearly every history.
+DEFAULT_EVENT_WEIGHTS = {"watch": 1.0, "like": 2.0, "complete": 3.0, "dislike": -5.0}
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -105,13 +107,15 @@ class Settings(BaseSettings):
 
     api_write_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for the write routes (POST /events, /admin/reload); "
+        description="Bearer token for the write routes (POST /events, POST/PUT/DELETE /movies, "
+        "/admin/reload); "
         "unset turns them off (they answer 403 and say so).",
     )
     event_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
-        description='Event type -> interaction weight, as JSON ({"watch": 1, "like": 2}); '
-        "a 'rating' event always weighs its value.",
+        description='Event type -> interaction weight, as JSON ({"watch": 1, "like": 2, '
+        "\"dislike\": -5}); a negative weight is negative feedback; a 'rating' event always "
+        "weighs its value.",
     )
     event_future_tolerance_seconds: float = Field(
         default=300.0,
@@ -124,6 +128,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest request body accepted on any route; a bigger one is a 413 "
         "(1,000 events of the longest ids and keys allowed are under 1 MiB of JSON).",
+    )
+    explore_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of each answer's k slots given to new movies (in the catalogue, "
+        "unseen by the model), marked 'new in the catalogue'; rounded half up (0.1 of 10 is "
+        "1 slot); 0 turns it off.",
+    )
+    catalog_poll_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=3_600.0,
+        description="How often each API worker checks the catalogue version and reloads the "
+        "catalogue after a write elsewhere (the bound on how stale a worker can be); 0: never "
+        "(only its own writes).",
     )
     reload_poll_seconds: float = Field(
         default=0.0,
@@ -167,9 +187,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"RECSYS_EVENT_WEIGHTS: {name!r} is not an event type name")
             if name == "rating":
                 raise ValueError("RECSYS_EVENT_WEIGHTS: 'rating' weighs its value; drop it")
-            if not (0.0 < weight < 1e6):
+            if not (-1e6 < weight < 1e6) or weight == 0.0:
                 raise ValueError(
-                    f"RECSYS_EVENT_WEIGHTS: {name} weight must be in (0, 1e6), got {weight}"
+                    f"RECSYS_EVENT_WEIGHTS: {name} weight must be in (-1e6, 1e6) and not 0 "
+                    f"(negative: negative feedback, as dislike), got {weight}"
                 )
         return value
 

@@ -14,7 +14,17 @@ from recsys.api.errors import install_error_handlers
 from recsys.api.hot import HotRecommendations
 from recsys.api.observe import RequestMiddleware
 from recsys.api.pages import install_pages
-from recsys.api.routes import admin, compat, events, health, metrics, movies, sagemaker, users
+from recsys.api.routes import (
+    admin,
+    catalog,
+    compat,
+    events,
+    health,
+    metrics,
+    movies,
+    sagemaker,
+    users,
+)
 from recsys.service.heap import freeze_long_lived, thaw
 from recsys.service.logs import install_request_ids
 from recsys.service.reload import poll_latest
@@ -72,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sagemaker.router)
     app.include_router(users.router)
     app.include_router(movies.router)
+    app.include_router(catalog.router)
     app.include_router(compat.router)
     app.include_router(health.router)
     app.include_router(admin.router)

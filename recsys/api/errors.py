@@ -7,11 +7,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from recsys.api.methods import install_method_handler
 from recsys.api.schemas.common import ErrorOut
 from recsys.api.validation import encodable, install_validation_handler
 from recsys.service.availability import UNAVAILABLE_TYPES
 from recsys.service.errors import (
     DatabaseUnavailableError,
+    ExternalIdConflictError,
     FallbackUnavailableError,
     ModelUnavailableError,
     ServiceError,
@@ -29,6 +31,7 @@ STATUS: dict[type[ServiceError], int] = {
     UnknownUserError: 404,
     UnknownMovieError: 404,
     UnknownExternalUserError: 404,
+    ExternalIdConflictError: 409,
     UnknownModelError: 422,
     UnsupportedModelError: 422,
     InvalidFilterError: 422,
@@ -46,6 +49,7 @@ _DESCRIPTIONS = {
     401: "No bearer token: send `Authorization: Bearer <RECSYS_API_WRITE_TOKEN>`.",
     403: "Wrong bearer token, or write routes are off (no RECSYS_API_WRITE_TOKEN configured).",
     404: "Unknown user or movie.",
+    409: "The external id belongs to another movie.",
     413: "Request body over RECSYS_MAX_BODY_BYTES (default 4 MiB).",
     503: "The model is configured but not loaded (no trained artifact yet), the popularity "
     "fallback it needs is not, or the database is unavailable (with `Retry-After`).",
@@ -118,6 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route every domain error through ``domain_error_handler``, and 422s through the handler
     that can echo any input (recsys.api.validation)."""
     app.add_exception_handler(ServiceError, domain_error_handler)
+    install_method_handler(app)
     for exc_type in UNAVAILABLE_TYPES:
         app.add_exception_handler(exc_type, database_error_handler)
     install_validation_handler(app)

@@ -34,8 +34,10 @@ def predict_all(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from recsys.service.batch import count_users, iter_top_k, write_top_k_csv
+    from recsys.service.catalog_state import read_deleted
     from recsys.service.eligibility import batch_plans
     from recsys.service.fallback import FALLBACK_MODEL
+    from recsys.service.filters import NO_FILTERS
     from recsys.service.runtime import open_runtime
     from recsys.service.training import read_interactions
 
@@ -46,10 +48,14 @@ def predict_all(
     async def export() -> tuple[Interactions, list[RankingPlan]]:
         async with open_runtime(settings) as runtime:
             interactions = await read_interactions(runtime.read_sessions, runtime.weights)
-            if filters is None:
+            # Soft-deleted movies are never in the CSV: excluded through the filters' mask.
+            deleted = (await read_deleted(runtime.read_sessions)).tolist()
+            if filters is None and not deleted:
                 return interactions, []
             async with runtime.read_sessions() as session:
-                return interactions, await batch_plans(session, ranked, filters)
+                return interactions, await batch_plans(
+                    session, ranked, filters or NO_FILTERS, excluded=deleted
+                )
 
     with database_errors(settings.database_url):
         interactions, plans = asyncio.run(export())

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 typed ORM models: users, movies, ratings, events, seed bookkeeping."""
+"""SQLAlchemy 2.0 typed ORM models: users, movies, ratings, events, catalogue version, seeds."""
 
 from __future__ import annotations
 
@@ -50,6 +50,17 @@ class Movie(Base):
     genres: Mapped[list[str]] = mapped_column(GENRES_TYPE, nullable=False)
     # The id an outside system knows the movie by (the video seed's "v001"); None for MovieLens.
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    # Set by a soft delete: never recommended or similar again; ratings and events stay.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CatalogState(Base):
+    """One row (id 1): ``version`` goes up with every catalogue write, in its transaction."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class Rating(Base):

@@ -67,6 +67,9 @@ class ALSRecommender(LatentFactorRecommender[ALSParams]):
 
     # ALS takes confidence weights (Hu, Koren & Volinsky).
     default_weighting: ClassVar[WeightingKind] = "confidence"
+    # implicit's ALS takes a negative confidence as "disliked" (preference 0, confidence
+    # |value|), in fit and in als_fold_in alike: dislikes train as negative feedback.
+    learns_from_negatives: ClassVar[bool] = True
     search_space: ClassVar[SearchSpace | None] = {
         "factors": Choice((16, 32, 64, 128, 192, 256)),
         "regularization": LogUniform(1e-3, 10.0),

@@ -26,6 +26,7 @@ from recsys.modeling.dataset import (
     Weighting,
     lookup,
     lookup_one,
+    without_negatives,
 )
 from recsys.modeling.errors import NotFittedError
 from recsys.modeling.explain import anchors, scipy_block
@@ -82,6 +83,11 @@ class Recommender(ABC, Generic[P]):
     needs_sequence: ClassVar[bool] = False
     # True for models that read movie years and genres: fit needs ``matrix.items``.
     needs_items: ClassVar[bool] = False
+    # True for models whose training reads negative interaction weights (dislikes) as
+    # negative feedback (implicit's ALS: preference 0 held with confidence |weight|). The
+    # others train on the positive part only (dislikes clipped to zero); every model still
+    # reads a dislike's negative weight at request time (fold-in, item-to-item sums).
+    learns_from_negatives: ClassVar[bool] = False
     # True for models whose parameters cap the catalogue size (check_catalogue): training asks
     # the database for that size before reading the interactions.
     size_limited: ClassVar[bool] = False
@@ -129,6 +135,8 @@ class Recommender(ABC, Generic[P]):
                 f"{self.model_type} needs movie years and genres: pass "
                 "build_matrix(..., items=ItemAttributes...) when building the matrix"
             )
+        if not self.learns_from_negatives:
+            matrix = without_negatives(matrix)
         self._fit(matrix)
         self._user_ids = matrix.user_ids.copy()
         self._item_ids = matrix.item_ids.copy()

@@ -133,7 +133,9 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
         # threads on two busy cores they ran 10-80x slower than with one.
         with threadpool_limits(1, "blas"):
             for row in rows:
-                liked = weighted.indices[weighted.indptr[row] : weighted.indptr[row + 1]]
+                start, stop = weighted.indptr[row], weighted.indptr[row + 1]
+                # BPR's objective has positives only: a dislike (negative weight) is left out.
+                liked = weighted.indices[start:stop][weighted.data[start:stop] > 0]
                 vectors[row] = bpr_fold_in(
                     self.item_factors,
                     self.item_counts,
@@ -147,7 +149,7 @@ class BPRRecommender(LatentFactorRecommender[BPRParams]):
             return bpr_fold_in(
                 self.item_factors,
                 self.item_counts,
-                cols,
+                cols[weights > 0],  # positives only, as _fold_in
                 regularization=self.params.regularization,
             )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -109,12 +109,16 @@ class FittedWeighting:
         out = sp.csr_matrix(raw, dtype=np.float32, copy=True)
         kind = self.spec.kind
         if kind == "binary":
-            out.data[:] = 1.0
+            # The sign, not 1: a disliked movie (a negative sum) weighs -1 against its
+            # neighbours; a sum of exactly 0 (liked, then disliked) weighs nothing.
+            out.data = np.sign(out.data).astype(np.float32)
+            out.eliminate_zeros()
         elif kind == "threshold":
+            # Negative sums are below any threshold: dropped (clipped to zero).
             out.data = (out.data >= self.spec.threshold).astype(np.float32)
             out.eliminate_zeros()
         elif kind == "confidence":
-            out.data = (1.0 + self.spec.alpha * out.data).astype(np.float32)
+            out.data = _signed_confidence(out.data, self.spec.alpha)
         elif kind == "bm25":
             out = self._bm25(out)
         return out
@@ -130,19 +134,22 @@ class FittedWeighting:
         kind = self.spec.kind
         values = np.asarray(raw, dtype=np.float32)
         if kind == "binary":
-            return cols, np.ones(cols.shape[0], dtype=np.float32)
+            keep = values != 0
+            return cols[keep], np.sign(values[keep]).astype(np.float32)
         if kind == "threshold":
             weights = (values >= self.spec.threshold).astype(np.float32)
             keep = weights != 0
             return cols[keep], weights[keep]
         if kind == "confidence":
-            return cols, (1.0 + self.spec.alpha * values).astype(np.float32)
+            return cols, _signed_confidence(values, self.spec.alpha)
         if kind == "bm25":
             k1 = self.spec.bm25_k1
             idf = np.log(float(n_items)) - np.log1p(float(cols.shape[0]))
             data = values.astype(np.float64)
+            size = np.abs(data)
             norm = self.item_length_norm[cols].astype(np.float64)
-            return cols, (data * (k1 + 1.0) / (k1 * norm + data) * idf).astype(np.float32)
+            weighted = np.sign(data) * size * (k1 + 1.0) / (k1 * norm + size) * idf
+            return cols, weighted.astype(np.float32)
         return cols, values.copy()
 
     def _bm25(self, raw: sp.csr_matrix) -> sp.csr_matrix:
@@ -154,8 +161,10 @@ class FittedWeighting:
         idf = np.log(float(n_items)) - np.log1p(per_user.astype(np.float64))
         rows = np.repeat(np.arange(raw.shape[0]), per_user)
         data = raw.data.astype(np.float64)
+        # On the magnitude, with the sign kept: a dislike weighs as much, against.
+        size = np.abs(data)
         norm = self.item_length_norm[raw.indices].astype(np.float64)
-        weighted = data * (k1 + 1.0) / (k1 * norm + data) * idf[rows]
+        weighted = np.sign(data) * size * (k1 + 1.0) / (k1 * norm + size) * idf[rows]
         return sp.csr_matrix(
             (weighted.astype(np.float32), raw.indices.copy(), raw.indptr.copy()), shape=raw.shape
         )
@@ -212,6 +221,43 @@ class InteractionMatrix:
         }
 
 
+def _signed_confidence(values: npt.NDArray[np.float32], alpha: float) -> FloatArray:
+    """``1 + alpha * r`` for r >= 0, ``-(1 + alpha * |r|)`` for a negative sum (a dislike).
+
+    implicit's convention: a negative confidence means preference 0 held with confidence
+    ``|value|`` (``als_fold_in`` and implicit's ALS solver both read it so).
+    """
+    confidence = (1.0 + alpha * np.abs(values)).astype(np.float32)
+    return np.where(values < 0, -confidence, confidence).astype(np.float32)
+
+
+def positive_part(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` without its cells <= 0: what models that cannot learn from dislikes train on."""
+    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    out.data[out.data < 0] = 0.0
+    out.eliminate_zeros()
+    return out
+
+
+def without_negatives(matrix: InteractionMatrix) -> InteractionMatrix:
+    """``matrix`` with its negative cells (and source rows) dropped; itself if it has none.
+
+    The vocabularies stay: a movie only ever disliked keeps its column, with no interactions.
+    """
+    if matrix.user_items.data.min(initial=0.0) >= 0:
+        return matrix
+    source = matrix.source
+    if source is not None:
+        keep = np.asarray(source.ratings) > 0
+        source = Interactions(
+            user_ids=source.user_ids[keep],
+            movie_ids=source.movie_ids[keep],
+            ratings=source.ratings[keep],
+            timestamps=source.timestamps[keep],
+        )
+    return replace(matrix, user_items=positive_part(matrix.user_items), source=source)
+
+
 def build_matrix(
     interactions: Interactions,
     *,
@@ -238,7 +284,9 @@ def build_matrix(
             raise ValueError(f"no rating is >= threshold {spec.threshold:g}; nothing to train on")
 
     grouped = None
-    if spec.kind in _DIRECT_KINDS and is_strictly_sorted_by_pair(users, movies):
+    # Dislikes (sums <= 0) take the COO path, whose weighting keeps the sign and drops zeros.
+    positive = float(ratings.min()) > 0
+    if spec.kind in _DIRECT_KINDS and positive and is_strictly_sorted_by_pair(users, movies):
         grouped = _grouped_matrix(users, movies, ratings, spec)
     if grouped is not None:
         user_ids, item_ids, user_items = grouped
@@ -272,10 +320,16 @@ def _coo_matrix(
 
     if spec.kind == "bm25":
         # Same orientation as implicit's examples and BM25Recommender: items are the documents.
-        user_items = sp.csr_matrix(bm25_weight(raw.T, K1=spec.bm25_k1, B=spec.bm25_b).T)
+        # On the magnitudes, the sign put back after: a dislike weighs against, as strongly.
+        size = abs(raw)
+        user_items = sp.csr_matrix(bm25_weight(size.T, K1=spec.bm25_k1, B=spec.bm25_b).T)
         user_items = user_items.astype(np.float32)
         user_items.sort_indices()
-        item_sums = np.asarray(raw.sum(axis=0), dtype=np.float64).ravel()
+        if raw.data.min(initial=0.0) < 0:
+            user_items = user_items.multiply(raw.sign()).tocsr()
+            user_items = user_items.astype(np.float32)
+            user_items.sort_indices()
+        item_sums = np.asarray(size.sum(axis=0), dtype=np.float64).ravel()
         norm = (1.0 - spec.bm25_b) + spec.bm25_b * item_sums / item_sums.mean()
         fitted = FittedWeighting(spec, norm.astype(np.float32))
     else:

@@ -49,7 +49,8 @@ def anchors(
         return out
     target_cols = lookup(item_ids, targets)
     history_cols = lookup(item_ids, history.movie_ids)
-    known = history_cols >= 0
+    # A disliked movie (negative weight) counts against its neighbours: never a reason for one.
+    known = (history_cols >= 0) & (history.ratings > 0)
     if not known.any() or not (target_cols >= 0).any():
         return out
     rows, weights = _weights(history, known, last=last, recency=recency)

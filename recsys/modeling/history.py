@@ -158,7 +158,20 @@ def history_matrices(
 def history_sequences(
     item_ids: IdArray, n_rows: int, columns: HistoryColumns, *, default_time: int
 ) -> Sequences:
-    """Each row's known movies in time order (for ``needs_sequence`` models)."""
+    """Each row's known movies in time order (for ``needs_sequence`` models).
+
+    Disliked movies (weight <= 0) are left out: what follows a movie the user disliked is no
+    lead (they stay in the "seen" set, so they are still excluded from the answer).
+    """
+    keep = columns.ratings > 0
+    if not keep.all():
+        columns = HistoryColumns(
+            rows=columns.rows[keep],
+            movies=columns.movies[keep],
+            ratings=columns.ratings[keep],
+            times=columns.times[keep],
+            tiebreak=columns.tiebreak[keep],
+        )
     return build_sequences(
         item_ids,
         n_rows=n_rows,
@@ -189,9 +202,11 @@ def _rows_from_interactions(
 class HistoryRow:
     """One request's history in the model's item-index space, for the per-request fast path.
 
-    ``seen`` are the known movies' columns, sorted and unique (repeats summed into ``raw``):
-    the answer excludes them. ``cols`` / ``weights`` are what the training weighting makes of
-    them (a threshold weighting may drop some), sorted: the row the model scores from.
+    ``seen`` are the columns the answer excludes, sorted and unique: the known movies of the
+    history (repeats summed into ``raw``, which follows the history's own columns); a request's
+    other exclusions come as the ``allowed`` mask (recsys.modeling.eligibility). ``cols`` /
+    ``weights`` are what the training weighting makes of them (a threshold weighting may drop
+    some), sorted: the row the model scores from.
     """
 
     seen: IndexArray

@@ -1,8 +1,10 @@
 """An in-process cache in front of the movies repository (titles, years, genres by id).
 
-Movies change only through a seed migration, so a movie row read once can be served from
-memory for the life of the process; the cache is bounded (least recently used out) so a huge
-catalogue cannot grow it without limit. Per request it costs one dict look-up per id, and one
+Movies change through the seed and the catalogue writes (POST/PUT/DELETE /movies,
+``import-movies``); a write replaces the whole catalogue in every worker within a poll interval
+(``install``, recsys.service.catalog_state), so between writes a movie row read once is served
+from memory; the cache is bounded (least recently used out) so a huge catalogue cannot grow it
+without limit. Per request it costs one dict look-up per id, and one
 ``WHERE id = ANY(...)`` query for the ids it has not seen yet.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import MovieRecord, MovieRepository
+from recsys.service.catalog_state import CatalogSnapshot
 from recsys.service.eligibility import Eligibility, EligibilitySource
 
 DEFAULT_MAX_MOVIES = 100_000
@@ -47,8 +50,21 @@ class MovieCatalog:
         self._movies: OrderedDict[int, Movie] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        # The whole catalogue (deleted and new movies, content vectors), replaced by install().
+        self.snapshot: CatalogSnapshot = CatalogSnapshot.empty()
         # Years and genres of every movie as arrays, for request filters (recsys.service.filters).
         self.eligibility_source = EligibilitySource()
+
+    def install(self, snapshot: CatalogSnapshot) -> None:
+        """Serve ``snapshot`` from now on: its rows replace every cached movie."""
+        movies: OrderedDict[int, Movie] = OrderedDict()
+        for row in snapshot.rows[-self._max :]:
+            movies[row.id] = Movie(row.id, row.title, row.year, row.genres)
+        # Two assignments, no await between them: a request sees the old pair or the new one.
+        self._movies = movies
+        self.snapshot = snapshot
+        # A new catalogue version (a write, an import): the filters' arrays are read again.
+        self.eligibility_source.invalidate()
 
     def __len__(self) -> int:
         return len(self._movies)

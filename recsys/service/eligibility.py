@@ -269,13 +269,21 @@ class EligibilitySource:
 
 
 async def batch_plans(
-    session: AsyncSession, models: Sequence[Recommender[Any]], filters: FilterRequest
+    session: AsyncSession,
+    models: Sequence[Recommender[Any]],
+    filters: FilterRequest,
+    *,
+    excluded: Iterable[int] = (),
 ) -> list[RankingPlan]:
     """``ranking_plan`` of each model for ``filters`` over a freshly read catalogue (the CLI's
-    ``predict --all``: one query for the catalogue, one more only for external ids)."""
+    ``predict --all``: one query for the catalogue, one more only for external ids);
+    ``excluded`` movie ids (soft deletes) are never answered."""
     eligibility = await Eligibility.load(session)
 
     async def same() -> AsyncSession:
         return session
 
-    return [await ranking_plan(eligibility, model, filters, same) for model in models]
+    excluded = list(excluded)
+    return [
+        await ranking_plan(eligibility, model, filters, same, excluded=excluded) for model in models
+    ]

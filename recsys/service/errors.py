@@ -88,3 +88,11 @@ class DatabaseUnavailableError(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("database unavailable; retry shortly")
+
+
+class ExternalIdConflictError(ServiceError):
+    """Another movie already has this external id (409)."""
+
+
+class InvalidMovieFileError(ServiceError, ValueError):
+    """``import-movies``: the file is not valid; the message is ``FILE:LINE: field: message``."""

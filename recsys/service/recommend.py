@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recsys.db.repositories import RatingRepository, UserRepository
@@ -32,6 +33,7 @@ from recsys.service.errors import (
     UnknownUserError,
     UnsupportedModelError,
 )
+from recsys.service.explore import NEW_REASON, content_neighbours, explore_slots, new_for_user
 from recsys.service.fallback import FALLBACK_MODEL, fallback_reason
 from recsys.service.filters import NO_FILTERS, FilterRequest
 from recsys.service.histories import HistoryCache, frozen_history
@@ -89,6 +91,8 @@ class SimilarMovies:
     model: str
     model_version: str
     movies: list[ScoredMovie]
+    # True when the model never saw the movie: ``movies`` are its neighbours by content.
+    by_content: bool = False
     # With filters: how many movies they leave (the movie itself not counted); None without.
     eligible: int | None = None
 
@@ -124,6 +128,7 @@ class RecommenderService:
         unavailable: Mapping[str, str] | None = None,
         catalog: MovieCatalog | None = None,
         histories: HistoryCache | None = None,
+        explore_share: float = 0.0,
     ) -> None:
         self._models = MappingProxyType(dict(models))
         # Users' histories in memory, kept current by the database's notifications (None:
@@ -135,6 +140,8 @@ class RecommenderService:
         self.catalog = catalog if catalog is not None else MovieCatalog()
         # How events add to a history's interaction weights (built once, by the runtime).
         self._weights = weights
+        # The share of each answer's slots that goes to new movies (recsys.service.explore).
+        self._explore_share = explore_share
 
     @property
     def model_types(self) -> list[str]:
@@ -199,25 +206,46 @@ class RecommenderService:
                     raise FallbackUnavailableError(user_id, model_type)
                 answer, fallback = fallback_model, True
             model = answer.model
+            snapshot = self.catalog.snapshot
+            excluded = list(excluded)
+            filtered = filters is not None and filters.filters
+            # New movies first: the model fills the slots they leave (all when there are none).
+            # A filtered request gets none (the filters' mask covers the model's items only).
+            new_ids, new_scores = new_for_user(
+                snapshot,
+                snapshot.new_for(model),
+                history,
+                0 if filtered else explore_slots(k, self._explore_share),
+            )
+            if excluded and new_ids.shape[0]:
+                keep = ~np.isin(new_ids, excluded)
+                new_ids, new_scores = new_ids[keep], new_scores[keep]
+            model_k = k - new_ids.shape[0]
+            # Soft-deleted movies leave through the same eligibility mask as the filters.
+            excluded += snapshot.deleted_ids.tolist()
             plan = None
             if filters is not None or excluded:
                 plan = await self._plan(session, model, filters or NO_FILTERS, excluded)
                 plan = plan.without(history.movie_ids)
 
             def top_with_anchors() -> tuple[IdArray, FloatArray, IdArray]:
+                if model_k == 0:
+                    return new_ids[:0], new_scores[:0], new_ids[:0]
                 if plan is None:
-                    ids, scores = model.recommend(user_id, history=history, k=k)
+                    ids, scores = model.recommend(user_id, history=history, k=model_k)
                 else:
                     ids, scores = plan.rank(
                         lambda n, allowed: model.recommend(
                             user_id, history=history, k=n, allowed=allowed
                         ),
-                        k,
+                        model_k,
                     )
                 return ids, scores, model.explain(history, ids)
 
             ids, scores, anchors = await _run_scoring(model, top_with_anchors)
             movies = await self._titled(session, ids, scores, anchors)
+            if new_ids.shape[0]:
+                movies += await self._titled(session, new_ids, new_scores, new=True)
         # Counted once answered: a request the database failed is a database error instead.
         if reason is None:
             count_recommendation(model_type, ANSWERED)
@@ -294,25 +322,57 @@ class RecommenderService:
             choices = [name for name, m in self._models.items() if m.model.personalised]
             raise UnsupportedModelError(model_type, "similar movies", sorted(choices))
         movie = await self.movie(session, movie_id)
+        snapshot = self.catalog.snapshot
         lazy = LazySession(session)
-        if filters is None and not excluded:
-            ids, scores = await _run_scoring(model, lambda: model.similar_items(movie_id, k=k))
-            plan = None
+        excluded = list(excluded)
+        filtered = filters is not None and filters.filters
+        plan: RankingPlan | None = None
+        if not model.knows_item(movie_id):
+            # A movie the model never saw: its content neighbours among every live movie.
+            ids, scores = content_neighbours(snapshot, movie_id, None, k + len(excluded))
+            if excluded:
+                keep = ~np.isin(ids, excluded)
+                ids, scores = ids[keep][:k], scores[keep][:k]
+            movies = await self._titled(lazy, ids, scores)
         else:
-            plan = await self._plan(lazy, model, filters or NO_FILTERS, excluded)
-            plan = plan.without([movie_id])
-            ranking = plan  # bound for the closure below (mypy keeps plan Optional)
-            ids, scores = await _run_scoring(
-                model,
-                lambda: ranking.rank(
-                    lambda n, allowed: model.similar_items(movie_id, k=n, allowed=allowed), k
-                ),
+            # New movies in the explore slots (none for a filtered request, whose mask covers
+            # the model's items only); the model fills the rest.
+            new_ids, new_scores = content_neighbours(
+                snapshot,
+                movie_id,
+                snapshot.new_for(model),
+                0 if filtered else explore_slots(k, self._explore_share),
             )
+            if excluded and new_ids.shape[0]:
+                keep = ~np.isin(new_ids, excluded)
+                new_ids, new_scores = new_ids[keep], new_scores[keep]
+            model_k = k - new_ids.shape[0]
+            # Soft-deleted movies leave through the same eligibility mask as the filters.
+            excluded += snapshot.deleted_ids.tolist()
+            ids, scores = new_ids[:0], new_scores[:0]
+            if model_k > 0 and filters is None and not excluded:
+                ids, scores = await _run_scoring(
+                    model, lambda: model.similar_items(movie_id, k=model_k)
+                )
+            elif model_k > 0:
+                plan = await self._plan(lazy, model, filters or NO_FILTERS, excluded)
+                plan = plan.without([movie_id])
+                ranking = plan  # bound for the closure below (mypy keeps plan Optional)
+                ids, scores = await _run_scoring(
+                    model,
+                    lambda: ranking.rank(
+                        lambda n, allowed: model.similar_items(movie_id, k=n, allowed=allowed),
+                        model_k,
+                    ),
+                )
+            movies = await self._titled(lazy, ids, scores)
+            movies += await self._titled(lazy, new_ids, new_scores, new=True)
         return SimilarMovies(
             movie=movie,
             model=model.model_type,
             model_version=loaded.version,
-            movies=await self._titled(lazy, ids, scores),
+            movies=movies,
+            by_content=not model.knows_item(movie_id),
             eligible=plan.eligible if plan is not None and plan.filtered else None,
         )
 
@@ -339,6 +399,8 @@ class RecommenderService:
         ids: IdArray,
         scores: FloatArray,
         anchors: IdArray | None = None,
+        *,
+        new: bool = False,
     ) -> list[ScoredMovie]:
         wanted = ids.tolist()
         anchor_ids = anchors.tolist() if anchors is not None else [NO_ANCHOR] * len(wanted)
@@ -352,6 +414,8 @@ class RecommenderService:
                 continue  # deleted from the catalogue since training
             because = found.get(anchor)
             reason = f"because you watched {because.title}" if because is not None else None
+            if new:
+                reason = NEW_REASON
             out.append(ScoredMovie(m.id, m.title, m.year, m.genres, score, reason))
         return out
 

@@ -128,7 +128,9 @@ class LiveModels:
         catalog: MovieCatalog | None = None,
         warm: Warm | None = None,
         histories: HistoryCache | None = None,
+        explore_share: float = 0.0,
     ) -> None:
+        self._explore_share = explore_share
         self._catalog = catalog if catalog is not None else MovieCatalog()
         self._histories = histories
         self._weights = weights
@@ -145,6 +147,11 @@ class LiveModels:
         self._refused: dict[str, Refusal] = {
             t: r for t, r in registry.refused.items() if r.version is not None
         }
+
+    @property
+    def catalog(self) -> MovieCatalog:
+        """The movie cache every service of this process shares (and its catalogue snapshot)."""
+        return self._catalog
 
     @property
     def current(self) -> Serving:
@@ -334,6 +341,7 @@ class LiveModels:
             catalog=self._catalog,
             weights=self._weights,
             histories=self._histories,
+            explore_share=self._explore_share,
         )
 
 

@@ -28,6 +28,7 @@ from recsys.modeling.registry import MODEL_TYPES
 from recsys.service.availability import DatabaseAvailability
 from recsys.service.cache_metrics import history_cache_metrics
 from recsys.service.catalog import MovieCatalog
+from recsys.service.catalog_state import polling, refresh_catalog
 from recsys.service.eligibility import Eligibility
 from recsys.service.errors import ConfigurationError
 from recsys.service.histories import HistoryCache
@@ -67,6 +68,10 @@ class Runtime:
     database: DatabaseAvailability = field(default_factory=DatabaseAvailability)
     # /readyz and /ping: logs a database problem when it changes, not on every probe.
     readiness: ReadinessProbe = field(default_factory=ReadinessProbe)
+
+    async def sync_catalog(self) -> None:
+        """After a catalogue write: this process serves the new catalogue before it answers."""
+        await refresh_catalog(self.live.catalog, self.read_sessions)
 
     async def sync_histories(self) -> None:
         """After a commit: this process's history cache has seen it before the answer goes."""
@@ -158,6 +163,11 @@ async def open_runtime(
         warm = functools.partial(_warm, catalog, read_sessions) if serving else None
         if warm is not None:
             await warm(registry)
+        if serving or registry.loaded:  # what answers (API, predict) excludes deleted movies
+            await _load_catalog(catalog, read_sessions)
+        if serving:
+            refresh = functools.partial(refresh_catalog, catalog, read_sessions)
+            await stack.enter_async_context(polling(refresh, every=settings.catalog_poll_seconds))
         histories, listener = None, None
         if serving and _can_cache_histories(settings):
             # The full export (startup, and after the listener reconnects) reads every
@@ -192,6 +202,7 @@ async def open_runtime(
                 catalog=catalog,
                 warm=warm,
                 histories=histories,
+                explore_share=settings.explore_share,
             ),
             histories=histories,
             history_listener=listener,
@@ -212,6 +223,16 @@ def _can_cache_histories(settings: Settings) -> bool:
 async def _export(sessions: Sessions, weights: EventWeights) -> Interactions:
     async with sessions() as session:
         return await RatingRepository(session).export(weights)
+
+
+async def _load_catalog(catalog: MovieCatalog, sessions: Sessions) -> None:
+    # The whole catalogue (deleted and new movies): startup goes on without it if the database
+    # is away or not migrated to 0005 yet; the poll loads it later.
+    try:
+        async with asyncio.timeout(WARM_TIMEOUT_S):
+            await refresh_catalog(catalog, sessions, force=True)
+    except Exception as exc:
+        logger.warning("catalogue not loaded (%s): no exclusion of deleted movies yet", exc)
 
 
 async def _warm(catalog: MovieCatalog, sessions: Sessions, registry: ModelRegistry) -> None:

@@ -392,14 +392,16 @@ async def test_events_on_the_embedded_sqlite_default(
         await engine.dispose()
     settings = settings_for(url, store.root, models=("popularity",), default_model="popularity")
     async with serve(settings) as client:
-        # User 1 rated 1, 3, 5 and 7; 11 was never rated: 2 is the one possible answer.
-        assert await recommended(client, 1) == [2]
+        # User 1 rated 1, 3, 5 and 7; 11 was never rated: 2 is the model's one possible
+        # answer, and 11, new in the catalogue, takes the explore slot (0.1 of 10).
+        assert await recommended(client, 1) == [2, 11]
         like = {"movie_id": 2, "type": "like", "idempotency_key": "sqlite-like"}
         first = await post_events(client, [like], path="/users/1/events")
         replay = await post_events(client, [like], path="/users/1/events")
         assert first.json() == {"received": 1, "stored": 1, "replayed": []}
         assert replay.json() == {"received": 1, "stored": 0, "replayed": [0]}
-        assert await recommended(client, 1) == []
+        # The model has nothing left; 11, new in the catalogue, still has its explore slot.
+        assert await recommended(client, 1) == [11]
         new = await post_events(client, [{"user_id": "u-lite", "movie_id": 3, "type": "watch"}])
         assert new.status_code == 201, new.text
         unknown = await post_events(client, [{"user_id": 1, "movie_id": 4, "type": "watch"}])

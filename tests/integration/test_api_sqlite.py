@@ -60,7 +60,10 @@ async def test_recommendations_ratings_and_readiness_on_sqlite(
         # so no model can score it): the one possible answer.
         for model in ("als", "popularity"):
             response = await c.get(f"/users/1/recommendations?k=10&model={model}")
-            assert [m["id"] for m in response.json()["movies"]] == [2], response.text
+            # ... and 11, new in the catalogue, has the explore slot (0.1 of 10).
+            movies = response.json()["movies"]
+            assert [m["id"] for m in movies] == [2, 11], response.text
+            assert movies[1]["reason"] == "new in the catalogue"
         ratings = (await c.get("/users/2/ratings")).json()["ratings"]
         # Two ratings at the same second: ties broken by movie id.
         assert [r["id"] for r in ratings] == [2, 3, 1]

@@ -53,15 +53,19 @@ def test_sqlite_default_upgrade_current_downgrade(workdir: Path) -> None:
         "movies": 6,
         "ratings": 10,
         "dataset_seeds": 1,
-        "version": "0004",
+        "version": "0005",
     }
 
     result = runner.invoke(app, ["current"])
     assert result.exit_code == 0
-    assert "0004 (head)" in result.stdout
+    assert "0005 (head)" in result.stdout
 
-    # -1 from head removes the notify triggers (none on SQLite), the next -1 the (empty) events
+    # -1 from head removes the catalogue version and movies.deleted_at (in place: the ratings
+    # stay), the next the notify triggers (none on SQLite), the next -1 the (empty) events
     # table, keeping the seeded rows; the next -1 unseeds.
+    assert runner.invoke(app, ["downgrade"]).exit_code == 0
+    assert counts(db)["version"] == "0004"
+    assert counts(db)["ratings"] == 10
     assert runner.invoke(app, ["downgrade"]).exit_code == 0
     assert counts(db)["version"] == "0003"
     assert runner.invoke(app, ["downgrade"]).exit_code == 0

@@ -57,7 +57,7 @@ async def test_upgrade_seeds_tiny_dataset_and_downgrade_removes_it(
         pg_url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir
     )
     state = await db_state(pg_url)
-    assert state["version"] == ["0004"]
+    assert state["version"] == ["0005"]
     assert (state["users"], state["movies"], state["ratings"]) == (4, 6, 10)
     assert state["dataset_seeds"] == 1
 
@@ -149,7 +149,7 @@ async def test_dataset_none_seeds_nothing_but_records_the_run(
 ) -> None:
     await migrate(pg_url, "upgrade", "head", dataset="none", data_dir=tmp_path)
     state = await db_state(pg_url)
-    assert state["version"] == ["0004"]
+    assert state["version"] == ["0005"]
     assert (state["users"], state["movies"], state["ratings"], state["dataset_seeds"]) == (
         0,
         0,
@@ -273,7 +273,7 @@ async def test_ml100k_round_trip(pg_url: str, migrate: Migrate, ml100k_dir: Path
     await migrate(pg_url, "upgrade", "head", dataset=ml100k_dir.name, data_dir=ml100k_dir.parent)
     state = await db_state(pg_url)
     assert (state["ratings"], state["users"], state["movies"]) == (100_000, 943, 1_682)
-    assert state["version"] == ["0004"]
+    assert state["version"] == ["0005"]
 
     await migrate(pg_url, "downgrade", "0001")
     state = await db_state(pg_url)
@@ -370,3 +370,33 @@ async def test_events_revision_up_and_down_keeps_the_seed_and_guards_events(
     assert "external_id" not in await columns_of(pg_url, "movies")
     await migrate(pg_url, "upgrade", "head")
     assert await schema_diff(pg_url) == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_catalog_revision_keeps_ratings_and_guards_soft_deletes(
+    backend: str, pg_url: str, migrate: Migrate, tiny_dataset: TinyDataset, tmp_path: Path
+) -> None:
+    url = pg_url if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+    await migrate(url, "upgrade", "head", dataset=tiny_dataset.name, data_dir=tiny_dataset.data_dir)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            assert await conn.scalar(text("SELECT version FROM catalog_state WHERE id = 1")) == 0
+            await conn.execute(
+                text("UPDATE movies SET deleted_at = CURRENT_TIMESTAMP WHERE id = 1")
+            )
+    finally:
+        await engine.dispose()
+    # A soft-deleted movie would be served again: refused unless forced.
+    with pytest.raises(SeedError, match="1 soft-deleted movies would be served again"):
+        await migrate(url, "downgrade", "-1")
+    await migrate(url, "downgrade", "-1", force_unseed=True)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            # In place, not a rebuild: the ratings of movies (which cascade) are all there.
+            assert await conn.scalar(text("SELECT count(*) FROM ratings")) == 10
+            assert await conn.scalar(text("SELECT count(*) FROM movies")) == 6
+    finally:
+        await engine.dispose()
+    await migrate(url, "upgrade", "head")

@@ -235,8 +235,8 @@ async def test_user_page_has_one_column_per_model_matching_the_json_api(
             assert f'data-event="like" data-movie-id="{m["id"]}"' in column
             assert f"{m['score']:.3f}" in column
         assert ("data-fallback" in column) == api["fallback"]
-    # Watch, like, complete: lightest first.
-    assert re.findall(r'data-event="(\w+)"', page)[:3] == ["watch", "like", "complete"]
+    # Watch, like, complete: lightest first; then dislike, the negative feedback.
+    assert re.findall(r'data-event="(\w+)"', page)[:4] == ["watch", "like", "complete", "dislike"]
     assert 'src="/static/feedback.js"' in page
     assert 'data-events-url="/events"' in page
     assert "Writes are off" not in page
@@ -479,7 +479,8 @@ async def test_the_pages_work_on_the_embedded_sqlite_default(
         page = await html_page(lite, "/ui/users/1")
         # User 1 rated 7 (newest), 1, 5, then 3 (tiny dataset's known order).
         assert movie_ids(section(page, "id", "history"), "tr") == [7, 1, 5, 3]
-        assert movie_ids(section(page, "data-model", "popularity")) == [2]
+        # 2, and 11 (never rated: new in the catalogue) in the explore slot.
+        assert movie_ids(section(page, "data-model", "popularity")) == [2, 11]
         movie = await html_page(lite, "/ui/movies/7")
         assert '<dd data-count="ratings">2</dd>' in movie
         assert "<h1>Sabrina</h1>" in movie

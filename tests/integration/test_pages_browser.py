@@ -168,7 +168,7 @@ def test_like_a_recommendation_and_see_it_land(browser: Browser, server: httpx.C
     movie_id = first.get_attribute("data-movie-id")
     title = first.locator(".title a").inner_text()
     assert movie_id is not None
-    first.get_by_role("button", name="like").click()
+    first.get_by_role("button", name="like", exact=True).click()
 
     expect(page.locator("#feedback-status")).to_contain_text(f"Recorded like for {title}")
     # The refreshed column no longer has it (and is still a top 10); the history starts with it.
@@ -208,6 +208,31 @@ def test_like_a_recommendation_and_see_it_land(browser: Browser, server: httpx.C
     # Entered once: another user's page in the same tab has the token already.
     page.goto("/ui/users/2")
     expect(page.get_by_label("Write token")).to_have_value(TOKEN)
+    no_js_errors(page)
+
+
+def test_dislike_a_recommendation_and_see_it_leave(browser: Browser, server: httpx.Client) -> None:
+    page = new_page(browser, server)
+    page.goto("/ui/users/5")
+    page.get_by_label("Write token").fill(TOKEN)
+    page.get_by_role("button", name="Keep for this tab").click()
+    first = rows(page, "item_knn").first
+    movie_id = first.get_attribute("data-movie-id")
+    title = first.locator(".title a").inner_text()
+    assert movie_id is not None
+    first.get_by_role("button", name="dislike", exact=True).click()
+
+    expect(page.locator("#feedback-status")).to_contain_text(f"Recorded dislike for {title}")
+    # Gone from every column at once, which are still top 10s; the history shows the dislike.
+    for model in MODELS:
+        expect(column(page, model).locator(f'li[data-movie-id="{movie_id}"]')).to_have_count(0)
+        expect(rows(page, model)).to_have_count(10)
+    newest = page.locator("#history tbody tr").first
+    expect(newest).to_have_attribute("data-movie-id", movie_id)
+    expect(newest).to_have_attribute("data-kind", "dislike")
+    api = server.get("/users/5/recommendations?model=item_knn").json()
+    assert int(movie_id) not in [m["id"] for m in api["movies"]]
+    shot(page, "user-after-dislike")
     no_js_errors(page)
 
 

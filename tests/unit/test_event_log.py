@@ -64,8 +64,8 @@ def test_timestamps_values_quotes_and_blank_lines(tmp_path: Path) -> None:
 BAD_LINES = {
     "unknown type": (
         "u1,v1,share,1,US,2025-01-01 10:00:00",
-        "interactionType: unknown event type 'share': expected one of complete, like, rating, "
-        "watch",
+        "interactionType: unknown event type 'share': expected one of complete, dislike, like, "
+        "rating, watch",
     ),
     "rating out of range": (
         "u1,v1,rating,7,US,2025-01-01 10:00:00",

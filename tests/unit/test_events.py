@@ -13,8 +13,8 @@ WEIGHTS = EventWeights(DEFAULT_EVENT_WEIGHTS)
 
 
 def test_types_include_rating_and_are_sorted() -> None:
-    assert WEIGHTS.types == ("complete", "like", "rating", "watch")
-    assert dict(WEIGHTS.configured) == {"complete": 3.0, "like": 2.0, "watch": 1.0}
+    assert WEIGHTS.types == ("complete", "dislike", "like", "rating", "watch")
+    assert dict(WEIGHTS.configured) == {"complete": 3.0, "dislike": -5.0, "like": 2.0, "watch": 1.0}
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_weight_of_an_unknown_type_or_a_valueless_rating_raises() -> None:
         (
             "share",
             None,
-            "unknown event type 'share': expected one of complete, like, rating, watch",
+            "unknown event type 'share': expected one of complete, dislike, like, rating, watch",
         ),
         ("rating", None, r"a rating event needs a value in [0.5, 5]"),
         ("rating", 0.4, r"rating value 0.4 is out of range [0.5, 5]"),
@@ -68,8 +68,9 @@ def test_check_accepts_valid_events(type_: str, value: float | None) -> None:
     [
         ({"rating": 1.0}, "weighs its value"),
         ({"Watch": 1.0}, "not an event type name"),
-        ({"watch": 0.0}, "must be finite and > 0"),
-        ({"watch": math.inf}, "must be finite and > 0"),
+        ({"watch": 0.0}, "must be finite, non-zero"),
+        ({"watch": math.inf}, "must be finite, non-zero"),
+        ({"dislike": -2e6}, "must be finite, non-zero"),
     ],
 )
 def test_bad_configuration_is_refused(weights: dict[str, float], message: str) -> None:
@@ -80,3 +81,17 @@ def test_bad_configuration_is_refused(weights: dict[str, float], message: str) -
 def test_equal_weights_compare_equal() -> None:
     assert EventWeights({"watch": 1, "like": 2}) == EventWeights({"like": 2.0, "watch": 1.0})
     assert EventWeights({"watch": 1}) != WEIGHTS
+
+
+def test_a_negative_weight_is_negative_feedback() -> None:
+    weights = EventWeights({"watch": 1.0, "dislike": -5.0})
+    assert weights.weight("dislike", None) == -5.0
+    assert weights.check("dislike", None) is None
+
+
+def test_settings_take_a_negative_weight_and_refuse_zero() -> None:
+    from recsys.settings import Settings
+
+    assert Settings(event_weights={"dislike": -2.5}).event_weights == {"dislike": -2.5}
+    with pytest.raises(ValueError, match="not 0"):
+        Settings(event_weights={"watch": 0.0})

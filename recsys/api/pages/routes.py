@@ -179,8 +179,9 @@ async def user_page(request: Request, user_id: str) -> Response:
                 "known_genres": eligibility.genre_names,
                 "form": form,
                 "chosen": {name: form.get(name, "").split(",") for name in GENRE_FIELDS},
-                # The buttons, lightest event first (watch, like, complete by default).
-                "event_types": sorted(weights, key=lambda t: (weights[t], t)),
+                # The buttons, lightest event first (watch, like, complete by default), then
+                # the negative ones (dislike): feedback against the movie comes last.
+                "event_types": sorted(weights, key=lambda t: (weights[t] < 0, abs(weights[t]), t)),
             },
         )
 

@@ -74,7 +74,9 @@ class ScoredMovieOut(MovieOut):
     reason: str | None = Field(
         default=None,
         description="Why it is recommended, where the model can say: "
-        "'because you watched <title>' (item-to-item models and two_stage).",
+        "'because you watched <title>' (item-to-item models and two_stage), or "
+        "'new in the catalogue' (an explore slot: a movie no model has seen yet, chosen by "
+        "content; RECSYS_EXPLORE_SHARE).",
     )
 
 

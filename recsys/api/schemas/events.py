@@ -17,7 +17,8 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
 _EVENT_TYPES_DOC = (
-    "Event type: one of RECSYS_EVENT_WEIGHTS (default watch 1, like 2, complete 3) or `rating`, "
+    "Event type: one of RECSYS_EVENT_WEIGHTS (default watch 1, like 2, complete 3, dislike -5: "
+    "negative feedback, the movie is never recommended to the user again) or `rating`, "
     "which weighs its `value` (0.5..5). An unknown type is a 422 that lists the known ones."
 )
 

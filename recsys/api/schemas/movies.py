@@ -31,8 +31,9 @@ class SimilarMoviesOut(Out):
                             "genres": ["Action", "Adventure", "Drama", "Romance", "Sci-Fi", "War"],
                             "year": 1980,
                             "score": 0.8841,
-                        }
+                        },
                     ],
+                    "by_content": False,
                 }
             ]
         }
@@ -42,6 +43,14 @@ class SimilarMoviesOut(Out):
     model: ModelTypeOut
     model_version: str
     movies: list[ScoredMovieOut] = Field(
-        description="Empty when the model never saw the movie (nobody had rated it)."
+        description="The model's neighbours, then the explore slots (RECSYS_EXPLORE_SHARE) for "
+        "new movies closest in content (`reason`: `new in the catalogue`); for a movie the "
+        "model never saw, its neighbours by content (genres, year, title words). Soft-deleted "
+        "movies never."
+    )
+    by_content: bool = Field(
+        default=False,
+        description="True when the model never saw the movie (no interactions when it was "
+        "trained): `movies` are its content neighbours.",
     )
     eligible: int | None = Field(default=None, description=ELIGIBLE_DESCRIPTION)

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, func, insert, select, text
+from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recsys.db.models import Movie, User
+from recsys.db.models import CatalogState, Movie, User
 
 Table = Literal["users", "movies"]
 INT32_MAX = 2**31 - 1
@@ -121,6 +121,13 @@ async def create_external(
     for part in chunks(rows, SQLITE_CHUNK // 4):
         # executemany: SQLAlchemy batches it into multi-row INSERTs (insertmanyvalues).
         await session.execute(insert(model), list(part))
+    if table == "movies" and created:
+        # New catalogue entries: serving workers reload their catalogue (migration 0005).
+        await session.execute(
+            update(CatalogState)
+            .where(CatalogState.id == 1)
+            .values(version=CatalogState.version + 1)
+        )
     return created
 
 

@@ -40,6 +40,7 @@ install-spark: ## Also install the optional spark group (pyspark, pyarrow) for r
 # torch is not in the lock: the index's default Linux build carries CUDA (GBs); sasrec trains on
 # the CPU build, from a wheel file or PyTorch's CPU wheel index (README, "sasrec and PyTorch").
 install-torch: install ## Add PyTorch for sasrec training (TORCH_WHEEL=path/to/torch-*+cpu*.whl or TORCH_INDEX=<CPU wheel index>)
+	@if [ -z "$(TORCH_WHEEL)$(TORCH_INDEX)" ]; then echo "install-torch: set TORCH_WHEEL=path/to/torch-*+cpu*.whl or TORCH_INDEX=<PyTorch's CPU wheel index> (plain 'torch' from the package index is a multi-GB CUDA build)" >&2; exit 2; fi
 	$(UV) pip install --compile-bytecode $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(or $(TORCH_WHEEL),torch)
 
 data: install ## Fetch a dataset into ./data (dataset=ml-100k|ml-1m|ml-latest-small|ml-20m|ml-25m|ml-32m)
